@@ -1,0 +1,237 @@
+//! Builds the application from the configuration, serves it, and runs the admin commands.
+
+use std::net::SocketAddr;
+
+use anyhow::{bail, Context as _};
+use axum::extract::Request;
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::Router;
+use axum_users::auth::{Backend, BearerTransport, CookieTransport, JwtStrategy};
+use axum_users::jwt::JwtKeys;
+use axum_users::{
+    Argon2Params, AxumUsers, PasswordHasher, PasswordPolicy, SqliteStore, UserSchema,
+};
+use tower_http::trace::TraceLayer;
+
+use crate::config::{redact_url, Config};
+
+pub async fn open_store(config: &Config) -> anyhow::Result<SqliteStore> {
+    let store = SqliteStore::connect(&config.database_url, UserSchema::new())
+        .await
+        .with_context(|| {
+            format!(
+                "cannot open the database {}",
+                redact_url(&config.database_url)
+            )
+        })?;
+    store
+        .migrate()
+        .await
+        .context("cannot migrate the database")?;
+    Ok(store)
+}
+
+fn jwt_keys(config: &Config, secret: &str) -> anyhow::Result<JwtKeys> {
+    let algorithm: jsonwebtoken::Algorithm = config.jwt_algorithm.parse().map_err(|_| {
+        anyhow::anyhow!(
+            "invalid configuration: unknown AXUM_USERS_JWT_ALGORITHM {:?}",
+            config.jwt_algorithm
+        )
+    })?;
+    if config.jwt_algorithm.starts_with("HS") {
+        return Ok(match config.jwt_algorithm.as_str() {
+            "HS256" => JwtKeys::hs256(secret.as_bytes()),
+            other => bail!("invalid configuration: AXUM_USERS_JWT_ALGORITHM {other} is not supported; use HS256 or a key pair"),
+        });
+    }
+    let (Some(private), Some(public)) = (&config.jwt_private_key_file, &config.jwt_public_key_file)
+    else {
+        bail!("invalid configuration: AXUM_USERS_JWT_ALGORITHM {} needs AXUM_USERS_JWT_PRIVATE_KEY_FILE and AXUM_USERS_JWT_PUBLIC_KEY_FILE", config.jwt_algorithm);
+    };
+    let read = |path: &std::path::PathBuf| {
+        std::fs::read(path).with_context(|| format!("cannot read the key file {}", path.display()))
+    };
+    JwtKeys::from_pem(algorithm, &read(private)?, &read(public)?)
+        .map_err(|e| anyhow::anyhow!("invalid configuration: {e}"))
+}
+
+pub async fn build(config: &Config) -> anyhow::Result<AxumUsers> {
+    let secret = config.resolve_secret()?;
+    let keys = jwt_keys(config, &secret)?;
+    let store = open_store(config).await?;
+    let hasher = PasswordHasher::new(Argon2Params {
+        memory_kib: config.argon2_memory_kib,
+        iterations: config.argon2_iterations,
+        parallelism: config.argon2_parallelism,
+    })
+    .map_err(|e| anyhow::anyhow!("invalid configuration: {e}"))?;
+    let lifetime = Some(config.token_lifetime);
+    let cookie = CookieTransport {
+        name: config.cookie_name.clone(),
+        max_age: Some(config.cookie_max_age.unwrap_or(config.token_lifetime)).filter(|&s| s > 0),
+        path: config.cookie_path.clone(),
+        domain: config.cookie_domain.clone(),
+        secure: config.cookie_secure,
+        httponly: config.cookie_httponly,
+        samesite: config
+            .cookie_samesite
+            .parse()
+            .map_err(|e: String| anyhow::anyhow!(e))?,
+    };
+    AxumUsers::builder(store)
+        .password_hasher(hasher)
+        .password_policy(PasswordPolicy {
+            min_length: config.password_min_length,
+            max_length: config.password_max_length,
+        })
+        .requires_verification(config.requires_verification)
+        .backend(Backend::new(
+            "jwt",
+            BearerTransport::new("auth/jwt/login"),
+            JwtStrategy::with_keys(keys.clone(), lifetime),
+        ))
+        .backend(Backend::new(
+            "cookie",
+            cookie,
+            JwtStrategy::with_keys(keys, lifetime),
+        ))
+        .build()
+        .map_err(|e| anyhow::anyhow!("invalid configuration: {e}"))
+}
+
+/// The routes of the server: the library's conventional layout, FastAPI's JSON 404/405 and
+/// its redirect of a trailing slash.
+pub fn router(users: &AxumUsers) -> Router {
+    let known = users.clone();
+    users
+        .router()
+        .fallback(move |request: Request| {
+            let known = known.clone();
+            async move { fallback(&known, request) }
+        })
+        .method_not_allowed_fallback(axum_users::routes::method_not_allowed)
+        .layer(TraceLayer::new_for_http())
+}
+
+/// `/users/me/` → 307 to `/users/me`, as Starlette does when the other form is a route.
+fn fallback(users: &AxumUsers, request: Request) -> Response {
+    let path = request.uri().path();
+    if let Some(trimmed) = path.strip_suffix('/').filter(|p| !p.is_empty()) {
+        if is_route(users, trimmed) {
+            let location = match request.uri().query() {
+                Some(q) => format!("{trimmed}?{q}"),
+                None => trimmed.to_owned(),
+            };
+            return Redirect::temporary(&location).into_response();
+        }
+    }
+    axum_users::ApiError::NOT_FOUND.into_response()
+}
+
+fn is_route(users: &AxumUsers, path: &str) -> bool {
+    let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
+    match segments.as_slice() {
+        ["auth", "register"] | ["openapi.json"] | ["docs"] => true,
+        ["users", id] => !id.is_empty(),
+        ["auth", backend, "login" | "logout"] => users.backend(backend).is_some(),
+        _ => false,
+    }
+}
+
+pub async fn serve(config: Config) -> anyhow::Result<()> {
+    let addr: SocketAddr = config.bind.parse().with_context(|| {
+        format!(
+            "invalid configuration: AXUM_USERS_BIND {:?} is not an address:port",
+            config.bind
+        )
+    })?;
+    let users = build(&config).await?;
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("cannot listen on {addr}"))?;
+    let local = listener.local_addr().context("no local address")?;
+    tracing::info!(address = %local, database = %redact_url(&config.database_url), "axum-users listening on http://{local}");
+    axum::serve(listener, router(&users))
+        .with_graceful_shutdown(shutdown_signal())
+        .await
+        .context("server error")?;
+    tracing::info!("axum-users stopped");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutting down");
+}
+
+pub async fn create_superuser(
+    config: Config,
+    email: &str,
+    password: Option<String>,
+) -> anyhow::Result<()> {
+    let email = axum_users::email::normalize_email(email)
+        .map_err(|reason| anyhow::anyhow!("invalid e-mail address: {reason}"))?;
+    let users = build(&config).await?;
+    let manager = users.manager();
+    if let Some(mut user) = manager
+        .get_by_email(&email)
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?
+    {
+        user.is_superuser = true;
+        let update = axum_users::user::UserUpdate {
+            fields: vec![axum_users::user::UpdateField::Flag(
+                "is_superuser",
+                Some(true),
+            )],
+            raw: serde_json::json!({"is_superuser": true})
+                .as_object()
+                .cloned()
+                .unwrap_or_default(),
+        };
+        manager
+            .update(user, update, None)
+            .await
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        println!("{email} is now a superuser");
+        return Ok(());
+    }
+    let password = crate::read_password(password)?;
+    let flags = serde_json::json!({"is_active": true, "is_superuser": true, "is_verified": true});
+    let input = axum_users::user::UserCreate {
+        email: email.clone(),
+        password,
+        flags: flags.as_object().cloned().unwrap_or_default(),
+        fields: serde_json::Map::new(),
+    };
+    let user = manager
+        .create(input, false, None)
+        .await
+        .map_err(|e| match e {
+            axum_users::manager::ManagerError::InvalidPassword(reason) => {
+                anyhow::anyhow!("password refused: {reason}")
+            }
+            other => anyhow::anyhow!("{other}"),
+        })?;
+    println!("created superuser {} ({})", user.email, user.id);
+    Ok(())
+}

@@ -1,0 +1,192 @@
+//! Server configuration: defaults, then an optional TOML file, then `AXUM_USERS_*` variables.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context as _};
+use figment::providers::{Env, Format as _, Serialized, Toml};
+use figment::Figment;
+use serde::{Deserialize, Serialize};
+
+/// Every setting; each is also `AXUM_USERS_<NAME>` in the environment.
+#[derive(Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Config {
+    pub bind: String,
+    pub database_url: String,
+    pub secret: Option<String>,
+    pub token_lifetime: u64,
+    pub requires_verification: bool,
+    pub jwt_algorithm: String,
+    pub jwt_private_key_file: Option<PathBuf>,
+    pub jwt_public_key_file: Option<PathBuf>,
+    pub cookie_name: String,
+    pub cookie_max_age: Option<u64>,
+    pub cookie_path: String,
+    pub cookie_domain: Option<String>,
+    pub cookie_secure: bool,
+    pub cookie_httponly: bool,
+    pub cookie_samesite: String,
+    pub password_min_length: usize,
+    pub password_max_length: usize,
+    pub argon2_memory_kib: u32,
+    pub argon2_iterations: u32,
+    pub argon2_parallelism: u32,
+    pub log_format: String,
+}
+
+impl std::fmt::Debug for Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Config")
+            .field("bind", &self.bind)
+            .field("database_url", &redact_url(&self.database_url))
+            .field("secret", &self.secret.as_ref().map(|_| "<redacted>"))
+            .field("token_lifetime", &self.token_lifetime)
+            .field("jwt_algorithm", &self.jwt_algorithm)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            bind: "127.0.0.1:8000".into(),
+            database_url: "sqlite://axum-users.db".into(),
+            secret: None,
+            token_lifetime: 3600,
+            requires_verification: false,
+            jwt_algorithm: "HS256".into(),
+            jwt_private_key_file: None,
+            jwt_public_key_file: None,
+            cookie_name: "fastapiusersauth".into(),
+            cookie_max_age: None,
+            cookie_path: "/".into(),
+            cookie_domain: None,
+            cookie_secure: true,
+            cookie_httponly: true,
+            cookie_samesite: "lax".into(),
+            password_min_length: 8,
+            password_max_length: 128,
+            argon2_memory_kib: 19_456,
+            argon2_iterations: 2,
+            argon2_parallelism: 1,
+            log_format: "text".into(),
+        }
+    }
+}
+
+/// Hides a password in a database URL.
+pub fn redact_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            let userinfo = &url[scheme + 3..at];
+            match userinfo.split_once(':') {
+                Some((user, _)) => format!("{}{user}:***{}", &url[..scheme + 3], &url[at..]),
+                None => url.to_owned(),
+            }
+        }
+        _ => url.to_owned(),
+    }
+}
+
+impl Config {
+    /// Loads the configuration from the file (if any) and the environment.
+    pub fn load(file: Option<&Path>) -> anyhow::Result<Self> {
+        let mut figment = Figment::from(Serialized::defaults(Config::default()));
+        if let Some(file) = file {
+            if !file.exists() {
+                bail!("configuration file {} does not exist", file.display());
+            }
+            figment = figment.merge(Toml::file(file));
+        }
+        let env = Env::prefixed("AXUM_USERS_").ignore(&["CONFIG", "PASSWORD"]);
+        let config: Config = figment
+            .merge(env)
+            .extract()
+            .map_err(|e| anyhow::anyhow!("invalid configuration: {e}"))?;
+        config.check()?;
+        Ok(config)
+    }
+
+    fn check(&self) -> anyhow::Result<()> {
+        if !self.database_url.starts_with("sqlite:") {
+            bail!(
+                "invalid configuration: AXUM_USERS_DATABASE_URL must be a sqlite: URL (got {})",
+                redact_url(&self.database_url)
+            );
+        }
+        self.cookie_samesite
+            .parse::<axum_users::auth::SameSite>()
+            .map_err(|e| {
+                anyhow::anyhow!("invalid configuration: AXUM_USERS_COOKIE_SAMESITE: {e}")
+            })?;
+        if !["text", "json"].contains(&self.log_format.as_str()) {
+            bail!("invalid configuration: AXUM_USERS_LOG_FORMAT must be text or json");
+        }
+        Ok(())
+    }
+
+    /// The SQLite file behind the database URL, if it is a file.
+    pub fn sqlite_path(&self) -> Option<PathBuf> {
+        let rest = self
+            .database_url
+            .strip_prefix("sqlite://")
+            .or_else(|| self.database_url.strip_prefix("sqlite:"))?;
+        let path = rest.split('?').next().unwrap_or_default();
+        if path.is_empty() || path.contains(":memory:") || self.database_url.contains("mode=memory")
+        {
+            return None;
+        }
+        Some(PathBuf::from(path))
+    }
+
+    /// The signing secret: configured, or generated once and kept beside the database with
+    /// owner-only permissions.
+    pub fn resolve_secret(&self) -> anyhow::Result<String> {
+        if let Some(secret) = self.secret.as_ref().filter(|s| !s.is_empty()) {
+            return Ok(secret.clone());
+        }
+        let Some(db) = self.sqlite_path() else {
+            tracing::warn!("AXUM_USERS_SECRET is not set and the database is in memory: using a random secret for this run only");
+            return Ok(random_secret());
+        };
+        let file = db.with_extension("secret");
+        if file.exists() {
+            let secret = std::fs::read_to_string(&file)
+                .with_context(|| format!("cannot read the secret file {}", file.display()))?;
+            let secret = secret.trim().to_owned();
+            if !secret.is_empty() {
+                return Ok(secret);
+            }
+        }
+        let secret = random_secret();
+        write_private(&file, &secret)
+            .with_context(|| format!("cannot write the secret file {}", file.display()))?;
+        tracing::warn!(
+            file = %file.display(),
+            "AXUM_USERS_SECRET is not set: generated a random secret and stored it beside the database; \
+             set AXUM_USERS_SECRET in production (and the same value on every instance)"
+        );
+        Ok(secret)
+    }
+}
+
+fn random_secret() -> String {
+    use rand::RngCore as _;
+    let mut bytes = [0u8; 32];
+    rand::rngs::OsRng.fill_bytes(&mut bytes);
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn write_private(path: &Path, contents: &str) -> std::io::Result<()> {
+    use std::io::Write as _;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt as _;
+        options.mode(0o600);
+    }
+    let mut file = options.open(path)?;
+    file.write_all(contents.as_bytes())?;
+    file.write_all(b"\n")
+}

@@ -1,0 +1,115 @@
+//! `axum-users`: the standalone user-management server.
+//!
+//! `axum-users serve` (the default) runs registration, login (Bearer JWT at `/auth/jwt`,
+//! cookie at `/auth/cookie`), profile and admin routes from configuration;
+//! `axum-users create-superuser --email E` makes an administrator; `axum-users migrate`
+//! creates or updates the schema.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context as _;
+use clap::{Parser, Subcommand};
+
+mod app;
+mod config;
+
+use config::Config;
+
+#[derive(Parser)]
+#[command(
+    name = "axum-users",
+    version,
+    about = "User management server (FastAPI Users compatible)"
+)]
+struct Cli {
+    /// A TOML configuration file (settings as in the environment, without the AXUM_USERS_ prefix, lower-case).
+    #[arg(long, global = true, env = "AXUM_USERS_CONFIG")]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the server (the default).
+    Serve,
+    /// Create an active, verified superuser, or make an existing user a superuser.
+    CreateSuperuser {
+        /// The user's e-mail address.
+        #[arg(long)]
+        email: String,
+        /// The password of a new user (else AXUM_USERS_PASSWORD, else asked on the terminal).
+        #[arg(long)]
+        password: Option<String>,
+    },
+    /// Create or update the database schema, then exit.
+    Migrate,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let config = match Config::load(cli.config.as_deref()) {
+        Ok(config) => config,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            return ExitCode::FAILURE;
+        }
+    };
+    init_logging(&config);
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(err) => {
+            eprintln!("error: cannot start the async runtime: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(async move {
+        match cli.command.unwrap_or(Command::Serve) {
+            Command::Serve => app::serve(config).await,
+            Command::CreateSuperuser { email, password } => {
+                app::create_superuser(config, &email, password).await
+            }
+            Command::Migrate => app::open_store(&config).await.map(|_| {
+                tracing::info!("database schema is up to date");
+            }),
+        }
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn init_logging(config: &Config) {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,tower_http=info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    if config.log_format == "json" {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+}
+
+/// Reads a password for a new superuser: the flag, the environment, or the terminal.
+fn read_password(given: Option<String>) -> anyhow::Result<String> {
+    if let Some(p) = given {
+        return Ok(p);
+    }
+    if let Ok(p) = std::env::var("AXUM_USERS_PASSWORD") {
+        return Ok(p);
+    }
+    rpassword::prompt_password("Password: ").context(
+        "no password given: pass --password, set AXUM_USERS_PASSWORD, or run on a terminal",
+    )
+}

@@ -1,0 +1,102 @@
+//! Extractors that protect the application's own routes. Each answers 401/403 exactly as the
+//! built-in routes do (`{"detail":"Unauthorized"}` / `{"detail":"Forbidden"}`, no
+//! `WWW-Authenticate`). The state must give access to [`AxumUsers`] (`FromRef`).
+//!
+//! ```
+//! use axum::{routing::get, Router};
+//! use axum_users::{AxumUsers, CurrentUser, OptionalUser, Superuser};
+//!
+//! async fn profile(CurrentUser(user): CurrentUser) -> String {
+//!     format!("hello {}", user.email)
+//! }
+//! async fn admin(Superuser(user): Superuser) -> String {
+//!     format!("admin {}", user.email)
+//! }
+//! async fn home(OptionalUser(user): OptionalUser) -> String {
+//!     user.map_or("hello stranger".into(), |u| format!("hello {}", u.email))
+//! }
+//!
+//! fn app(users: AxumUsers) -> Router {
+//!     Router::new()
+//!         .route("/profile", get(profile))
+//!         .route("/admin", get(admin))
+//!         .route("/", get(home))
+//!         .with_state(users)
+//! }
+//! ```
+
+use axum::extract::{FromRef, FromRequestParts};
+use http::request::Parts;
+
+use super::Guard;
+use crate::{ApiError, AxumUsers, User};
+
+async fn extract<S>(parts: &Parts, state: &S, guard: Guard) -> Result<Option<User>, ApiError>
+where
+    AxumUsers: FromRef<S>,
+{
+    let users = AxumUsers::from_ref(state);
+    Ok(users
+        .authenticate(&parts.headers, guard)
+        .await?
+        .map(|auth| auth.user))
+}
+
+macro_rules! guarded_extractor {
+    ($(#[$doc:meta])* $name:ident, verified: $verified:expr, superuser: $superuser:expr) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone)]
+        pub struct $name(pub User);
+
+        impl<S> FromRequestParts<S> for $name
+        where
+            AxumUsers: FromRef<S>,
+            S: Send + Sync,
+        {
+            type Rejection = ApiError;
+
+            async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+                let guard = Guard { optional: false, active: true, verified: $verified, superuser: $superuser };
+                extract(parts, state, guard).await?.map(Self).ok_or(ApiError::UNAUTHORIZED)
+            }
+        }
+    };
+}
+
+guarded_extractor!(
+    /// An authenticated, active user (401 otherwise).
+    CurrentUser, verified: false, superuser: false
+);
+guarded_extractor!(
+    /// An active user with a verified e-mail (401, or 403 when unverified).
+    VerifiedUser, verified: true, superuser: false
+);
+guarded_extractor!(
+    /// An active superuser (401, or 403 for other users).
+    Superuser, verified: false, superuser: true
+);
+guarded_extractor!(
+    /// An active, verified superuser (401, or 403).
+    VerifiedSuperuser, verified: true, superuser: true
+);
+
+/// The active user if the request carries valid credentials, `None` otherwise (never fails,
+/// except with 503 when a backend is down).
+#[derive(Debug, Clone)]
+pub struct OptionalUser(pub Option<User>);
+
+impl<S> FromRequestParts<S> for OptionalUser
+where
+    AxumUsers: FromRef<S>,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let guard = Guard {
+            optional: true,
+            ..Guard::ACTIVE
+        };
+        extract(parts, state, guard).await.map(Self)
+    }
+}

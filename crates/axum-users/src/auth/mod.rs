@@ -1,0 +1,142 @@
+//! Authentication: a [`Backend`] is a name, a [`Transport`] and a [`Strategy`]; the
+//! authenticator tries the backends in order (FastAPI Users' `current_user` algorithm) and the
+//! extractors hand the result to handlers.
+
+use std::sync::Arc;
+
+use http::HeaderMap;
+
+use crate::manager::UserManager;
+use crate::{ApiError, User};
+
+pub mod extract;
+pub mod strategy;
+pub mod transport;
+
+pub use strategy::{JwtStrategy, Strategy};
+pub use transport::{BearerTransport, CookieTransport, SameSite, Transport};
+
+use strategy::DynStrategy;
+
+/// An authentication backend: how the token travels and what it is.
+#[derive(Clone)]
+pub struct Backend {
+    pub(crate) name: String,
+    pub(crate) transport: Transport,
+    pub(crate) strategy: Arc<dyn DynStrategy>,
+}
+
+impl std::fmt::Debug for Backend {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Backend")
+            .field("name", &self.name)
+            .field("transport", &self.transport)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Backend {
+    /// A backend named `name` (unique among the backends; it names its routes).
+    ///
+    /// ```
+    /// use axum_users::auth::{Backend, BearerTransport, JwtStrategy};
+    /// let backend = Backend::new(
+    ///     "jwt",
+    ///     BearerTransport::new("auth/jwt/login"),
+    ///     JwtStrategy::new("a long random secret", Some(3600)),
+    /// );
+    /// assert_eq!(backend.name(), "jwt");
+    /// ```
+    pub fn new(
+        name: impl Into<String>,
+        transport: impl Into<Transport>,
+        strategy: impl Strategy,
+    ) -> Self {
+        Self {
+            name: name.into(),
+            transport: transport.into(),
+            strategy: Arc::new(strategy),
+        }
+    }
+
+    /// The backend's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Its transport.
+    pub fn transport(&self) -> &Transport {
+        &self.transport
+    }
+}
+
+/// What a route or extractor requires of the caller.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Guard {
+    /// Answer `None` instead of failing.
+    pub optional: bool,
+    /// Inactive users are refused (401).
+    pub active: bool,
+    /// Unverified users are refused (403).
+    pub verified: bool,
+    /// Non-superusers are refused (403).
+    pub superuser: bool,
+}
+
+impl Guard {
+    /// An active user (what every built-in route requires).
+    pub const ACTIVE: Self = Self {
+        optional: false,
+        active: true,
+        verified: false,
+        superuser: false,
+    };
+}
+
+/// The authenticated caller and the token that proved it.
+#[derive(Debug, Clone)]
+pub struct Authenticated {
+    /// The user.
+    pub user: User,
+    /// The token as received.
+    pub token: String,
+}
+
+/// FastAPI Users' algorithm (SPEC §5.4): the first backend whose token yields a user wins;
+/// then inactive → 401, unverified or not superuser → 403; optional guards yield `None`.
+pub(crate) async fn authenticate(
+    backends: &[Backend],
+    manager: &UserManager,
+    headers: &HeaderMap,
+    guard: Guard,
+) -> Result<Option<Authenticated>, ApiError> {
+    let mut found = None;
+    for backend in backends {
+        let Some(token) = backend.transport.extract(headers) else {
+            continue;
+        };
+        let Some(id) = backend.strategy.read_token(&token).await? else {
+            continue;
+        };
+        if let Some(user) = manager.get(id).await? {
+            found = Some(Authenticated { user, token });
+            break;
+        }
+    }
+    let failure = match &found {
+        None => ApiError::UNAUTHORIZED,
+        Some(auth) if guard.active && !auth.user.is_active => ApiError::UNAUTHORIZED,
+        Some(auth)
+            if (guard.verified && !auth.user.is_verified)
+                || (guard.superuser && !auth.user.is_superuser) =>
+        {
+            ApiError::FORBIDDEN
+        }
+        Some(_) => return Ok(found),
+    };
+    if guard.optional {
+        Ok(None)
+    } else {
+        Err(failure)
+    }
+}

@@ -1,0 +1,171 @@
+//! Every error a client can see: FastAPI Users' error codes, bare HTTP statuses and validation
+//! failures, each with its status and its exact JSON body.
+
+use axum::response::{IntoResponse, Response};
+use http::{header, HeaderValue, StatusCode};
+use serde_json::{json, Value};
+
+use crate::validation::ValidationErrors;
+
+/// The error codes of FastAPI Users (`fastapi_users.router.common.ErrorCode`): the value sent in
+/// `detail` equals the variant name in upper snake case.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[allow(missing_docs)]
+pub enum ErrorCode {
+    RegisterInvalidPassword,
+    RegisterUserAlreadyExists,
+    OauthNotAvailableEmail,
+    OauthUserAlreadyExists,
+    OauthInvalidState,
+    LoginBadCredentials,
+    LoginUserNotVerified,
+    ResetPasswordBadToken,
+    ResetPasswordInvalidPassword,
+    VerifyUserBadToken,
+    VerifyUserAlreadyVerified,
+    UpdateUserEmailAlreadyExists,
+    UpdateUserInvalidPassword,
+    AccessTokenDecodeError,
+    AccessTokenAlreadyExpired,
+}
+
+impl ErrorCode {
+    /// The wire value, e.g. `LOGIN_BAD_CREDENTIALS`.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::RegisterInvalidPassword => "REGISTER_INVALID_PASSWORD",
+            Self::RegisterUserAlreadyExists => "REGISTER_USER_ALREADY_EXISTS",
+            Self::OauthNotAvailableEmail => "OAUTH_NOT_AVAILABLE_EMAIL",
+            Self::OauthUserAlreadyExists => "OAUTH_USER_ALREADY_EXISTS",
+            Self::OauthInvalidState => "OAUTH_INVALID_STATE",
+            Self::LoginBadCredentials => "LOGIN_BAD_CREDENTIALS",
+            Self::LoginUserNotVerified => "LOGIN_USER_NOT_VERIFIED",
+            Self::ResetPasswordBadToken => "RESET_PASSWORD_BAD_TOKEN",
+            Self::ResetPasswordInvalidPassword => "RESET_PASSWORD_INVALID_PASSWORD",
+            Self::VerifyUserBadToken => "VERIFY_USER_BAD_TOKEN",
+            Self::VerifyUserAlreadyVerified => "VERIFY_USER_ALREADY_VERIFIED",
+            Self::UpdateUserEmailAlreadyExists => "UPDATE_USER_EMAIL_ALREADY_EXISTS",
+            Self::UpdateUserInvalidPassword => "UPDATE_USER_INVALID_PASSWORD",
+            Self::AccessTokenDecodeError => "ACCESS_TOKEN_DECODE_ERROR",
+            Self::AccessTokenAlreadyExpired => "ACCESS_TOKEN_ALREADY_EXPIRED",
+        }
+    }
+}
+
+impl std::fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// An error answered to the client. It renders as FastAPI does: `{"detail": ...}` with the
+/// matching status, never a stack trace or a plain-text 500.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// 400 with `{"detail":"<CODE>"}`.
+    #[error("{0}")]
+    Code(ErrorCode),
+    /// 400 with `{"detail":{"code":"<CODE>","reason":"<reason>"}}` (password rules).
+    #[error("{code}: {reason}")]
+    CodeWithReason {
+        /// The error code.
+        code: ErrorCode,
+        /// Why the password was rejected, as the password policy or hook said.
+        reason: String,
+    },
+    /// A bare status, `{"detail":"<reason phrase>"}` (401, 403, 404, ...).
+    #[error("{0}")]
+    Status(StatusCode),
+    /// Any status with a detail of the application's choosing (from a hook).
+    #[error("{status}: {detail}")]
+    Custom {
+        /// Status to answer with.
+        status: StatusCode,
+        /// The `detail` value.
+        detail: Value,
+    },
+    /// 422 with Pydantic-shaped items.
+    #[error("validation failed")]
+    Validation(ValidationErrors),
+    /// A backend (database, cache) failed or is unreachable: 503, logged, details withheld.
+    #[error("service unavailable: {0}")]
+    Unavailable(String),
+    /// A bug or an unexpected failure: 500 with a JSON body, logged, details withheld.
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl ApiError {
+    /// `401 {"detail":"Unauthorized"}`.
+    pub const UNAUTHORIZED: Self = Self::Status(StatusCode::UNAUTHORIZED);
+    /// `403 {"detail":"Forbidden"}`.
+    pub const FORBIDDEN: Self = Self::Status(StatusCode::FORBIDDEN);
+    /// `404 {"detail":"Not Found"}`.
+    pub const NOT_FOUND: Self = Self::Status(StatusCode::NOT_FOUND);
+
+    /// The HTTP status this error answers with.
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Self::Code(_) | Self::CodeWithReason { .. } => StatusCode::BAD_REQUEST,
+            Self::Status(s) | Self::Custom { status: s, .. } => *s,
+            Self::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// The JSON body, `{"detail": ...}`.
+    pub fn body(&self) -> Value {
+        let detail = match self {
+            Self::Code(code) => Value::from(code.as_str()),
+            Self::CodeWithReason { code, reason } => {
+                json!({"code": code.as_str(), "reason": reason})
+            }
+            Self::Status(s) => Value::from(s.canonical_reason().unwrap_or("Error")),
+            Self::Custom { detail, .. } => detail.clone(),
+            Self::Validation(errors) => errors.to_value(),
+            Self::Unavailable(_) => Value::from("SERVICE_UNAVAILABLE"),
+            Self::Internal(_) => Value::from("Internal Server Error"),
+        };
+        json!({ "detail": detail })
+    }
+}
+
+impl From<ValidationErrors> for ApiError {
+    fn from(errors: ValidationErrors) -> Self {
+        Self::Validation(errors)
+    }
+}
+
+impl From<crate::store::StoreError> for ApiError {
+    fn from(err: crate::store::StoreError) -> Self {
+        use crate::store::StoreError;
+        match err {
+            StoreError::Unavailable(msg) => Self::Unavailable(msg),
+            StoreError::Conflict => Self::Internal("unexpected unique constraint violation".into()),
+            StoreError::Other(msg) => Self::Internal(msg),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        match &self {
+            Self::Internal(msg) => tracing::error!(error = %msg, "request failed"),
+            Self::Unavailable(msg) => tracing::warn!(error = %msg, "backend unavailable"),
+            _ => {}
+        }
+        json_response(self.status(), &self.body())
+    }
+}
+
+/// A response with a compact JSON body, as FastAPI sends it.
+pub fn json_response(status: StatusCode, body: &Value) -> Response {
+    let bytes = serde_json::to_vec(body).unwrap_or_else(|_| b"null".to_vec());
+    let mut response = (status, bytes).into_response();
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    response
+}

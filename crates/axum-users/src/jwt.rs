@@ -1,0 +1,228 @@
+//! JSON Web Tokens as FastAPI Users (PyJWT) writes and reads them: header `{"alg","typ"}`,
+//! claims in the order given, `aud` required on read (a string or a list), `exp` checked when
+//! present with no leeway, only the configured algorithm accepted, unknown `crit` refused.
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine as _;
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Validation};
+use serde_json::{json, Map, Value};
+
+/// Signing and verification keys for one algorithm.
+#[derive(Clone)]
+pub struct JwtKeys {
+    algorithm: Algorithm,
+    encoding: EncodingKey,
+    decoding: DecodingKey,
+}
+
+impl std::fmt::Debug for JwtKeys {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("JwtKeys")
+            .field("algorithm", &self.algorithm)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Why a token was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum JwtError {
+    /// The signature and claims are fine but `exp` has passed.
+    #[error("token expired")]
+    Expired,
+    /// Anything else: malformed, bad signature, wrong algorithm or audience.
+    #[error("invalid token")]
+    Invalid,
+}
+
+impl JwtKeys {
+    /// HS256 with a shared secret (FastAPI Users' default).
+    pub fn hs256(secret: &[u8]) -> Self {
+        Self {
+            algorithm: Algorithm::HS256,
+            encoding: EncodingKey::from_secret(secret),
+            decoding: DecodingKey::from_secret(secret),
+        }
+    }
+
+    /// An asymmetric algorithm (RS256/384/512, PS*, ES256/384, EdDSA) from a PEM key pair: the
+    /// private key signs, the public key verifies.
+    pub fn from_pem(
+        algorithm: Algorithm,
+        private_pem: &[u8],
+        public_pem: &[u8],
+    ) -> Result<Self, String> {
+        use Algorithm::*;
+        let keys = match algorithm {
+            RS256 | RS384 | RS512 | PS256 | PS384 | PS512 => (
+                EncodingKey::from_rsa_pem(private_pem),
+                DecodingKey::from_rsa_pem(public_pem),
+            ),
+            ES256 | ES384 => (
+                EncodingKey::from_ec_pem(private_pem),
+                DecodingKey::from_ec_pem(public_pem),
+            ),
+            EdDSA => (
+                EncodingKey::from_ed_pem(private_pem),
+                DecodingKey::from_ed_pem(public_pem),
+            ),
+            HS256 | HS384 | HS512 => {
+                return Err(format!("{algorithm:?} takes a secret, not a key pair"));
+            }
+        };
+        match keys {
+            (Ok(encoding), Ok(decoding)) => Ok(Self {
+                algorithm,
+                encoding,
+                decoding,
+            }),
+            (Err(e), _) => Err(format!(
+                "the private key is not a valid {algorithm:?} PEM key: {e}"
+            )),
+            (_, Err(e)) => Err(format!(
+                "the public key is not a valid {algorithm:?} PEM key: {e}"
+            )),
+        }
+    }
+
+    /// The algorithm these keys sign with.
+    pub fn algorithm(&self) -> Algorithm {
+        self.algorithm
+    }
+
+    /// Signs the claims (kept in the order given).
+    pub fn encode(&self, claims: &Map<String, Value>) -> Result<String, String> {
+        let alg = format!("{:?}", self.algorithm);
+        let header = json!({"alg": alg, "typ": "JWT"});
+        let message = format!(
+            "{}.{}",
+            URL_SAFE_NO_PAD.encode(header.to_string()),
+            URL_SAFE_NO_PAD.encode(Value::Object(claims.clone()).to_string())
+        );
+        let signature =
+            jsonwebtoken::crypto::sign(message.as_bytes(), &self.encoding, self.algorithm)
+                .map_err(|e| format!("JWT signing failed: {e}"))?;
+        Ok(format!("{message}.{signature}"))
+    }
+
+    /// Verifies a token and returns its claims. `audience`: the token's `aud` must contain one.
+    pub fn decode(&self, token: &str, audience: &[&str]) -> Result<Map<String, Value>, JwtError> {
+        // PyJWT >= 2.12 refuses a token whose header names critical extensions it does not know;
+        // it knows none.
+        let header_b64 = token.split('.').next().ok_or(JwtError::Invalid)?;
+        let header: Map<String, Value> = URL_SAFE_NO_PAD
+            .decode(header_b64)
+            .ok()
+            .and_then(|bytes| serde_json::from_slice(&bytes).ok())
+            .ok_or(JwtError::Invalid)?;
+        if header.contains_key("crit") {
+            return Err(JwtError::Invalid);
+        }
+        let mut validation = Validation::new(self.algorithm);
+        validation.leeway = 0;
+        validation.required_spec_claims = ["aud".to_owned()].into_iter().collect();
+        validation.set_audience(audience);
+        let data = jsonwebtoken::decode::<Map<String, Value>>(token, &self.decoding, &validation)
+            .map_err(|e| match e.kind() {
+            jsonwebtoken::errors::ErrorKind::ExpiredSignature => JwtError::Expired,
+            _ => JwtError::Invalid,
+        })?;
+        let claims = data.claims;
+        if let Some(iat) = claims.get("iat") {
+            let now = jsonwebtoken::get_current_timestamp();
+            match iat.as_i64() {
+                Some(iat) if iat <= i64::try_from(now).unwrap_or(i64::MAX) => {}
+                _ => return Err(JwtError::Invalid),
+            }
+        }
+        Ok(claims)
+    }
+}
+
+/// Seconds since the Unix epoch, as PyJWT writes `exp` (whole seconds).
+pub fn now_unix() -> i64 {
+    i64::try_from(jsonwebtoken::get_current_timestamp()).unwrap_or(i64::MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SECRET: &[u8] = b"SECRET";
+
+    fn claims(v: Value) -> Map<String, Value> {
+        v.as_object().cloned().unwrap()
+    }
+
+    #[test]
+    fn reads_pyjwt_tokens() {
+        // jwt.encode({"sub":"abc","aud":["fastapi-users:auth"]}, "SECRET", "HS256") in PyJWT.
+        let keys = JwtKeys::hs256(SECRET);
+        let token = keys
+            .encode(&claims(json!({"sub":"abc","aud":["fastapi-users:auth"]})))
+            .unwrap();
+        assert!(
+            token.starts_with("eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9."),
+            "{token}"
+        );
+        let decoded = keys.decode(&token, &["fastapi-users:auth"]).unwrap();
+        assert_eq!(decoded["sub"], "abc");
+    }
+
+    #[test]
+    fn audience_rules() {
+        let keys = JwtKeys::hs256(SECRET);
+        let plain = keys
+            .encode(&claims(json!({"sub":"a","aud":"fastapi-users:auth"})))
+            .unwrap();
+        assert!(keys.decode(&plain, &["fastapi-users:auth"]).is_ok());
+        let none = keys.encode(&claims(json!({"sub":"a"}))).unwrap();
+        assert_eq!(
+            keys.decode(&none, &["fastapi-users:auth"]),
+            Err(JwtError::Invalid)
+        );
+        let other = keys
+            .encode(&claims(json!({"sub":"a","aud":"fastapi-users:reset"})))
+            .unwrap();
+        assert_eq!(
+            keys.decode(&other, &["fastapi-users:auth"]),
+            Err(JwtError::Invalid)
+        );
+    }
+
+    #[test]
+    fn expiry_and_signature() {
+        let keys = JwtKeys::hs256(SECRET);
+        let expired = keys
+            .encode(&claims(json!({"aud":"x","exp": now_unix() - 1})))
+            .unwrap();
+        assert_eq!(keys.decode(&expired, &["x"]), Err(JwtError::Expired));
+        let forged = JwtKeys::hs256(b"OTHER")
+            .encode(&claims(json!({"aud":"x"})))
+            .unwrap();
+        assert_eq!(keys.decode(&forged, &["x"]), Err(JwtError::Invalid));
+        assert_eq!(keys.decode("garbage", &["x"]), Err(JwtError::Invalid));
+    }
+
+    #[test]
+    fn refuses_alg_none_and_crit() {
+        let keys = JwtKeys::hs256(SECRET);
+        let payload = URL_SAFE_NO_PAD.encode(r#"{"aud":"x"}"#);
+        let none = format!(
+            "{}.{payload}.",
+            URL_SAFE_NO_PAD.encode(r#"{"alg":"none","typ":"JWT"}"#)
+        );
+        assert_eq!(keys.decode(&none, &["x"]), Err(JwtError::Invalid));
+        let header = URL_SAFE_NO_PAD.encode(r#"{"alg":"HS256","typ":"JWT","crit":["b64"]}"#);
+        let message = format!("{header}.{payload}");
+        let sig = jsonwebtoken::crypto::sign(
+            message.as_bytes(),
+            &EncodingKey::from_secret(SECRET),
+            Algorithm::HS256,
+        )
+        .unwrap();
+        assert_eq!(
+            keys.decode(&format!("{message}.{sig}"), &["x"]),
+            Err(JwtError::Invalid)
+        );
+    }
+}

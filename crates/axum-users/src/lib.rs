@@ -1,0 +1,26 @@
+#![doc = include_str!("../README.md")]
+
+pub mod auth;
+pub mod email;
+pub mod error;
+pub mod hooks;
+pub mod jwt;
+pub mod manager;
+pub mod openapi;
+pub mod password;
+pub mod routes;
+mod state;
+pub mod store;
+pub mod user;
+pub mod validation;
+
+pub use auth::extract::{CurrentUser, OptionalUser, Superuser, VerifiedSuperuser, VerifiedUser};
+pub use auth::{Backend, BearerTransport, CookieTransport, JwtStrategy};
+pub use error::{ApiError, ErrorCode};
+pub use hooks::Hooks;
+pub use manager::{PasswordPolicy, UserManager};
+pub use password::{Argon2Params, PasswordHasher};
+pub use state::{AxumUsers, AxumUsersBuilder, ConfigError};
+#[cfg(feature = "sqlite")]
+pub use store::SqliteStore;
+pub use user::{CustomField, FieldKind, User, UserSchema};

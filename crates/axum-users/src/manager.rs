@@ -1,0 +1,271 @@
+//! The user manager: every business rule of FastAPI Users' `BaseUserManager` (create,
+//! authenticate, update in safe and unsafe mode, delete) with the hooks called at their points.
+
+use std::sync::Arc;
+
+use http::request::Parts;
+use uuid::Uuid;
+
+use crate::hooks::DynHooks;
+use crate::password::{PasswordHasher, Verified};
+use crate::store::{DynUserStore, StoreError};
+use crate::user::{UpdateField, UserCreate, UserSchema, UserUpdate};
+use crate::{ApiError, User};
+
+/// Length bounds on new passwords, counted in characters. `0` means no bound.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PasswordPolicy {
+    /// Fewest characters (default 8, NIST SP 800-63B).
+    pub min_length: usize,
+    /// Most characters (default 128).
+    pub max_length: usize,
+}
+
+impl Default for PasswordPolicy {
+    fn default() -> Self {
+        Self {
+            min_length: 8,
+            max_length: 128,
+        }
+    }
+}
+
+impl PasswordPolicy {
+    /// Any password, even empty: FastAPI Users' behaviour.
+    pub const fn permissive() -> Self {
+        Self {
+            min_length: 0,
+            max_length: 0,
+        }
+    }
+
+    fn check(&self, password: &str) -> Result<(), String> {
+        let count = password.chars().count();
+        if self.min_length > 0 && count < self.min_length {
+            return Err(format!(
+                "Password should be at least {} characters",
+                self.min_length
+            ));
+        }
+        if self.max_length > 0 && count > self.max_length {
+            return Err(format!(
+                "Password should be at most {} characters",
+                self.max_length
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// Why a manager operation did not happen.
+#[derive(Debug, thiserror::Error)]
+pub enum ManagerError {
+    /// The password policy or `validate_password` refused the password.
+    #[error("invalid password: {0}")]
+    InvalidPassword(String),
+    /// The e-mail belongs to another user.
+    #[error("a user with this e-mail already exists")]
+    UserAlreadyExists,
+    /// Anything else, already in its HTTP form.
+    #[error(transparent)]
+    Api(#[from] ApiError),
+}
+
+impl From<StoreError> for ManagerError {
+    fn from(err: StoreError) -> Self {
+        match err {
+            StoreError::Conflict => Self::UserAlreadyExists,
+            other => Self::Api(other.into()),
+        }
+    }
+}
+
+/// Holds the store, the hasher, the hooks and the rules. Cheap to clone.
+#[derive(Clone)]
+pub struct UserManager {
+    pub(crate) store: Arc<dyn DynUserStore>,
+    pub(crate) hooks: Arc<dyn DynHooks>,
+    pub(crate) hasher: PasswordHasher,
+    pub(crate) policy: PasswordPolicy,
+    pub(crate) schema: UserSchema,
+}
+
+impl std::fmt::Debug for UserManager {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("UserManager")
+            .field("hasher", &self.hasher)
+            .field("policy", &self.policy)
+            .field("schema", &self.schema)
+            .finish_non_exhaustive()
+    }
+}
+
+impl UserManager {
+    /// The application's extra fields.
+    pub fn schema(&self) -> &UserSchema {
+        &self.schema
+    }
+
+    /// The password hasher.
+    pub fn hasher(&self) -> &PasswordHasher {
+        &self.hasher
+    }
+
+    /// The user with this id.
+    pub async fn get(&self, id: Uuid) -> Result<Option<User>, ApiError> {
+        Ok(self.store.get(id).await?)
+    }
+
+    /// The user with this e-mail (case-insensitive).
+    pub async fn get_by_email(&self, email: &str) -> Result<Option<User>, ApiError> {
+        Ok(self.store.get_by_email(email).await?)
+    }
+
+    /// The length policy, then the application's `validate_password`.
+    pub async fn validate_password(&self, password: &str, email: &str) -> Result<(), ManagerError> {
+        self.policy
+            .check(password)
+            .map_err(ManagerError::InvalidPassword)?;
+        self.hooks
+            .validate_password(password, email)
+            .await
+            .map_err(|e| ManagerError::InvalidPassword(e.reason))
+    }
+
+    /// Creates a user. In safe mode (registration) `is_active`, `is_superuser` and
+    /// `is_verified` from the input are ignored; in unsafe mode they are applied.
+    pub async fn create(
+        &self,
+        input: UserCreate,
+        safe: bool,
+        request: Option<&Parts>,
+    ) -> Result<User, ManagerError> {
+        self.validate_password(&input.password, &input.email)
+            .await?;
+        if self.store.get_by_email(&input.email).await?.is_some() {
+            return Err(ManagerError::UserAlreadyExists);
+        }
+        let hashed = self.hasher.hash(&input.password).await?;
+        let mut user = User::new(input.email, hashed);
+        for field in self.schema.fields() {
+            let value = input.fields.get(&field.name).cloned();
+            user.fields
+                .insert(field.name.clone(), value.unwrap_or(serde_json::Value::Null));
+        }
+        if !safe {
+            let flag = |name: &str, default: bool| {
+                input
+                    .flags
+                    .get(name)
+                    .and_then(serde_json::Value::as_bool)
+                    .unwrap_or(default)
+            };
+            user.is_active = flag("is_active", true);
+            user.is_superuser = flag("is_superuser", false);
+            user.is_verified = flag("is_verified", false);
+        }
+        // The unique index settles a race between two registrations of one e-mail.
+        self.store.create(&user).await?;
+        self.hooks.on_after_register(&user, request).await?;
+        Ok(user)
+    }
+
+    /// Checks credentials. An unknown e-mail still costs one hash, so that the answer takes as
+    /// long as for a wrong password. A correct password under a weaker hash is re-hashed.
+    /// Activity is not checked here.
+    pub async fn authenticate(
+        &self,
+        email: &str,
+        password: &str,
+    ) -> Result<Option<User>, ApiError> {
+        let Some(mut user) = self.store.get_by_email(email).await? else {
+            self.hasher.hash(password).await?;
+            return Ok(None);
+        };
+        match self.hasher.verify(password, &user.hashed_password).await? {
+            Verified::No => Ok(None),
+            Verified::Yes => Ok(Some(user)),
+            Verified::YesWithUpgrade(hash) => {
+                user.hashed_password = hash;
+                self.store.update(&user).await?;
+                Ok(Some(user))
+            }
+        }
+    }
+
+    /// Applies an update (already filtered for safe mode by the parser), fields in schema
+    /// order: an e-mail change resets `is_verified` unless the same update sets it; nothing is
+    /// written when any field is refused.
+    pub async fn update(
+        &self,
+        mut user: User,
+        update: UserUpdate,
+        request: Option<&Parts>,
+    ) -> Result<User, ManagerError> {
+        for field in update.fields {
+            match field {
+                UpdateField::Password(password) => {
+                    self.validate_password(&password, &user.email).await?;
+                    user.hashed_password = self.hasher.hash(&password).await?;
+                }
+                UpdateField::Email(email) => {
+                    // As FastAPI Users: the change test is exact, the uniqueness test is not,
+                    // so a user cannot change only the letter case of their own address.
+                    if email != user.email {
+                        if self.store.get_by_email(&email).await?.is_some() {
+                            return Err(ManagerError::UserAlreadyExists);
+                        }
+                        user.email = email;
+                        user.is_verified = false;
+                    }
+                }
+                UpdateField::Flag(name, value) => {
+                    let value = value.unwrap_or_default();
+                    match name {
+                        "is_active" => user.is_active = value,
+                        "is_superuser" => user.is_superuser = value,
+                        _ => user.is_verified = value,
+                    }
+                }
+                UpdateField::Custom(name, value) => {
+                    user.fields.insert(name, value);
+                }
+            }
+        }
+        self.store.update(&user).await?;
+        self.hooks
+            .on_after_update(&user, &update.raw, request)
+            .await?;
+        Ok(user)
+    }
+
+    /// Deletes a user with its tokens and OAuth accounts, between the two delete hooks.
+    pub async fn delete(&self, user: &User, request: Option<&Parts>) -> Result<(), ApiError> {
+        self.hooks.on_before_delete(user, request).await?;
+        self.store.delete(user.id).await?;
+        self.hooks.on_after_delete(user, request).await
+    }
+}
+
+/// Parses an id the way Python's `uuid.UUID(str)` does: any letter case, hyphens optional,
+/// `{...}` and `urn:uuid:` accepted.
+///
+/// ```
+/// use axum_users::manager::parse_id;
+/// let id = "52c7bd65-6d03-4bc2-8db7-f36615b94aa0";
+/// assert_eq!(parse_id("52C7BD656D034BC28DB7F36615B94AA0").unwrap().to_string(), id);
+/// assert_eq!(parse_id("urn:uuid:{52c7bd65-6d03-4bc2-8db7-f36615b94aa0}").unwrap().to_string(), id);
+/// assert!(parse_id("me").is_none());
+/// ```
+pub fn parse_id(value: &str) -> Option<Uuid> {
+    let stripped = value.replace("urn:", "").replace("uuid:", "");
+    let hex: String = stripped
+        .trim_matches(|c| c == '{' || c == '}')
+        .chars()
+        .filter(|&c| c != '-')
+        .collect();
+    if hex.len() != 32 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return None;
+    }
+    Uuid::try_parse(&hex).ok()
+}

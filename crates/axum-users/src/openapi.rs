@@ -1,0 +1,330 @@
+//! The OpenAPI 3.1 document of the routes mounted by [`AxumUsers::router`], with FastAPI's
+//! operation ids, summaries, response lists and schemas, so that generated clients match.
+
+use serde_json::{json, Map, Value};
+
+use crate::auth::Transport;
+use crate::user::FieldKind;
+use crate::AxumUsers;
+
+fn schema_ref(name: &str) -> Value {
+    json!({"$ref": format!("#/components/schemas/{name}")})
+}
+
+fn json_content(schema: Value) -> Value {
+    json!({"application/json": {"schema": schema}})
+}
+
+fn error_response(description: &str) -> Value {
+    json!({"description": description, "content": json_content(schema_ref("ErrorModel"))})
+}
+
+fn validation_response() -> Value {
+    json!({"description": "Validation Error", "content": json_content(schema_ref("HTTPValidationError"))})
+}
+
+fn bad_request(examples: &[(&str, &str, Value)]) -> Value {
+    let mut map = Map::new();
+    for (name, summary, value) in examples {
+        map.insert((*name).into(), json!({"summary": summary, "value": value}));
+    }
+    json!({"description": "Bad Request", "content": {"application/json": {
+        "schema": schema_ref("ErrorModel"), "examples": map}}})
+}
+
+fn code(code: &str) -> Value {
+    json!({"detail": code})
+}
+
+fn code_reason(code: &str) -> Value {
+    json!({"detail": {"code": code, "reason": "Password should be at least 8 characters"}})
+}
+
+fn field_schema(kind: FieldKind, nullable: bool) -> Value {
+    let base = match kind {
+        FieldKind::String {
+            max_length: Some(n),
+        } => json!({"type": "string", "maxLength": n}),
+        FieldKind::String { max_length: None } => json!({"type": "string"}),
+        FieldKind::Integer => json!({"type": "integer"}),
+        FieldKind::Float => json!({"type": "number"}),
+        FieldKind::Boolean => json!({"type": "boolean"}),
+        FieldKind::Date => json!({"type": "string", "format": "date"}),
+    };
+    if nullable {
+        json!({"anyOf": [base, {"type": "null"}]})
+    } else {
+        base
+    }
+}
+
+fn operation(op_id: &str, summary: &str, tags: &[&str], responses: Value) -> Map<String, Value> {
+    let mut op = Map::new();
+    op.insert("tags".into(), json!(tags));
+    op.insert("summary".into(), Value::from(summary));
+    op.insert("operationId".into(), Value::from(op_id));
+    op.insert("responses".into(), responses);
+    op
+}
+
+impl AxumUsers {
+    /// The OpenAPI document for the conventional layout of [`AxumUsers::router`]:
+    /// `/auth/register`, `/auth/{backend}/login|logout`, `/users/...`.
+    pub fn openapi(&self) -> Value {
+        let mut paths = Map::new();
+        let mut schemes = Map::new();
+        let mut security = Vec::new();
+        let mut schemas = Map::new();
+        for backend in self.backends() {
+            let scheme = match backend.transport() {
+                Transport::Bearer(bearer) => {
+                    schemes.insert(
+                        "OAuth2PasswordBearer".into(),
+                        json!({"type": "oauth2",
+                        "flows": {"password": {"scopes": {}, "tokenUrl": bearer.token_url}}}),
+                    );
+                    "OAuth2PasswordBearer"
+                }
+                Transport::Cookie(cookie) => {
+                    schemes.insert(
+                        "APIKeyCookie".into(),
+                        json!({"type": "apiKey", "in": "cookie", "name": cookie.name}),
+                    );
+                    "APIKeyCookie"
+                }
+            };
+            let entry = json!({ scheme: [] });
+            if !security.contains(&entry) {
+                security.push(entry);
+            }
+        }
+        let secured = |mut op: Map<String, Value>| {
+            op.insert("security".into(), Value::from(security.clone()));
+            Value::Object(op)
+        };
+
+        for backend in self.backends() {
+            let name = backend.name();
+            let body_name = format!("Body_auth_{name}_login_auth_{name}_login_post");
+            schemas.insert(body_name.clone(), json!({
+                "type": "object", "title": body_name, "required": ["username", "password"],
+                "properties": {
+                    "grant_type": {"anyOf": [{"type": "string", "pattern": "^password$"}, {"type": "null"}], "title": "Grant Type"},
+                    "username": {"type": "string", "title": "Username"},
+                    "password": {"type": "string", "format": "password", "title": "Password"},
+                    "scope": {"type": "string", "title": "Scope", "default": ""},
+                    "client_id": {"anyOf": [{"type": "string"}, {"type": "null"}], "title": "Client Id"},
+                    "client_secret": {"anyOf": [{"type": "string"}, {"type": "null"}], "format": "password", "title": "Client Secret"}
+                }}));
+            let login_bad = bad_request(&[
+                (
+                    "LOGIN_BAD_CREDENTIALS",
+                    "Bad credentials or the user is inactive.",
+                    code("LOGIN_BAD_CREDENTIALS"),
+                ),
+                (
+                    "LOGIN_USER_NOT_VERIFIED",
+                    "The user is not verified.",
+                    code("LOGIN_USER_NOT_VERIFIED"),
+                ),
+            ]);
+            let (login_ok, logout_ok) = match backend.transport() {
+                Transport::Bearer(_) => (
+                    json!({"200": {"description": "Successful Response", "content": json_content(schema_ref("BearerResponse"))}}),
+                    json!({"204": {"description": "Successful Response"}}),
+                ),
+                Transport::Cookie(_) => (
+                    json!({"204": {"description": "Successful Response"}}),
+                    json!({"204": {"description": "Successful Response"}}),
+                ),
+            };
+            let mut login_responses = login_ok.as_object().cloned().unwrap_or_default();
+            login_responses.insert("400".into(), login_bad);
+            login_responses.insert("422".into(), validation_response());
+            let mut login = operation(
+                &format!("auth_{name}_login_auth_{name}_login_post"),
+                &format!("Auth:{}.Login", title(name)),
+                &["auth"],
+                Value::Object(login_responses),
+            );
+            login.insert(
+                "requestBody".into(),
+                json!({"required": true, "content": {
+                "application/x-www-form-urlencoded": {"schema": schema_ref(&body_name)},
+                "multipart/form-data": {"schema": schema_ref(&body_name)}}}),
+            );
+            paths.insert(format!("/auth/{name}/login"), json!({"post": login}));
+            let mut logout_responses = logout_ok.as_object().cloned().unwrap_or_default();
+            logout_responses.insert(
+                "401".into(),
+                error_response("Missing token or inactive user."),
+            );
+            let logout = operation(
+                &format!("auth_{name}_logout_auth_{name}_logout_post"),
+                &format!("Auth:{}.Logout", title(name)),
+                &["auth"],
+                Value::Object(logout_responses),
+            );
+            paths.insert(
+                format!("/auth/{name}/logout"),
+                json!({"post": secured(logout)}),
+            );
+        }
+
+        let mut register = operation(
+            "register_register_auth_register_post",
+            "Register:Register",
+            &["auth"],
+            json!({
+                "201": {"description": "Successful Response", "content": json_content(schema_ref("UserRead"))},
+                "400": bad_request(&[
+                    ("REGISTER_USER_ALREADY_EXISTS", "A user with this email already exists.", code("REGISTER_USER_ALREADY_EXISTS")),
+                    ("REGISTER_INVALID_PASSWORD", "Password validation failed.", code_reason("REGISTER_INVALID_PASSWORD")),
+                ]),
+                "422": validation_response()
+            }),
+        );
+        register.insert(
+            "requestBody".into(),
+            json!({"required": true, "content": json_content(schema_ref("UserCreate"))}),
+        );
+        paths.insert("/auth/register".into(), json!({"post": register}));
+
+        let update_bad = bad_request(&[
+            (
+                "UPDATE_USER_EMAIL_ALREADY_EXISTS",
+                "A user with this email already exists.",
+                code("UPDATE_USER_EMAIL_ALREADY_EXISTS"),
+            ),
+            (
+                "UPDATE_USER_INVALID_PASSWORD",
+                "Password validation failed.",
+                code_reason("UPDATE_USER_INVALID_PASSWORD"),
+            ),
+        ]);
+        let user_ok = json!({"description": "Successful Response", "content": json_content(schema_ref("UserRead"))});
+        let unauthorized = error_response("Missing token or inactive user.");
+        let forbidden = error_response("Not a superuser.");
+        let missing = error_response("The user does not exist.");
+        let update_body =
+            json!({"required": true, "content": json_content(schema_ref("UserUpdate"))});
+        let id_param = json!([{"name": "id", "in": "path", "required": true, "schema": {"type": "string", "title": "Id"}}]);
+
+        let me_get = operation(
+            "users_current_user_users_me_get",
+            "Users:Current User",
+            &["users"],
+            json!({"200": user_ok, "401": unauthorized}),
+        );
+        let mut me_patch = operation(
+            "users_patch_current_user_users_me_patch",
+            "Users:Patch Current User",
+            &["users"],
+            json!({"200": user_ok, "401": unauthorized, "400": update_bad, "422": validation_response()}),
+        );
+        me_patch.insert("requestBody".into(), update_body.clone());
+        paths.insert(
+            "/users/me".into(),
+            json!({"get": secured(me_get), "patch": secured(me_patch)}),
+        );
+
+        let mut user_get = operation(
+            "users_user_users__id__get",
+            "Users:User",
+            &["users"],
+            json!({"200": user_ok, "401": unauthorized, "403": forbidden, "404": missing, "422": validation_response()}),
+        );
+        user_get.insert("parameters".into(), id_param.clone());
+        let mut user_patch = operation(
+            "users_patch_user_users__id__patch",
+            "Users:Patch User",
+            &["users"],
+            json!({"200": user_ok, "401": unauthorized, "403": forbidden, "404": missing, "400": update_bad, "422": validation_response()}),
+        );
+        user_patch.insert("parameters".into(), id_param.clone());
+        user_patch.insert("requestBody".into(), update_body);
+        let mut user_delete = operation(
+            "users_delete_user_users__id__delete",
+            "Users:Delete User",
+            &["users"],
+            json!({"204": {"description": "Successful Response"}, "401": unauthorized, "403": forbidden, "404": missing, "422": validation_response()}),
+        );
+        user_delete.insert("parameters".into(), id_param);
+        paths.insert("/users/{id}".into(), json!({"get": secured(user_get), "patch": secured(user_patch), "delete": secured(user_delete)}));
+
+        self.user_schemas(&mut schemas);
+        json!({
+            "openapi": "3.1.0",
+            "info": {"title": "axum-users", "version": env!("CARGO_PKG_VERSION")},
+            "paths": paths,
+            "components": {"schemas": schemas, "securitySchemes": schemes}
+        })
+    }
+
+    fn user_schemas(&self, schemas: &mut Map<String, Value>) {
+        let nullable_bool = |t: &str, default: bool| json!({"anyOf": [{"type": "boolean"}, {"type": "null"}], "title": t, "default": default});
+        let mut read = json!({
+            "id": {"type": "string", "format": "uuid", "title": "Id"},
+            "email": {"type": "string", "format": "email", "title": "Email"},
+            "is_active": {"type": "boolean", "title": "Is Active", "default": true},
+            "is_superuser": {"type": "boolean", "title": "Is Superuser", "default": false},
+            "is_verified": {"type": "boolean", "title": "Is Verified", "default": false}
+        });
+        let mut create = json!({
+            "email": {"type": "string", "format": "email", "title": "Email"},
+            "password": {"type": "string", "title": "Password"},
+            "is_active": nullable_bool("Is Active", true),
+            "is_superuser": nullable_bool("Is Superuser", false),
+            "is_verified": nullable_bool("Is Verified", false)
+        });
+        let nullable =
+            |base: Value, t: &str| json!({"anyOf": [base, {"type": "null"}], "title": t});
+        let mut update = json!({
+            "password": nullable(json!({"type": "string"}), "Password"),
+            "email": nullable(json!({"type": "string", "format": "email"}), "Email"),
+            "is_active": nullable(json!({"type": "boolean"}), "Is Active"),
+            "is_superuser": nullable(json!({"type": "boolean"}), "Is Superuser"),
+            "is_verified": nullable(json!({"type": "boolean"}), "Is Verified")
+        });
+        let mut read_required = vec!["id", "email"];
+        let mut create_required = vec!["email", "password"];
+        for field in self.manager().schema().fields() {
+            let name = field.name.as_str();
+            read[name] = field_schema(field.kind, !field.required);
+            create[name] = field_schema(field.kind, !field.required);
+            update[name] = field_schema(field.kind, true);
+            if field.required {
+                read_required.push(name);
+                create_required.push(name);
+            }
+        }
+        schemas.insert("UserRead".into(), json!({"type": "object", "title": "UserRead", "properties": read, "required": read_required}));
+        schemas.insert("UserCreate".into(), json!({"type": "object", "title": "UserCreate", "properties": create, "required": create_required}));
+        schemas.insert(
+            "UserUpdate".into(),
+            json!({"type": "object", "title": "UserUpdate", "properties": update}),
+        );
+        schemas.insert("ErrorModel".into(), json!({"type": "object", "title": "ErrorModel", "required": ["detail"],
+            "properties": {"detail": {"anyOf": [{"type": "string"}, {"type": "object", "additionalProperties": {"type": "string"}}], "title": "Detail"}}}));
+        schemas.insert("BearerResponse".into(), json!({"type": "object", "title": "BearerResponse", "required": ["access_token", "token_type"],
+            "properties": {"access_token": {"type": "string", "title": "Access Token"}, "token_type": {"type": "string", "title": "Token Type"}}}));
+        schemas.insert("HTTPValidationError".into(), json!({"type": "object", "title": "HTTPValidationError",
+            "properties": {"detail": {"type": "array", "items": schema_ref("ValidationError"), "title": "Detail"}}}));
+        schemas.insert("ValidationError".into(), json!({"type": "object", "title": "ValidationError", "required": ["loc", "msg", "type"],
+            "properties": {
+                "loc": {"type": "array", "items": {"anyOf": [{"type": "string"}, {"type": "integer"}]}, "title": "Location"},
+                "msg": {"type": "string", "title": "Message"},
+                "type": {"type": "string", "title": "Error Type"},
+                "input": {"title": "Input"},
+                "ctx": {"type": "object", "title": "Context"}}}));
+    }
+}
+
+/// FastAPI's summary casing: `jwt` → `Jwt`.
+fn title(name: &str) -> String {
+    let mut chars = name.chars();
+    chars
+        .next()
+        .map(|c| c.to_uppercase().chain(chars).collect())
+        .unwrap_or_default()
+}

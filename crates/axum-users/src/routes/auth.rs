@@ -1,0 +1,118 @@
+//! `POST /login` and `POST /logout` for one backend.
+
+use axum::extract::{Request, State};
+use axum::response::Response;
+use axum::routing::post;
+use axum::Router;
+use serde_json::{json, Value};
+
+use super::read_body;
+use crate::error::ErrorCode;
+use crate::validation::{FormFields, ValidationErrors, ValidationItem};
+use crate::{ApiError, AxumUsers};
+
+impl AxumUsers {
+    /// `POST /login` and `POST /logout` for the backend named `backend` (mount under e.g.
+    /// `/auth/jwt`); `None` when no backend has that name.
+    pub fn auth_router<S: Clone + Send + Sync + 'static>(
+        &self,
+        backend: &str,
+    ) -> Option<Router<S>> {
+        self.backend(backend)?;
+        let login_name = backend.to_owned();
+        let logout_name = backend.to_owned();
+        Some(
+            Router::new()
+                .route(
+                    "/login",
+                    post(
+                        move |State(users): State<AxumUsers>, request: Request| async move {
+                            login(users, &login_name, request).await
+                        },
+                    ),
+                )
+                .route(
+                    "/logout",
+                    post(
+                        move |State(users): State<AxumUsers>, request: Request| async move {
+                            logout(users, &logout_name, request).await
+                        },
+                    ),
+                )
+                .with_state(self.clone()),
+        )
+    }
+}
+
+/// The OAuth2 password form (`username`, `password`, optional `grant_type=password`).
+fn credentials(form: &FormFields) -> Result<(String, String), ValidationErrors> {
+    let mut errors = ValidationErrors::default();
+    if let Some(grant) = form.get("grant_type") {
+        if grant != "password" {
+            errors.push(
+                ValidationItem::body_field(
+                    "string_pattern_mismatch",
+                    "grant_type",
+                    "String should match pattern '^password$'",
+                    Value::from(grant),
+                )
+                .with_ctx(json!({"pattern": "^password$"})),
+            );
+        }
+    }
+    let username = form.get("username");
+    let password = form.get("password");
+    if username.is_none() {
+        errors.push(ValidationItem::missing("username", Value::Null));
+    }
+    if password.is_none() {
+        errors.push(ValidationItem::missing("password", Value::Null));
+    }
+    errors.into_result()?;
+    match (username, password) {
+        (Some(u), Some(p)) => Ok((u.to_owned(), p.to_owned())),
+        // Both were checked just above.
+        _ => Err(ValidationItem::missing("username", Value::Null).into()),
+    }
+}
+
+async fn login(users: AxumUsers, backend: &str, request: Request) -> Result<Response, ApiError> {
+    let backend = users
+        .backend(backend)
+        .ok_or_else(|| ApiError::Internal(format!("backend {backend} vanished")))?;
+    let (parts, body) = request.into_parts();
+    let bytes = read_body(body).await?;
+    let form = FormFields::parse(&parts.headers, bytes).await?;
+    let (username, password) = credentials(&form)?;
+    let manager = users.manager();
+    let user = match manager.authenticate(&username, &password).await? {
+        Some(user) if user.is_active => user,
+        _ => return Err(ApiError::Code(ErrorCode::LoginBadCredentials)),
+    };
+    if users.requires_verification() && !user.is_verified {
+        return Err(ApiError::Code(ErrorCode::LoginUserNotVerified));
+    }
+    let token = backend.strategy.write_token(&user).await?;
+    let mut response = backend.transport.login_response(&token);
+    manager
+        .hooks
+        .on_after_login(&user, Some(&parts), &mut response)
+        .await?;
+    Ok(response)
+}
+
+async fn logout(users: AxumUsers, backend: &str, request: Request) -> Result<Response, ApiError> {
+    let backend = users
+        .backend(backend)
+        .ok_or_else(|| ApiError::Internal(format!("backend {backend} vanished")))?;
+    let auth = users
+        .authenticate(request.headers(), users.route_guard(false))
+        .await?
+        .ok_or(ApiError::UNAUTHORIZED)?;
+    // As FastAPI Users: whichever backend authenticated, this backend's strategy revokes.
+    backend
+        .strategy
+        .destroy_token(&auth.token, &auth.user)
+        .await?;
+    Ok(backend.transport.logout_response())
+}

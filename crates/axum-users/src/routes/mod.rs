@@ -1,0 +1,55 @@
+//! The routers, one per concern, as FastAPI Users' router factories. Each is returned with its
+//! state applied, so it merges or nests into any application router.
+
+use axum::body::{Body, Bytes};
+use axum::response::{IntoResponse, Response};
+use http::StatusCode;
+
+use crate::error::json_response;
+use crate::ApiError;
+
+pub(crate) mod auth;
+pub(crate) mod register;
+pub(crate) mod users;
+
+/// Largest request body the routes read (1 MiB); larger bodies answer 413.
+pub const MAX_BODY_BYTES: usize = 1024 * 1024;
+
+pub(crate) async fn read_body(body: Body) -> Result<Bytes, ApiError> {
+    axum::body::to_bytes(body, MAX_BODY_BYTES)
+        .await
+        .map_err(|_| ApiError::Status(StatusCode::PAYLOAD_TOO_LARGE))
+}
+
+/// `404 {"detail":"Not Found"}`: a fallback for applications that want FastAPI's answer.
+pub async fn not_found() -> Response {
+    ApiError::NOT_FOUND.into_response()
+}
+
+/// `405 {"detail":"Method Not Allowed"}`.
+pub async fn method_not_allowed() -> Response {
+    ApiError::Status(StatusCode::METHOD_NOT_ALLOWED).into_response()
+}
+
+pub(crate) fn json_ok(status: StatusCode, body: &serde_json::Value) -> Response {
+    json_response(status, body)
+}
+
+impl crate::AxumUsers {
+    /// Everything at FastAPI Users' conventional prefixes: `/auth/register`,
+    /// `/auth/{backend}/login` and `/logout` for each backend, `/users/...`, plus the OpenAPI
+    /// document at `/openapi.json` and (feature `swagger-ui`) interactive docs at `/docs`.
+    pub fn router<S: Clone + Send + Sync + 'static>(&self) -> axum::Router<S> {
+        let mut router = axum::Router::new()
+            .nest("/auth", self.register_router())
+            .nest("/users", self.users_router());
+        for backend in self.backends() {
+            if let Some(auth) = self.auth_router(backend.name()) {
+                router = router.nest(&format!("/auth/{}", backend.name()), auth);
+            }
+        }
+        router.merge(docs::docs_router(self.openapi()))
+    }
+}
+
+mod docs;

@@ -1,0 +1,42 @@
+//! `POST /register`.
+
+use axum::extract::{Request, State};
+use axum::response::Response;
+use axum::routing::post;
+use axum::Router;
+use http::StatusCode;
+
+use super::{json_ok, read_body};
+use crate::error::ErrorCode;
+use crate::manager::ManagerError;
+use crate::user::parse_create;
+use crate::validation::read_json_body;
+use crate::{ApiError, AxumUsers};
+
+impl AxumUsers {
+    /// `POST /register` (mount under `/auth`): creates an active, unverified user; privileged
+    /// flags in the body are ignored.
+    pub fn register_router<S: Clone + Send + Sync + 'static>(&self) -> Router<S> {
+        Router::new()
+            .route("/register", post(register))
+            .with_state(self.clone())
+    }
+}
+
+async fn register(State(users): State<AxumUsers>, request: Request) -> Result<Response, ApiError> {
+    let (parts, body) = request.into_parts();
+    let bytes = read_body(body).await?;
+    let raw = read_json_body(&parts.headers, &bytes)?;
+    let input = parse_create(raw, users.manager().schema())?;
+    match users.manager().create(input, true, Some(&parts)).await {
+        Ok(user) => Ok(json_ok(StatusCode::CREATED, &user.to_read())),
+        Err(ManagerError::InvalidPassword(reason)) => Err(ApiError::CodeWithReason {
+            code: ErrorCode::RegisterInvalidPassword,
+            reason,
+        }),
+        Err(ManagerError::UserAlreadyExists) => {
+            Err(ApiError::Code(ErrorCode::RegisterUserAlreadyExists))
+        }
+        Err(ManagerError::Api(err)) => Err(err),
+    }
+}

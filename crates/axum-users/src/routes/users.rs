@@ -1,0 +1,142 @@
+//! `GET/PATCH /me` and the superuser routes `GET/PATCH/DELETE /{id}`.
+
+use axum::extract::rejection::PathRejection;
+use axum::extract::{Path, Request, State};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+use http::request::Parts;
+use http::StatusCode;
+
+use super::{json_ok, read_body};
+use crate::error::ErrorCode;
+use crate::manager::{parse_id, ManagerError};
+use crate::user::{parse_update, UserUpdate};
+use crate::validation::{read_json_body, RawBody};
+use crate::{ApiError, AxumUsers, User};
+
+impl AxumUsers {
+    /// `GET /me`, `PATCH /me`, and for superusers `GET`, `PATCH`, `DELETE /{id}` (mount under
+    /// `/users`).
+    pub fn users_router<S: Clone + Send + Sync + 'static>(&self) -> Router<S> {
+        Router::new()
+            .route(
+                "/me",
+                get(me).patch(patch_me).delete(
+                    // FastAPI has no DELETE /me: it reaches DELETE /{id} with id "me".
+                    |State(users): State<AxumUsers>, request: Request| async move {
+                        delete_user(users, Some("me"), request).await
+                    },
+                ),
+            )
+            .route(
+                "/{id}",
+                get(get_user).patch(patch_user).delete(
+                    |State(users): State<AxumUsers>,
+                     path: Result<Path<String>, PathRejection>,
+                     request: Request| async move {
+                        let id = path.ok().map(|Path(id)| id);
+                        delete_user(users, id.as_deref(), request).await
+                    },
+                ),
+            )
+            .with_state(self.clone())
+    }
+
+    async fn user_or_404(&self, id: Option<&str>) -> Result<User, ApiError> {
+        let Some(id) = id.and_then(parse_id) else {
+            return Err(ApiError::NOT_FOUND);
+        };
+        self.manager().get(id).await?.ok_or(ApiError::NOT_FOUND)
+    }
+
+    async fn caller(&self, parts: &Parts, superuser: bool) -> Result<User, ApiError> {
+        self.authenticate(&parts.headers, self.route_guard(superuser))
+            .await?
+            .map(|auth| auth.user)
+            .ok_or(ApiError::UNAUTHORIZED)
+    }
+}
+
+fn update_error(err: ManagerError) -> ApiError {
+    match err {
+        ManagerError::InvalidPassword(reason) => ApiError::CodeWithReason {
+            code: ErrorCode::UpdateUserInvalidPassword,
+            reason,
+        },
+        ManagerError::UserAlreadyExists => ApiError::Code(ErrorCode::UpdateUserEmailAlreadyExists),
+        ManagerError::Api(err) => err,
+    }
+}
+
+async fn me(State(users): State<AxumUsers>, request: Request) -> Result<Response, ApiError> {
+    let (parts, _) = request.into_parts();
+    let user = users.caller(&parts, false).await?;
+    Ok(json_ok(StatusCode::OK, &user.to_read()))
+}
+
+/// Reads the JSON body first, so that malformed JSON answers 422 before authentication.
+async fn json_first(request: Request) -> Result<(Parts, RawBody), ApiError> {
+    let (parts, body) = request.into_parts();
+    let bytes = read_body(body).await?;
+    let raw = read_json_body(&parts.headers, &bytes)?;
+    Ok((parts, raw))
+}
+
+async fn apply_update(
+    users: &AxumUsers,
+    user: User,
+    raw: RawBody,
+    safe: bool,
+    parts: &Parts,
+) -> Result<Response, ApiError> {
+    let update: UserUpdate = parse_update(raw, users.manager().schema(), safe)?;
+    let user = users
+        .manager()
+        .update(user, update, Some(parts))
+        .await
+        .map_err(update_error)?;
+    Ok(json_ok(StatusCode::OK, &user.to_read()))
+}
+
+async fn patch_me(State(users): State<AxumUsers>, request: Request) -> Result<Response, ApiError> {
+    let (parts, raw) = json_first(request).await?;
+    let user = users.caller(&parts, false).await?;
+    apply_update(&users, user, raw, true, &parts).await
+}
+
+async fn get_user(
+    State(users): State<AxumUsers>,
+    path: Result<Path<String>, PathRejection>,
+    request: Request,
+) -> Result<Response, ApiError> {
+    let (parts, _) = request.into_parts();
+    users.caller(&parts, true).await?;
+    let id = path.ok().map(|Path(id)| id);
+    let user = users.user_or_404(id.as_deref()).await?;
+    Ok(json_ok(StatusCode::OK, &user.to_read()))
+}
+
+async fn patch_user(
+    State(users): State<AxumUsers>,
+    path: Result<Path<String>, PathRejection>,
+    request: Request,
+) -> Result<Response, ApiError> {
+    let (parts, raw) = json_first(request).await?;
+    users.caller(&parts, true).await?;
+    let id = path.ok().map(|Path(id)| id);
+    let user = users.user_or_404(id.as_deref()).await?;
+    apply_update(&users, user, raw, false, &parts).await
+}
+
+async fn delete_user(
+    users: AxumUsers,
+    id: Option<&str>,
+    request: Request,
+) -> Result<Response, ApiError> {
+    let (parts, _) = request.into_parts();
+    users.caller(&parts, true).await?;
+    let user = users.user_or_404(id).await?;
+    users.manager().delete(&user, Some(&parts)).await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}

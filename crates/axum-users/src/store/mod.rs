@@ -1,0 +1,120 @@
+//! Where users live. [`UserStore`] is the whole contract: five operations on users. The store
+//! also owns the schema (FastAPI Users' tables plus a column per custom field).
+//!
+//! An in-memory store, complete, to show the contract:
+//!
+//! ```
+//! use std::{collections::HashMap, sync::Mutex};
+//! use axum_users::{store::{StoreError, UserStore}, User};
+//! use uuid::Uuid;
+//!
+//! #[derive(Default)]
+//! struct MemoryStore(Mutex<HashMap<Uuid, User>>);
+//!
+//! impl UserStore for MemoryStore {
+//!     async fn get(&self, id: Uuid) -> Result<Option<User>, StoreError> {
+//!         Ok(self.0.lock().unwrap().get(&id).cloned())
+//!     }
+//!     async fn get_by_email(&self, email: &str) -> Result<Option<User>, StoreError> {
+//!         let email = email.to_lowercase();
+//!         Ok(self.0.lock().unwrap().values().find(|u| u.email.to_lowercase() == email).cloned())
+//!     }
+//!     async fn create(&self, user: &User) -> Result<(), StoreError> {
+//!         let mut users = self.0.lock().unwrap();
+//!         let email = user.email.to_lowercase();
+//!         if users.values().any(|u| u.email.to_lowercase() == email) {
+//!             return Err(StoreError::Conflict);
+//!         }
+//!         users.insert(user.id, user.clone());
+//!         Ok(())
+//!     }
+//!     async fn update(&self, user: &User) -> Result<(), StoreError> {
+//!         self.0.lock().unwrap().insert(user.id, user.clone());
+//!         Ok(())
+//!     }
+//!     async fn delete(&self, id: Uuid) -> Result<(), StoreError> {
+//!         self.0.lock().unwrap().remove(&id);
+//!         Ok(())
+//!     }
+//! }
+//! ```
+
+use std::future::Future;
+use std::pin::Pin;
+
+use uuid::Uuid;
+
+use crate::User;
+
+#[cfg(feature = "sqlite")]
+mod sqlite;
+#[cfg(feature = "sqlite")]
+pub use sqlite::SqliteStore;
+
+/// A store failure.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum StoreError {
+    /// A unique constraint (the e-mail) was violated.
+    #[error("a user with this e-mail already exists")]
+    Conflict,
+    /// The database cannot be reached or is overloaded: the request answers 503.
+    #[error("database unavailable: {0}")]
+    Unavailable(String),
+    /// Any other failure.
+    #[error("database error: {0}")]
+    Other(String),
+}
+
+/// Reads and writes users. Look-ups by e-mail are case-insensitive; `create` and `update`
+/// answer [`StoreError::Conflict`] when the e-mail is taken; `delete` also removes the user's
+/// access tokens and OAuth accounts.
+pub trait UserStore: Send + Sync + 'static {
+    /// The user with this id.
+    fn get(&self, id: Uuid) -> impl Future<Output = Result<Option<User>, StoreError>> + Send;
+    /// The user with this e-mail, compared case-insensitively.
+    fn get_by_email(
+        &self,
+        email: &str,
+    ) -> impl Future<Output = Result<Option<User>, StoreError>> + Send;
+    /// Inserts a new user.
+    fn create(&self, user: &User) -> impl Future<Output = Result<(), StoreError>> + Send;
+    /// Writes every field of an existing user.
+    fn update(&self, user: &User) -> impl Future<Output = Result<(), StoreError>> + Send;
+    /// Deletes a user and the rows that belong to it.
+    fn delete(&self, id: Uuid) -> impl Future<Output = Result<(), StoreError>> + Send;
+}
+
+pub(crate) type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// [`UserStore`] made object-safe, so that one non-generic `AxumUsers` can hold any store.
+pub(crate) trait DynUserStore: Send + Sync {
+    fn get(&self, id: Uuid) -> BoxFuture<'_, Result<Option<User>, StoreError>>;
+    fn get_by_email<'a>(
+        &'a self,
+        email: &'a str,
+    ) -> BoxFuture<'a, Result<Option<User>, StoreError>>;
+    fn create<'a>(&'a self, user: &'a User) -> BoxFuture<'a, Result<(), StoreError>>;
+    fn update<'a>(&'a self, user: &'a User) -> BoxFuture<'a, Result<(), StoreError>>;
+    fn delete(&self, id: Uuid) -> BoxFuture<'_, Result<(), StoreError>>;
+}
+
+impl<T: UserStore> DynUserStore for T {
+    fn get(&self, id: Uuid) -> BoxFuture<'_, Result<Option<User>, StoreError>> {
+        Box::pin(UserStore::get(self, id))
+    }
+    fn get_by_email<'a>(
+        &'a self,
+        email: &'a str,
+    ) -> BoxFuture<'a, Result<Option<User>, StoreError>> {
+        Box::pin(UserStore::get_by_email(self, email))
+    }
+    fn create<'a>(&'a self, user: &'a User) -> BoxFuture<'a, Result<(), StoreError>> {
+        Box::pin(UserStore::create(self, user))
+    }
+    fn update<'a>(&'a self, user: &'a User) -> BoxFuture<'a, Result<(), StoreError>> {
+        Box::pin(UserStore::update(self, user))
+    }
+    fn delete(&self, id: Uuid) -> BoxFuture<'_, Result<(), StoreError>> {
+        Box::pin(UserStore::delete(self, id))
+    }
+}

@@ -1,0 +1,318 @@
+//! The SQLite store: FastAPI Users' schema, UUIDs as lower-case `CHAR(36)` text, booleans as
+//! 0/1, one real column per custom field.
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use serde_json::{Map, Value};
+use sqlx::sqlite::{
+    SqliteArguments, SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow,
+};
+use sqlx::{Arguments as _, Row as _, SqlitePool};
+use uuid::Uuid;
+
+use super::{StoreError, UserStore};
+use crate::user::{FieldKind, UserSchema};
+use crate::User;
+
+const MIGRATION: &str = include_str!("../../migrations/sqlite/0001_fastapi_users.sql");
+
+/// Users in SQLite (the embedded default).
+///
+/// ```no_run
+/// # async fn run() -> Result<(), axum_users::store::StoreError> {
+/// use axum_users::{store::SqliteStore, UserSchema};
+/// let store = SqliteStore::connect("sqlite://users.db", UserSchema::new()).await?;
+/// store.migrate().await?;
+/// # Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct SqliteStore {
+    pool: SqlitePool,
+    schema: UserSchema,
+    select: String,
+    insert: String,
+    update: String,
+}
+
+impl std::fmt::Debug for SqliteStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SqliteStore")
+            .field("schema", &self.schema)
+            .finish_non_exhaustive()
+    }
+}
+
+pub(crate) fn map_err(err: sqlx::Error) -> StoreError {
+    match &err {
+        sqlx::Error::Database(db) if db.is_unique_violation() => StoreError::Conflict,
+        sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) => {
+            StoreError::Unavailable(err.to_string())
+        }
+        sqlx::Error::Database(db) if db.message().contains("database is locked") => {
+            StoreError::Unavailable(err.to_string())
+        }
+        _ => StoreError::Other(err.to_string()),
+    }
+}
+
+impl SqliteStore {
+    /// Opens (and creates if missing) the database at `url` (`sqlite://path`, `sqlite::memory:`),
+    /// in WAL mode with a busy timeout so that readers and the writer do not block each other.
+    pub async fn connect(url: &str, schema: UserSchema) -> Result<Self, StoreError> {
+        let options = SqliteConnectOptions::from_str(url)
+            .map_err(|e| StoreError::Other(format!("invalid SQLite URL: {e}")))?
+            .create_if_missing(true)
+            .foreign_keys(true)
+            .busy_timeout(Duration::from_secs(5));
+        let memory = url.contains(":memory:") || url.contains("mode=memory");
+        let pool = if memory {
+            // Each connection to `:memory:` is a database of its own: keep exactly one, forever.
+            SqlitePoolOptions::new()
+                .max_connections(1)
+                .min_connections(1)
+                .idle_timeout(None)
+                .max_lifetime(None)
+                .connect_with(options)
+                .await
+        } else {
+            SqlitePoolOptions::new()
+                .max_connections(8)
+                .acquire_timeout(Duration::from_secs(10))
+                .connect_with(options.journal_mode(SqliteJournalMode::Wal))
+                .await
+        }
+        .map_err(map_err)?;
+        Ok(Self::new(pool, schema))
+    }
+
+    /// Wraps an existing pool.
+    pub fn new(pool: SqlitePool, schema: UserSchema) -> Self {
+        let mut columns = vec![
+            "id",
+            "email",
+            "hashed_password",
+            "is_active",
+            "is_superuser",
+            "is_verified",
+        ];
+        columns.extend(schema.fields().iter().map(|f| f.name.as_str()));
+        let list = columns.join(", ");
+        let placeholders = vec!["?"; columns.len()].join(", ");
+        let assignments = columns[1..]
+            .iter()
+            .map(|c| format!("{c} = ?"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        Self {
+            select: format!("SELECT {list} FROM user"),
+            insert: format!("INSERT INTO user ({list}) VALUES ({placeholders})"),
+            update: format!("UPDATE user SET {assignments} WHERE id = ?"),
+            pool,
+            schema,
+        }
+    }
+
+    /// The connection pool.
+    pub fn pool(&self) -> &SqlitePool {
+        &self.pool
+    }
+
+    /// Creates FastAPI Users' tables when missing, a column per custom field, and a
+    /// case-insensitive e-mail index (unique where the existing data allows it).
+    pub async fn migrate(&self) -> Result<(), StoreError> {
+        sqlx::raw_sql(MIGRATION)
+            .execute(&self.pool)
+            .await
+            .map_err(map_err)?;
+        let unique = sqlx::query(
+            "CREATE UNIQUE INDEX IF NOT EXISTS ix_user_email_lower ON user (lower(email))",
+        )
+        .execute(&self.pool)
+        .await;
+        if unique.is_err() {
+            tracing::warn!(
+                "the user table holds e-mails that differ only in letter case; \
+                 creating a non-unique case-insensitive index instead"
+            );
+            sqlx::query("CREATE INDEX IF NOT EXISTS ix_user_email_lower ON user (lower(email))")
+                .execute(&self.pool)
+                .await
+                .map_err(map_err)?;
+        }
+        let existing: Vec<String> =
+            sqlx::query_scalar("SELECT name FROM pragma_table_info('user')")
+                .fetch_all(&self.pool)
+                .await
+                .map_err(map_err)?;
+        for field in self.schema.fields() {
+            if !existing.iter().any(|c| c == &field.name) {
+                // Nullable at the database level so that the column can be added to a table that
+                // already has rows; the API enforces `required`.
+                let sql = format!(
+                    "ALTER TABLE user ADD COLUMN {} {}",
+                    field.name,
+                    field.kind.sql_type()
+                );
+                sqlx::query(&sql)
+                    .execute(&self.pool)
+                    .await
+                    .map_err(map_err)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn read(&self, row: &SqliteRow) -> Result<User, StoreError> {
+        let bad = |e: sqlx::Error| StoreError::Other(format!("unreadable user row: {e}"));
+        let id: String = row.try_get(0).map_err(bad)?;
+        let id =
+            Uuid::parse_str(&id).map_err(|e| StoreError::Other(format!("bad user id: {e}")))?;
+        let mut fields = Map::new();
+        for (offset, field) in self.schema.fields().iter().enumerate() {
+            let index = 6 + offset;
+            let value = match field.kind {
+                FieldKind::String { .. } | FieldKind::Date => row
+                    .try_get::<Option<String>, _>(index)
+                    .map_err(bad)?
+                    .map(Value::from),
+                FieldKind::Integer => row
+                    .try_get::<Option<i64>, _>(index)
+                    .map_err(bad)?
+                    .map(Value::from),
+                FieldKind::Float => row
+                    .try_get::<Option<f64>, _>(index)
+                    .map_err(bad)?
+                    .map(Value::from),
+                FieldKind::Boolean => row
+                    .try_get::<Option<bool>, _>(index)
+                    .map_err(bad)?
+                    .map(Value::from),
+            };
+            fields.insert(field.name.clone(), value.unwrap_or(Value::Null));
+        }
+        Ok(User {
+            id,
+            email: row.try_get(1).map_err(bad)?,
+            hashed_password: row.try_get(2).map_err(bad)?,
+            is_active: row.try_get(3).map_err(bad)?,
+            is_superuser: row.try_get(4).map_err(bad)?,
+            is_verified: row.try_get(5).map_err(bad)?,
+            fields,
+        })
+    }
+
+    /// Binds every column but `id`, in the order of the generated statements.
+    fn bind_columns(
+        &self,
+        args: &mut SqliteArguments<'static>,
+        user: &User,
+    ) -> Result<(), StoreError> {
+        let bad = |e: sqlx::error::BoxDynError| StoreError::Other(e.to_string());
+        args.add(user.email.clone()).map_err(bad)?;
+        args.add(user.hashed_password.clone()).map_err(bad)?;
+        args.add(user.is_active).map_err(bad)?;
+        args.add(user.is_superuser).map_err(bad)?;
+        args.add(user.is_verified).map_err(bad)?;
+        for field in self.schema.fields() {
+            let value = user.fields.get(&field.name).unwrap_or(&Value::Null);
+            match (field.kind, value) {
+                (_, Value::Null) => args.add(None::<String>),
+                (FieldKind::Integer, v) => args.add(v.as_i64()),
+                (FieldKind::Float, v) => args.add(v.as_f64()),
+                (FieldKind::Boolean, v) => args.add(v.as_bool()),
+                (FieldKind::String { .. } | FieldKind::Date, v) => {
+                    args.add(v.as_str().map(str::to_owned))
+                }
+            }
+            .map_err(bad)?;
+        }
+        Ok(())
+    }
+}
+
+fn has_non_ascii(s: &str) -> bool {
+    !s.is_ascii()
+}
+
+impl UserStore for SqliteStore {
+    async fn get(&self, id: Uuid) -> Result<Option<User>, StoreError> {
+        let sql = format!("{} WHERE id = ?", self.select);
+        let row = sqlx::query(&sql)
+            .bind(id.to_string())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(map_err)?;
+        row.map(|r| self.read(&r)).transpose()
+    }
+
+    async fn get_by_email(&self, email: &str) -> Result<Option<User>, StoreError> {
+        let sql = format!("{} WHERE lower(email) = lower(?)", self.select);
+        let row = sqlx::query(&sql)
+            .bind(email)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(map_err)?;
+        if let Some(row) = row {
+            return self.read(&row).map(Some);
+        }
+        if !has_non_ascii(email) {
+            return Ok(None);
+        }
+        // SQLite's lower() folds ASCII only: compare the few non-ASCII addresses in Rust.
+        let sql = format!("{} WHERE email GLOB '*[^ -~]*'", self.select);
+        let rows = sqlx::query(&sql)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(map_err)?;
+        let wanted = email.to_lowercase();
+        for row in rows {
+            let user = self.read(&row)?;
+            if user.email.to_lowercase() == wanted {
+                return Ok(Some(user));
+            }
+        }
+        Ok(None)
+    }
+
+    async fn create(&self, user: &User) -> Result<(), StoreError> {
+        let mut args = SqliteArguments::default();
+        args.add(user.id.to_string())
+            .map_err(|e| StoreError::Other(e.to_string()))?;
+        self.bind_columns(&mut args, user)?;
+        sqlx::query_with(&self.insert, args)
+            .execute(&self.pool)
+            .await
+            .map_err(map_err)?;
+        Ok(())
+    }
+
+    async fn update(&self, user: &User) -> Result<(), StoreError> {
+        let mut args = SqliteArguments::default();
+        self.bind_columns(&mut args, user)?;
+        args.add(user.id.to_string())
+            .map_err(|e| StoreError::Other(e.to_string()))?;
+        sqlx::query_with(&self.update, args)
+            .execute(&self.pool)
+            .await
+            .map_err(map_err)?;
+        Ok(())
+    }
+
+    async fn delete(&self, id: Uuid) -> Result<(), StoreError> {
+        let id = id.to_string();
+        let mut tx = self.pool.begin().await.map_err(map_err)?;
+        for sql in [
+            "DELETE FROM accesstoken WHERE user_id = ?",
+            "DELETE FROM oauth_account WHERE user_id = ?",
+            "DELETE FROM user WHERE id = ?",
+        ] {
+            sqlx::query(sql)
+                .bind(&id)
+                .execute(&mut *tx)
+                .await
+                .map_err(map_err)?;
+        }
+        tx.commit().await.map_err(map_err)
+    }
+}

@@ -1,0 +1,232 @@
+//! Request bodies read the way FastAPI reads them, and validation failures reported in the
+//! Pydantic v2 shape (`{"detail":[{"type","loc","msg","input","ctx"}]}`), so that clients written
+//! for FastAPI Users parse our 422 answers unchanged.
+
+use bytes::Bytes;
+use http::{header, HeaderMap};
+use serde_json::{json, Map, Value};
+
+/// One Pydantic-style validation error.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ValidationItem {
+    /// Pydantic error type, e.g. `missing`, `string_type`, `value_error`.
+    pub kind: &'static str,
+    /// Location, e.g. `["body", "email"]`.
+    pub loc: Vec<Value>,
+    /// Human-readable message.
+    pub msg: String,
+    /// The offending input.
+    pub input: Value,
+    /// Optional context object.
+    pub ctx: Option<Value>,
+}
+
+impl ValidationItem {
+    /// A field-level error at `["body", field]`.
+    pub fn body_field(
+        kind: &'static str,
+        field: &str,
+        msg: impl Into<String>,
+        input: Value,
+    ) -> Self {
+        Self {
+            kind,
+            loc: vec![Value::from("body"), Value::from(field)],
+            msg: msg.into(),
+            input,
+            ctx: None,
+        }
+    }
+
+    /// `{"type":"missing","loc":["body",field],"msg":"Field required","input":input}`.
+    pub fn missing(field: &str, input: Value) -> Self {
+        Self::body_field("missing", field, "Field required", input)
+    }
+
+    /// Adds a `ctx` object.
+    #[must_use]
+    pub fn with_ctx(mut self, ctx: Value) -> Self {
+        self.ctx = Some(ctx);
+        self
+    }
+
+    fn to_value(&self) -> Value {
+        let mut map = Map::new();
+        map.insert("type".into(), Value::from(self.kind));
+        map.insert("loc".into(), Value::Array(self.loc.clone()));
+        map.insert("msg".into(), Value::from(self.msg.clone()));
+        map.insert("input".into(), self.input.clone());
+        if let Some(ctx) = &self.ctx {
+            map.insert("ctx".into(), ctx.clone());
+        }
+        Value::Object(map)
+    }
+}
+
+/// A non-empty list of validation errors: answered as 422.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ValidationErrors(pub Vec<ValidationItem>);
+
+impl ValidationErrors {
+    /// The `detail` array.
+    pub fn to_value(&self) -> Value {
+        Value::Array(self.0.iter().map(ValidationItem::to_value).collect())
+    }
+
+    /// Adds one error.
+    pub fn push(&mut self, item: ValidationItem) {
+        self.0.push(item);
+    }
+
+    /// `Ok(())` when empty, the errors otherwise.
+    pub fn into_result(self) -> Result<(), Self> {
+        if self.0.is_empty() {
+            Ok(())
+        } else {
+            Err(self)
+        }
+    }
+}
+
+impl From<ValidationItem> for ValidationErrors {
+    fn from(item: ValidationItem) -> Self {
+        Self(vec![item])
+    }
+}
+
+/// The body as FastAPI sees it before schema validation.
+#[derive(Debug, Clone, PartialEq)]
+pub enum RawBody {
+    /// No body (or an empty one).
+    Absent,
+    /// A body that was not declared as JSON: kept as text, never parsed.
+    Text(String),
+    /// A parsed JSON document.
+    Json(Value),
+}
+
+fn content_type(headers: &HeaderMap) -> Option<String> {
+    let value = headers.get(header::CONTENT_TYPE)?.to_str().ok()?;
+    let essence = value.split(';').next().unwrap_or_default().trim();
+    Some(essence.to_ascii_lowercase())
+}
+
+fn is_json_content_type(headers: &HeaderMap) -> bool {
+    content_type(headers).is_some_and(|ct| {
+        ct == "application/json" || (ct.starts_with("application/") && ct.ends_with("+json"))
+    })
+}
+
+/// Reads a JSON body as FastAPI does: parsed only under a JSON content type; a malformed
+/// document is a 422 `json_invalid` error, reported before anything else about the request.
+pub fn read_json_body(headers: &HeaderMap, body: &Bytes) -> Result<RawBody, ValidationErrors> {
+    if body.is_empty() {
+        return Ok(RawBody::Absent);
+    }
+    if !is_json_content_type(headers) {
+        return Ok(RawBody::Text(String::from_utf8_lossy(body).into_owned()));
+    }
+    serde_json::from_slice::<Value>(body)
+        .map(RawBody::Json)
+        .map_err(|err| json_decode_error(body, &err).into())
+}
+
+/// Python's `json` module reports a character offset and its own wording; we compute the same
+/// offset from serde_json's line and column and translate the common messages.
+fn json_decode_error(body: &[u8], err: &serde_json::Error) -> ValidationItem {
+    let text = String::from_utf8_lossy(body);
+    let mut offset = 0usize;
+    for (index, line) in text.split('\n').enumerate() {
+        if index + 1 == err.line() {
+            offset += err.column().saturating_sub(1).min(line.chars().count());
+            break;
+        }
+        offset += line.chars().count() + 1;
+    }
+    let message = err.to_string();
+    let python = if message.starts_with("key must be a string") {
+        "Expecting property name enclosed in double quotes"
+    } else if message.starts_with("expected `:`") {
+        "Expecting ':' delimiter"
+    } else if message.starts_with("expected `,` or `}`")
+        || message.starts_with("expected `,` or `]`")
+    {
+        "Expecting ',' delimiter"
+    } else if message.starts_with("trailing characters") {
+        "Extra data"
+    } else if message.starts_with("EOF while parsing a string") {
+        "Unterminated string starting at"
+    } else if message.starts_with("control character") {
+        "Invalid control character at"
+    } else if message.starts_with("trailing comma") {
+        "Illegal trailing comma before end of object"
+    } else {
+        "Expecting value"
+    };
+    ValidationItem {
+        kind: "json_invalid",
+        loc: vec![Value::from("body"), Value::from(offset)],
+        msg: "JSON decode error".into(),
+        input: json!({}),
+        ctx: Some(json!({ "error": python })),
+    }
+}
+
+/// The fields of a form body (`application/x-www-form-urlencoded` or `multipart/form-data`).
+/// Any other content type yields no fields, as in FastAPI.
+#[derive(Debug, Default, Clone)]
+pub struct FormFields(Vec<(String, String)>);
+
+impl FormFields {
+    /// Parses the body according to its content type.
+    pub async fn parse(headers: &HeaderMap, body: Bytes) -> Result<Self, ValidationErrors> {
+        let Some(ct) = content_type(headers) else {
+            return Ok(Self::default());
+        };
+        if ct == "application/x-www-form-urlencoded" {
+            return Ok(Self(form_urlencoded::parse(&body).into_owned().collect()));
+        }
+        if ct == "multipart/form-data" {
+            return Self::parse_multipart(headers, body).await;
+        }
+        Ok(Self::default())
+    }
+
+    async fn parse_multipart(headers: &HeaderMap, body: Bytes) -> Result<Self, ValidationErrors> {
+        let bad = || {
+            ValidationErrors::from(ValidationItem {
+                kind: "value_error",
+                loc: vec![Value::from("body")],
+                msg: "Value error, invalid multipart/form-data body".into(),
+                input: Value::Null,
+                ctx: Some(json!({"error": {}})),
+            })
+        };
+        let boundary = headers
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| multer::parse_boundary(v).ok())
+            .ok_or_else(bad)?;
+        let stream = futures_util::stream::once(async move { Ok::<Bytes, std::io::Error>(body) });
+        let mut multipart = multer::Multipart::new(stream, boundary);
+        let mut fields = Vec::new();
+        while let Some(field) = multipart.next_field().await.map_err(|_| bad())? {
+            let Some(name) = field.name().map(str::to_owned) else {
+                continue;
+            };
+            let value = field.text().await.map_err(|_| bad())?;
+            fields.push((name, value));
+        }
+        Ok(Self(fields))
+    }
+
+    /// The last value of a field, with FastAPI's rule that an empty value counts as absent.
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.0
+            .iter()
+            .rev()
+            .find(|(key, _)| key == name)
+            .map(|(_, value)| value.as_str())
+            .filter(|value| !value.is_empty())
+    }
+}
