@@ -1,0 +1,375 @@
+//! `POST /auth/{backend}/login|logout` and the current-user algorithm (SPEC §3.1, §3.2, §5;
+//! checklist 6–17).
+
+mod common;
+
+use axum::body::Body;
+use common::{app, app_with, payload, sign, Options};
+use http::{Method, Request, StatusCode};
+use serde_json::json;
+
+#[tokio::test]
+async fn bearer_login_returns_a_fastapi_users_jwt() {
+    let app = app().await;
+    let reply = app
+        .form(
+            "/auth/jwt/login",
+            "username=King.Arthur%40camelot.bt&password=guinevere",
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::OK);
+    assert_eq!(reply.header("cache-control"), Some("no-store"));
+    let token = reply.json()["access_token"].as_str().unwrap().to_owned();
+    assert_eq!(
+        reply.body,
+        format!(r#"{{"access_token":"{token}","token_type":"bearer"}}"#)
+    );
+    assert!(token.starts_with("eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9."));
+    let user = app.user("king.arthur@camelot.bt").await;
+    let claims = payload(&token);
+    let exp = claims["exp"].as_i64().unwrap();
+    assert_eq!(
+        claims,
+        json!({"sub": user.id.to_string(), "aud": ["fastapi-users:auth"], "exp": exp})
+    );
+    let now = axum_users::jwt::now_unix();
+    assert!((now + 3599..=now + 3601).contains(&exp));
+    assert_eq!(app.hooks.take(), ["login:king.arthur@camelot.bt:200"]);
+}
+
+#[tokio::test]
+async fn login_accepts_multipart_and_grant_type_password() {
+    let app = app().await;
+    let boundary = "X-BOUNDARY";
+    let body = format!(
+        "--{boundary}\r\nContent-Disposition: form-data; name=\"username\"\r\n\r\nking.arthur@camelot.bt\r\n--{boundary}\r\nContent-Disposition: form-data; name=\"password\"\r\n\r\nguinevere\r\n--{boundary}--\r\n"
+    );
+    let request = Request::post("/auth/jwt/login")
+        .header(
+            "content-type",
+            format!("multipart/form-data; boundary={boundary}"),
+        )
+        .body(Body::from(body))
+        .unwrap();
+    let reply = app.send(request).await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+    let reply = app.form("/auth/jwt/login", "grant_type=password&username=king.arthur%40camelot.bt&password=guinevere&scope=&client_id=x").await;
+    assert_eq!(reply.status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn login_validation_errors() {
+    let app = app().await;
+    let missing_both = r#"{"detail":[{"type":"missing","loc":["body","username"],"msg":"Field required","input":null},{"type":"missing","loc":["body","password"],"msg":"Field required","input":null}]}"#;
+    for body in ["", "username=&password="] {
+        let reply = app.form("/auth/jwt/login", body).await;
+        assert_eq!(reply.status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert_eq!(reply.body, missing_both);
+    }
+    let reply = app.form("/auth/jwt/login", "username=a%40b.co").await;
+    assert_eq!(
+        reply.body,
+        r#"{"detail":[{"type":"missing","loc":["body","password"],"msg":"Field required","input":null}]}"#
+    );
+    let reply = app
+        .json(
+            Method::POST,
+            "/auth/jwt/login",
+            None,
+            r#"{"username":"king.arthur@camelot.bt","password":"guinevere"}"#,
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(reply.body, missing_both);
+    let reply = app
+        .form(
+            "/auth/jwt/login",
+            "grant_type=client_credentials&username=king.arthur%40camelot.bt&password=guinevere",
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(
+        reply.body,
+        r#"{"detail":[{"type":"string_pattern_mismatch","loc":["body","grant_type"],"msg":"String should match pattern '^password$'","input":"client_credentials","ctx":{"pattern":"^password$"}}]}"#
+    );
+}
+
+#[tokio::test]
+async fn bad_credentials_and_inactive_users_are_refused_alike() {
+    let app = app().await;
+    for body in [
+        "username=lancelot%40camelot.bt&password=guinevere",
+        "username=king.arthur%40camelot.bt&password=wrong",
+        "username=percival%40camelot.bt&password=angharad",
+        "username=not-an-email&password=x",
+    ] {
+        let reply = app.form("/auth/jwt/login", body).await;
+        assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{body}");
+        assert_eq!(reply.body, r#"{"detail":"LOGIN_BAD_CREDENTIALS"}"#);
+    }
+    assert!(app.hooks.take().is_empty(), "no on_after_login on failure");
+}
+
+#[tokio::test]
+async fn requires_verification_refuses_unverified_users() {
+    let app = app_with(Options {
+        requires_verification: true,
+        ..Options::default()
+    })
+    .await;
+    let reply = app
+        .form(
+            "/auth/jwt/login",
+            "username=king.arthur%40camelot.bt&password=guinevere",
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::BAD_REQUEST);
+    assert_eq!(reply.body, r#"{"detail":"LOGIN_USER_NOT_VERIFIED"}"#);
+    let token = app.login("lake.lady@camelot.bt", "excalibur").await;
+    assert_eq!(
+        app.get("/users/me", Some(&token)).await.status,
+        StatusCode::OK
+    );
+    // An unverified user holding a token gets 403 on the guarded routes, logout included.
+    let user = app.user("king.arthur@camelot.bt").await;
+    let token = sign(json!({"sub": user.id.to_string(), "aud": ["fastapi-users:auth"]}));
+    let reply = app.get("/users/me", Some(&token)).await;
+    assert_eq!(
+        (reply.status, reply.body.as_str()),
+        (StatusCode::FORBIDDEN, r#"{"detail":"Forbidden"}"#)
+    );
+    let reply = app
+        .json(Method::POST, "/auth/jwt/logout", Some(&token), "")
+        .await;
+    assert_eq!(reply.status, StatusCode::FORBIDDEN);
+}
+
+#[tokio::test]
+async fn cookie_login_and_logout() {
+    let app = app().await;
+    let reply = app
+        .form(
+            "/auth/cookie/login",
+            "username=king.arthur%40camelot.bt&password=guinevere",
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::NO_CONTENT);
+    assert_eq!(reply.body, "");
+    assert_eq!(reply.header("content-type"), None);
+    let set_cookie = reply.header("set-cookie").unwrap().to_owned();
+    let token = set_cookie
+        .strip_prefix("fastapiusersauth=")
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap();
+    assert_eq!(
+        set_cookie,
+        format!("fastapiusersauth={token}; HttpOnly; Max-Age=3600; Path=/; SameSite=lax; Secure")
+    );
+    assert_eq!(app.hooks.take(), ["login:king.arthur@camelot.bt:204"]);
+
+    let with_cookie = |uri: &str, method: Method| {
+        Request::builder()
+            .method(method)
+            .uri(uri)
+            .header("content-type", "application/json")
+            .header("cookie", format!("fastapiusersauth={token}"))
+            .body(Body::empty())
+            .unwrap()
+    };
+    let reply = app.send(with_cookie("/users/me", Method::GET)).await;
+    assert_eq!(reply.status, StatusCode::OK);
+    assert_eq!(reply.json()["email"], "king.arthur@camelot.bt");
+    let reply = app
+        .send(with_cookie("/auth/cookie/logout", Method::POST))
+        .await;
+    assert_eq!(reply.status, StatusCode::NO_CONTENT);
+    assert_eq!(reply.body, "");
+    assert_eq!(
+        reply.header("set-cookie"),
+        Some(r#"fastapiusersauth=""; HttpOnly; Max-Age=0; Path=/; SameSite=lax; Secure"#)
+    );
+    // A JWT cannot be revoked: it still works after logout, as in FastAPI Users.
+    assert_eq!(
+        app.send(with_cookie("/users/me", Method::GET)).await.status,
+        StatusCode::OK
+    );
+}
+
+#[tokio::test]
+async fn bearer_logout() {
+    let app = app().await;
+    let reply = app.json(Method::POST, "/auth/jwt/logout", None, "").await;
+    assert_eq!(
+        (reply.status, reply.body.as_str()),
+        (StatusCode::UNAUTHORIZED, r#"{"detail":"Unauthorized"}"#)
+    );
+    assert_eq!(reply.header("www-authenticate"), None);
+    let token = app.login("king.arthur@camelot.bt", "guinevere").await;
+    let reply = app
+        .json(Method::POST, "/auth/jwt/logout", Some(&token), "")
+        .await;
+    assert_eq!(reply.status, StatusCode::NO_CONTENT);
+    assert_eq!(reply.body, "");
+    assert_eq!(reply.header("set-cookie"), None);
+}
+
+#[tokio::test]
+async fn token_rules() {
+    let app = app().await;
+    let id = app.user("king.arthur@camelot.bt").await.id.to_string();
+    let now = axum_users::jwt::now_unix();
+    let refused = [
+        "foo".to_owned(),
+        String::new(),
+        sign(json!({"sub": id, "aud": ["fastapi-users:auth"], "exp": now - 1})),
+        sign(json!({"sub": id})),
+        sign(json!({"user_id": id, "aud": "fastapi-users:auth"})),
+        sign(json!({"aud": ["fastapi-users:auth"]})),
+        sign(json!({"sub": id, "aud": "fastapi-users:reset"})),
+        sign(json!({"sub": "not-a-uuid", "aud": "fastapi-users:auth"})),
+        sign(json!({"sub": uuid::Uuid::new_v4().to_string(), "aud": "fastapi-users:auth"})),
+        axum_users::jwt::JwtKeys::hs256(b"OTHER")
+            .encode(
+                json!({"sub": id, "aud": "fastapi-users:auth"})
+                    .as_object()
+                    .unwrap(),
+            )
+            .unwrap(),
+    ];
+    for token in refused {
+        let reply = app.get("/users/me", Some(&token)).await;
+        assert_eq!(reply.status, StatusCode::UNAUTHORIZED, "{token}");
+        assert_eq!(reply.body, r#"{"detail":"Unauthorized"}"#);
+        assert_eq!(reply.header("www-authenticate"), None);
+    }
+    // A plain-string audience and no expiry are accepted, as PyJWT does.
+    let token = sign(json!({"sub": id, "aud": "fastapi-users:auth"}));
+    assert_eq!(
+        app.get("/users/me", Some(&token)).await.status,
+        StatusCode::OK
+    );
+    let upper =
+        sign(json!({"sub": id.to_uppercase().replace('-', ""), "aud": "fastapi-users:auth"}));
+    assert_eq!(
+        app.get("/users/me", Some(&upper)).await.status,
+        StatusCode::OK
+    );
+    // The scheme is case-insensitive.
+    let request = Request::get("/users/me")
+        .header("authorization", format!("bearer {token}"))
+        .body(Body::empty())
+        .unwrap();
+    assert_eq!(app.send(request).await.status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn first_backend_with_a_user_wins() {
+    let app = app().await;
+    let active = app.login("king.arthur@camelot.bt", "guinevere").await;
+    let inactive_id = app.user("percival@camelot.bt").await.id.to_string();
+    let inactive = sign(json!({"sub": inactive_id, "aud": ["fastapi-users:auth"]}));
+    let request = |bearer: &str, cookie: &str| {
+        Request::get("/users/me")
+            .header("authorization", format!("Bearer {bearer}"))
+            .header("cookie", format!("fastapiusersauth={cookie}"))
+            .body(Body::empty())
+            .unwrap()
+    };
+    // Garbage bearer, valid cookie: the cookie backend authenticates.
+    let reply = app.send(request("garbage", &active)).await;
+    assert_eq!(reply.status, StatusCode::OK);
+    assert_eq!(reply.json()["email"], "king.arthur@camelot.bt");
+    // An inactive user found first ends the search: 401 even with a valid cookie.
+    let reply = app.send(request(&inactive, &active)).await;
+    assert_eq!(reply.status, StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn rs256_and_es256_key_pairs() {
+    use axum_users::auth::{Backend, BearerTransport, JwtStrategy};
+    use axum_users::jwt::JwtKeys;
+    use jsonwebtoken::Algorithm;
+    for (alg, private, public) in [
+        (
+            Algorithm::RS256,
+            include_str!("keys/rsa-private.pem"),
+            include_str!("keys/rsa-public.pem"),
+        ),
+        (
+            Algorithm::ES256,
+            include_str!("keys/ec-private.pem"),
+            include_str!("keys/ec-public.pem"),
+        ),
+    ] {
+        let keys = JwtKeys::from_pem(alg, private.as_bytes(), public.as_bytes()).unwrap();
+        let backend = Backend::new(
+            "jwt",
+            BearerTransport::new("auth/jwt/login"),
+            JwtStrategy::with_keys(keys, Some(3600)),
+        );
+        let app = app_with(Options {
+            backends: vec![backend],
+            ..Options::default()
+        })
+        .await;
+        let token = app.login("king.arthur@camelot.bt", "guinevere").await;
+        let header: serde_json::Value = {
+            use base64::Engine as _;
+            let part = token.split('.').next().unwrap();
+            serde_json::from_slice(
+                &base64::engine::general_purpose::URL_SAFE_NO_PAD
+                    .decode(part)
+                    .unwrap(),
+            )
+            .unwrap()
+        };
+        assert_eq!(header["alg"], format!("{alg:?}"));
+        assert_eq!(
+            app.get("/users/me", Some(&token)).await.status,
+            StatusCode::OK
+        );
+        // An HS256 token signed with the public key (algorithm confusion) is refused.
+        let forged = JwtKeys::hs256(public.as_bytes())
+            .encode(json!({"sub": app.user("king.arthur@camelot.bt").await.id.to_string(), "aud": "fastapi-users:auth"}).as_object().unwrap())
+            .unwrap();
+        assert_eq!(
+            app.get("/users/me", Some(&forged)).await.status,
+            StatusCode::UNAUTHORIZED
+        );
+    }
+}
+
+#[tokio::test]
+async fn legacy_bcrypt_hash_logs_in_and_is_upgraded() {
+    let app = app().await;
+    let mut user = app.user("king.arthur@camelot.bt").await;
+    // Made by Python's bcrypt for "guinevere", as in passlib-era FastAPI Users databases.
+    user.hashed_password = "$2b$04$kA1tkzUo4gqSTbXw9gx/Oe81WW5BgBc3RhrnSddKDHbsae/EHNzZG".into();
+    axum_users::store::UserStore::update(&app.store, &user)
+        .await
+        .unwrap();
+    app.login("king.arthur@camelot.bt", "guinevere").await;
+    let upgraded = app.user("king.arthur@camelot.bt").await.hashed_password;
+    assert!(upgraded.starts_with("$argon2id$"), "{upgraded}");
+    app.login("king.arthur@camelot.bt", "guinevere").await;
+}
+
+#[tokio::test]
+async fn unknown_stored_hash_is_a_clean_bad_credentials() {
+    let app = app().await;
+    let mut user = app.user("king.arthur@camelot.bt").await;
+    user.hashed_password = "$pbkdf2-sha256$29000$abc$def".into();
+    axum_users::store::UserStore::update(&app.store, &user)
+        .await
+        .unwrap();
+    let reply = app
+        .form(
+            "/auth/jwt/login",
+            "username=king.arthur%40camelot.bt&password=guinevere",
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::BAD_REQUEST);
+    assert_eq!(reply.body, r#"{"detail":"LOGIN_BAD_CREDENTIALS"}"#);
+}

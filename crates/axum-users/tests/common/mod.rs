@@ -1,0 +1,303 @@
+//! Shared fixtures: the users of FastAPI Users' own test suite, an application with two
+//! backends (Bearer JWT and cookie JWT) over real SQLite, hooks that record their calls, and a
+//! helper that sends a request through the router.
+
+#![allow(dead_code)]
+
+use std::sync::{Arc, Mutex};
+
+use axum::body::Body;
+use axum::response::Response;
+use axum::Router;
+use axum_users::auth::{Backend, BearerTransport, CookieTransport, JwtStrategy};
+use axum_users::hooks::{Hooks, InvalidPassword};
+use axum_users::user::UserCreate;
+use axum_users::{
+    ApiError, Argon2Params, AxumUsers, PasswordHasher, PasswordPolicy, SqliteStore, User,
+    UserSchema,
+};
+use http::request::Parts;
+use http::{HeaderMap, Method, Request, StatusCode};
+use serde_json::{json, Map, Value};
+use tower::ServiceExt as _;
+
+pub const SECRET: &str = "SECRET";
+
+/// Records hook calls as `name:email` strings.
+#[derive(Clone, Default)]
+pub struct Recorder(pub Arc<Mutex<Vec<String>>>);
+
+impl Recorder {
+    pub fn take(&self) -> Vec<String> {
+        std::mem::take(&mut *self.0.lock().unwrap())
+    }
+    fn push(&self, entry: String) {
+        self.0.lock().unwrap().push(entry);
+    }
+}
+
+impl Hooks for Recorder {
+    async fn validate_password(&self, password: &str, email: &str) -> Result<(), InvalidPassword> {
+        if password.contains(email) {
+            return Err(InvalidPassword::new("Password should not contain e-mail"));
+        }
+        Ok(())
+    }
+    async fn on_after_register(
+        &self,
+        user: &User,
+        _request: Option<&Parts>,
+    ) -> Result<(), ApiError> {
+        self.push(format!("register:{}", user.email));
+        Ok(())
+    }
+    async fn on_after_update(
+        &self,
+        user: &User,
+        update: &Map<String, Value>,
+        _request: Option<&Parts>,
+    ) -> Result<(), ApiError> {
+        self.push(format!(
+            "update:{}:{}",
+            user.email,
+            Value::Object(update.clone())
+        ));
+        Ok(())
+    }
+    async fn on_after_login(
+        &self,
+        user: &User,
+        _request: Option<&Parts>,
+        response: &mut Response,
+    ) -> Result<(), ApiError> {
+        self.push(format!(
+            "login:{}:{}",
+            user.email,
+            response.status().as_u16()
+        ));
+        Ok(())
+    }
+    async fn on_before_delete(
+        &self,
+        user: &User,
+        _request: Option<&Parts>,
+    ) -> Result<(), ApiError> {
+        self.push(format!("before_delete:{}", user.email));
+        Ok(())
+    }
+    async fn on_after_delete(&self, user: &User, _request: Option<&Parts>) -> Result<(), ApiError> {
+        self.push(format!("after_delete:{}", user.email));
+        Ok(())
+    }
+}
+
+pub struct TestApp {
+    pub users: AxumUsers,
+    pub router: Router,
+    pub hooks: Recorder,
+    pub store: SqliteStore,
+}
+
+pub fn fast_hasher() -> PasswordHasher {
+    PasswordHasher::new(Argon2Params {
+        memory_kib: 1024,
+        iterations: 1,
+        parallelism: 1,
+    })
+    .unwrap()
+}
+
+pub fn cookie_transport() -> CookieTransport {
+    CookieTransport {
+        max_age: Some(3600),
+        ..CookieTransport::default()
+    }
+}
+
+pub struct Options {
+    pub requires_verification: bool,
+    pub schema: UserSchema,
+    pub backends: Vec<Backend>,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self {
+            requires_verification: false,
+            schema: UserSchema::new(),
+            backends: vec![
+                Backend::new(
+                    "jwt",
+                    BearerTransport::new("auth/jwt/login"),
+                    JwtStrategy::new(SECRET, Some(3600)),
+                ),
+                Backend::new(
+                    "cookie",
+                    cookie_transport(),
+                    JwtStrategy::new(SECRET, Some(3600)),
+                ),
+            ],
+        }
+    }
+}
+
+pub async fn app() -> TestApp {
+    app_with(Options::default()).await
+}
+
+pub async fn app_with(options: Options) -> TestApp {
+    let store = SqliteStore::connect("sqlite::memory:", options.schema.clone())
+        .await
+        .unwrap();
+    store.migrate().await.unwrap();
+    let hooks = Recorder::default();
+    let mut builder = AxumUsers::builder(store.clone())
+        .hooks(hooks.clone())
+        .schema(options.schema)
+        .password_hasher(fast_hasher())
+        // The fixture of FastAPI Users' tests: at least 3 characters.
+        .password_policy(PasswordPolicy {
+            min_length: 3,
+            max_length: 0,
+        })
+        .requires_verification(options.requires_verification);
+    for backend in options.backends {
+        builder = builder.backend(backend);
+    }
+    let users = builder.build().unwrap();
+    let app = TestApp {
+        router: users.router(),
+        users,
+        hooks,
+        store,
+    };
+    for (email, password, active, superuser, verified) in [
+        ("king.arthur@camelot.bt", "guinevere", true, false, false),
+        ("percival@camelot.bt", "angharad", false, false, false),
+        ("lake.lady@camelot.bt", "excalibur", true, false, true),
+        ("merlin@camelot.bt", "viviane", true, true, false),
+        ("the.real.merlin@camelot.bt", "viviane", true, true, true),
+    ] {
+        let flags =
+            json!({"is_active": active, "is_superuser": superuser, "is_verified": verified});
+        let input = UserCreate {
+            email: email.into(),
+            password: password.into(),
+            flags: flags.as_object().cloned().unwrap(),
+            fields: Map::new(),
+        };
+        app.users
+            .manager()
+            .create(input, false, None)
+            .await
+            .unwrap();
+    }
+    app.hooks.take();
+    app
+}
+
+pub struct Reply {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub body: String,
+}
+
+impl Reply {
+    pub fn json(&self) -> Value {
+        serde_json::from_str(&self.body).unwrap()
+    }
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).map(|v| v.to_str().unwrap())
+    }
+}
+
+pub async fn send_to(router: &Router, request: Request<Body>) -> Reply {
+    let response = router.clone().oneshot(request).await.unwrap();
+    let status = response.status();
+    let headers = response.headers().clone();
+    let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
+        .await
+        .unwrap();
+    Reply {
+        status,
+        headers,
+        body: String::from_utf8(bytes.to_vec()).unwrap(),
+    }
+}
+
+impl TestApp {
+    pub async fn send(&self, request: Request<Body>) -> Reply {
+        send_to(&self.router, request).await
+    }
+
+    pub async fn json(&self, method: Method, uri: &str, token: Option<&str>, body: &str) -> Reply {
+        let mut builder = Request::builder()
+            .method(method)
+            .uri(uri)
+            .header("content-type", "application/json");
+        if let Some(token) = token {
+            builder = builder.header("authorization", format!("Bearer {token}"));
+        }
+        self.send(builder.body(Body::from(body.to_owned())).unwrap())
+            .await
+    }
+
+    pub async fn get(&self, uri: &str, token: Option<&str>) -> Reply {
+        let mut builder = Request::builder().uri(uri);
+        if let Some(token) = token {
+            builder = builder.header("authorization", format!("Bearer {token}"));
+        }
+        self.send(builder.body(Body::empty()).unwrap()).await
+    }
+
+    pub async fn form(&self, uri: &str, body: &str) -> Reply {
+        let request = Request::builder()
+            .method(Method::POST)
+            .uri(uri)
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(Body::from(body.to_owned()))
+            .unwrap();
+        self.send(request).await
+    }
+
+    pub async fn login(&self, email: &str, password: &str) -> String {
+        let body = format!(
+            "username={}&password={}",
+            urlencode(email),
+            urlencode(password)
+        );
+        let reply = self.form("/auth/jwt/login", &body).await;
+        assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+        reply.json()["access_token"].as_str().unwrap().to_owned()
+    }
+
+    pub async fn user(&self, email: &str) -> User {
+        self.users
+            .manager()
+            .get_by_email(email)
+            .await
+            .unwrap()
+            .unwrap()
+    }
+}
+
+pub fn urlencode(s: &str) -> String {
+    form_urlencoded::byte_serialize(s.as_bytes()).collect()
+}
+
+/// Decodes a JWT payload without checking it.
+pub fn payload(token: &str) -> Value {
+    use base64::Engine as _;
+    let part = token.split('.').nth(1).unwrap();
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(part)
+        .unwrap();
+    serde_json::from_slice(&bytes).unwrap()
+}
+
+/// Signs arbitrary claims with the test secret (HS256), as PyJWT would.
+pub fn sign(claims: Value) -> String {
+    axum_users::jwt::JwtKeys::hs256(SECRET.as_bytes())
+        .encode(claims.as_object().unwrap())
+        .unwrap()
+}
