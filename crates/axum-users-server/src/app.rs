@@ -197,6 +197,7 @@ pub async fn create_superuser(
         .await
         .map_err(|e| anyhow::anyhow!("{e}"))?
     {
+        let stored = user.email.clone();
         user.is_superuser = true;
         let update = axum_users::user::UserUpdate {
             fields: vec![axum_users::user::UpdateField::Flag(
@@ -212,7 +213,7 @@ pub async fn create_superuser(
             .update(user, update, None)
             .await
             .map_err(|e| anyhow::anyhow!("{e}"))?;
-        println!("{email} is now a superuser");
+        println!("{stored} is now a superuser");
         return Ok(());
     }
     let password = crate::read_password(password)?;

@@ -344,12 +344,8 @@ async fn rs256_and_es256_key_pairs() {
 #[tokio::test]
 async fn legacy_bcrypt_hash_logs_in_and_is_upgraded() {
     let app = app().await;
-    let mut user = app.user("king.arthur@camelot.bt").await;
-    // Made by Python's bcrypt for "guinevere", as in passlib-era FastAPI Users databases.
-    user.hashed_password = "$2b$04$kA1tkzUo4gqSTbXw9gx/Oe81WW5BgBc3RhrnSddKDHbsae/EHNzZG".into();
-    axum_users::store::UserStore::update(&app.store, &user)
-        .await
-        .unwrap();
+    app.set_hash("king.arthur@camelot.bt", common::BCRYPT_GUINEVERE)
+        .await;
     app.login("king.arthur@camelot.bt", "guinevere").await;
     let upgraded = app.user("king.arthur@camelot.bt").await.hashed_password;
     assert!(upgraded.starts_with("$argon2id$"), "{upgraded}");
@@ -359,11 +355,8 @@ async fn legacy_bcrypt_hash_logs_in_and_is_upgraded() {
 #[tokio::test]
 async fn unknown_stored_hash_is_a_clean_bad_credentials() {
     let app = app().await;
-    let mut user = app.user("king.arthur@camelot.bt").await;
-    user.hashed_password = "$pbkdf2-sha256$29000$abc$def".into();
-    axum_users::store::UserStore::update(&app.store, &user)
-        .await
-        .unwrap();
+    app.set_hash("king.arthur@camelot.bt", "$pbkdf2-sha256$29000$abc$def")
+        .await;
     let reply = app
         .form(
             "/auth/jwt/login",

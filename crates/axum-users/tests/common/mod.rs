@@ -22,6 +22,8 @@ use serde_json::{json, Map, Value};
 use tower::ServiceExt as _;
 
 pub const SECRET: &str = "SECRET";
+/// Made by Python's bcrypt for "guinevere", as in passlib-era FastAPI Users databases.
+pub const BCRYPT_GUINEVERE: &str = "$2b$04$kA1tkzUo4gqSTbXw9gx/Oe81WW5BgBc3RhrnSddKDHbsae/EHNzZG";
 
 /// Records hook calls as `name:email` strings.
 #[derive(Clone, Default)]
@@ -269,6 +271,15 @@ impl TestApp {
         let reply = self.form("/auth/jwt/login", &body).await;
         assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
         reply.json()["access_token"].as_str().unwrap().to_owned()
+    }
+
+    /// Replaces a user's stored hash, as a legacy database would hold it.
+    pub async fn set_hash(&self, email: &str, hash: &str) {
+        let mut user = self.user(email).await;
+        user.hashed_password = hash.into();
+        axum_users::store::UserStore::update(&self.store, &user)
+            .await
+            .unwrap();
     }
 
     pub async fn user(&self, email: &str) -> User {

@@ -1,0 +1,551 @@
+//! The `axum-users` binary driven over real HTTP on a real port, as a user meets it: the whole
+//! flow of FastAPI Users' "Flow" page, `create-superuser` while the server runs, and clean
+//! failures on bad configuration.
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+
+const BIN: &str = env!("CARGO_BIN_EXE_axum-users");
+
+struct Server {
+    child: Child,
+    base: String,
+    dir: PathBuf,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn temp_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("axum-users-test-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn command(dir: &Path) -> Command {
+    let mut cmd = Command::new(BIN);
+    cmd.current_dir(dir)
+        .env_remove("AXUM_USERS_SECRET")
+        .env_remove("AXUM_USERS_DATABASE_URL")
+        .env("AXUM_USERS_ARGON2_MEMORY_KIB", "1024")
+        .env("AXUM_USERS_ARGON2_ITERATIONS", "1")
+        .env("RUST_LOG", "error");
+    cmd
+}
+
+async fn start(name: &str) -> Server {
+    let dir = temp_dir(name);
+    let port = free_port();
+    let child = command(&dir)
+        .env("AXUM_USERS_BIND", format!("127.0.0.1:{port}"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let server = Server {
+        child,
+        base: format!("http://127.0.0.1:{port}"),
+        dir,
+    };
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while reqwest::get(format!("{}/openapi.json", server.base))
+        .await
+        .is_err()
+    {
+        assert!(Instant::now() < deadline, "server did not start");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    server
+}
+
+fn run(dir: &Path, args: &[&str], envs: &[(&str, &str)]) -> Output {
+    let mut cmd = command(dir);
+    cmd.args(args).stdin(Stdio::null());
+    for (k, v) in envs {
+        cmd.env(k, v);
+    }
+    cmd.output().unwrap()
+}
+
+async fn text(response: reqwest::Response) -> (u16, String) {
+    let status = response.status().as_u16();
+    (status, response.text().await.unwrap())
+}
+
+#[tokio::test]
+async fn the_whole_flow_over_http() {
+    let server = start("flow").await;
+    let http = reqwest::Client::new();
+    let url = |path: &str| format!("{}{path}", server.base);
+
+    // 1. Registration.
+    let response = http
+        .post(url("/auth/register"))
+        .header("content-type", "application/json")
+        .body(r#"{"email": "king.arthur@camelot.bt","password": "guinevere"}"#)
+        .send()
+        .await
+        .unwrap();
+    let (status, body) = text(response).await;
+    assert_eq!(status, 201);
+    let user: Value = serde_json::from_str(&body).unwrap();
+    let id = user["id"].as_str().unwrap().to_owned();
+    assert_eq!(
+        body,
+        format!(
+            r#"{{"id":"{id}","email":"king.arthur@camelot.bt","is_active":true,"is_superuser":false,"is_verified":false}}"#
+        )
+    );
+
+    // 2. Login, Bearer + JWT, as multipart form data.
+    let form = reqwest::multipart::Form::new()
+        .text("username", "king.arthur@camelot.bt")
+        .text("password", "guinevere");
+    let response = http
+        .post(url("/auth/jwt/login"))
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
+    let (status, body) = text(response).await;
+    assert_eq!(status, 200);
+    let token = serde_json::from_str::<Value>(&body).unwrap()["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(
+        body,
+        format!(r#"{{"access_token":"{token}","token_type":"bearer"}}"#)
+    );
+
+    // 2b. Login, cookie + JWT.
+    let response = http
+        .post(url("/auth/cookie/login"))
+        .form(&[
+            ("username", "king.arthur@camelot.bt"),
+            ("password", "guinevere"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 204);
+    let cookie = response.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    let cookie_token = cookie
+        .strip_prefix("fastapiusersauth=")
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_owned();
+    assert_eq!(
+        cookie,
+        format!(
+            "fastapiusersauth={cookie_token}; HttpOnly; Max-Age=3600; Path=/; SameSite=lax; Secure"
+        )
+    );
+
+    // 3. Get my profile.
+    let me = format!(
+        r#"{{"id":"{id}","email":"king.arthur@camelot.bt","is_active":true,"is_superuser":false,"is_verified":false}}"#
+    );
+    let response = http
+        .get(url("/users/me"))
+        .header("content-type", "application/json")
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(text(response).await, (200, me.clone()));
+
+    // 4. Update my profile.
+    let response = http
+        .patch(url("/users/me"))
+        .bearer_auth(&token)
+        .header("content-type", "application/json")
+        .body(r#"{"password": "lancelot"}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(text(response).await, (200, me.clone()));
+
+    // 5. Become a superuser, with the command, while the server runs.
+    let out = run(
+        &server.dir,
+        &["create-superuser", "--email", "King.Arthur@camelot.bt"],
+        &[],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "king.arthur@camelot.bt is now a superuser\n"
+    );
+    let out = run(
+        &server.dir,
+        &["create-superuser", "--email", "merlin@camelot.bt"],
+        &[("AXUM_USERS_PASSWORD", "viviane-the-wise")],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        String::from_utf8_lossy(&out.stdout).starts_with("created superuser merlin@camelot.bt (")
+    );
+
+    // 5.1 Get, update, delete any user.
+    let response = http
+        .post(url("/auth/register"))
+        .json(&json!({"email": "percival@camelot.bt", "password": "angharad"}))
+        .send()
+        .await
+        .unwrap();
+    let percival: Value = response.json().await.unwrap();
+    let pid = percival["id"].as_str().unwrap();
+    let response = http
+        .get(url(&format!("/users/{pid}")))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        text(response).await,
+        (
+            200,
+            format!(
+                r#"{{"id":"{pid}","email":"percival@camelot.bt","is_active":true,"is_superuser":false,"is_verified":false}}"#
+            )
+        )
+    );
+    let response = http
+        .patch(url(&format!("/users/{pid}")))
+        .bearer_auth(&token)
+        .json(&json!({"is_superuser": true}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        text(response).await,
+        (
+            200,
+            format!(
+                r#"{{"id":"{pid}","email":"percival@camelot.bt","is_active":true,"is_superuser":true,"is_verified":false}}"#
+            )
+        )
+    );
+    let response = http
+        .delete(url(&format!("/users/{pid}")))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(text(response).await, (204, String::new()));
+    let response = http
+        .get(url(&format!("/users/{pid}")))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        text(response).await,
+        (404, r#"{"detail":"Not Found"}"#.into())
+    );
+
+    // The superuser created by the command logs in, verified and active.
+    let response = http
+        .post(url("/auth/jwt/login"))
+        .form(&[
+            ("username", "merlin@camelot.bt"),
+            ("password", "viviane-the-wise"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    let merlin_token = response.json::<Value>().await.unwrap()["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let response = http
+        .get(url("/users/me"))
+        .bearer_auth(&merlin_token)
+        .send()
+        .await
+        .unwrap();
+    let merlin: Value = response.json().await.unwrap();
+    assert_eq!(
+        (
+            merlin["is_superuser"].as_bool(),
+            merlin["is_verified"].as_bool(),
+            merlin["is_active"].as_bool()
+        ),
+        (Some(true), Some(true), Some(true))
+    );
+
+    // 6. Logout.
+    let response = http
+        .post(url("/auth/cookie/logout"))
+        .header("content-type", "application/json")
+        .header("cookie", format!("fastapiusersauth={cookie_token}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 204);
+    assert_eq!(
+        response.headers()["set-cookie"],
+        r#"fastapiusersauth=""; HttpOnly; Max-Age=0; Path=/; SameSite=lax; Secure"#
+    );
+    let response = http
+        .post(url("/auth/jwt/logout"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(text(response).await, (204, String::new()));
+
+    // Framework-level answers as FastAPI gives them.
+    let response = http.get(url("/nowhere")).send().await.unwrap();
+    assert_eq!(
+        text(response).await,
+        (404, r#"{"detail":"Not Found"}"#.into())
+    );
+    let response = http.put(url("/users/me")).send().await.unwrap();
+    assert_eq!(
+        text(response).await,
+        (405, r#"{"detail":"Method Not Allowed"}"#.into())
+    );
+    let no_redirect = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let response = no_redirect.get(url("/users/me/")).send().await.unwrap();
+    assert_eq!(response.status().as_u16(), 307);
+    assert_eq!(response.headers()["location"], "/users/me");
+
+    // The generated secret sits beside the database, readable by its owner only.
+    let secret = server.dir.join("axum-users.secret");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        assert_eq!(
+            std::fs::metadata(&secret).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
+    }
+    assert!(server.dir.join("axum-users.db").exists());
+}
+
+#[tokio::test]
+async fn serves_openapi_and_docs_without_a_cdn() {
+    let server = start("docs").await;
+    let response = reqwest::get(format!("{}/openapi.json", server.base))
+        .await
+        .unwrap();
+    let doc: Value = response.json().await.unwrap();
+    assert_eq!(doc["openapi"], "3.1.0");
+    let mut paths: Vec<&str> = doc["paths"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    paths.sort_unstable();
+    assert_eq!(
+        paths,
+        [
+            "/auth/cookie/login",
+            "/auth/cookie/logout",
+            "/auth/jwt/login",
+            "/auth/jwt/logout",
+            "/auth/register",
+            "/users/me",
+            "/users/{id}"
+        ]
+    );
+    assert_eq!(
+        doc["paths"]["/users/{id}"]["get"]["operationId"],
+        "users_user_users__id__get"
+    );
+    let responses: Vec<&String> = doc["paths"]["/users/{id}"]["patch"]["responses"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .collect();
+    assert_eq!(responses, ["200", "401", "403", "404", "400", "422"]);
+    let page = reqwest::get(format!("{}/docs/", server.base))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("swagger-ui"), "{page}");
+    assert!(!page.contains("https://"), "assets are served locally");
+    let js = reqwest::get(format!("{}/docs/swagger-ui-bundle.js", server.base))
+        .await
+        .unwrap();
+    assert_eq!(js.status().as_u16(), 200);
+}
+
+#[test]
+fn bad_configuration_fails_with_one_clear_line() {
+    let dir = temp_dir("config");
+    let cases: [(&[(&str, &str)], &str); 4] = [
+        (&[("AXUM_USERS_DATABASE_URL", "mysql://nope")], "error: invalid configuration: AXUM_USERS_DATABASE_URL must be a sqlite: URL (got mysql://nope)\n"),
+        (&[("AXUM_USERS_BIND", "not-an-address")], "error: invalid configuration: AXUM_USERS_BIND \"not-an-address\" is not an address:port: invalid socket address syntax\n"),
+        (&[("AXUM_USERS_JWT_ALGORITHM", "RS256"), ("AXUM_USERS_JWT_PRIVATE_KEY_FILE", "missing.pem"), ("AXUM_USERS_JWT_PUBLIC_KEY_FILE", "missing.pem")], "error: cannot read the key file missing.pem: No such file or directory (os error 2)\n"),
+        (&[("AXUM_USERS_COOKIE_SECURE", "maybe")], ""),
+    ];
+    for (envs, expected) in cases {
+        let out = run(&dir, &[], envs);
+        assert_eq!(out.status.code(), Some(1), "{envs:?}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(stderr.lines().count(), 1, "{stderr}");
+        assert!(stderr.starts_with("error: "), "{stderr}");
+        assert!(!stderr.contains("panicked"), "{stderr}");
+        if !expected.is_empty() {
+            assert_eq!(stderr, expected);
+        }
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn port_in_use_is_a_clean_error() {
+    let dir = temp_dir("port");
+    let taken = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap().to_string();
+    let out = run(&dir, &[], &[("AXUM_USERS_BIND", &addr)]);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(
+        stderr,
+        format!("error: cannot listen on {addr}: Address already in use (os error 98)\n")
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn create_superuser_refuses_bad_input() {
+    let dir = temp_dir("superuser");
+    let out = run(
+        &dir,
+        &[
+            "create-superuser",
+            "--email",
+            "not-an-email",
+            "--password",
+            "long enough",
+        ],
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        "error: invalid e-mail address: An email address must have an @-sign.\n"
+    );
+    let out = run(
+        &dir,
+        &[
+            "create-superuser",
+            "--email",
+            "a@camelot.bt",
+            "--password",
+            "short",
+        ],
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr)
+        .ends_with("error: password refused: Password should be at least 8 characters\n"));
+    let out = run(&dir, &["create-superuser", "--email", "a@camelot.bt"], &[]);
+    assert_eq!(out.status.code(), Some(1), "no password and no terminal");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// The README's walkthrough, run as written against the server, each documented answer
+/// compared with what the server prints (`…` stands for ids and tokens).
+#[tokio::test]
+async fn readme_walkthrough_works_as_written() {
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../README.md")).unwrap();
+    let block = readme
+        .split("<!-- readme-flow:start -->")
+        .nth(1)
+        .and_then(|rest| rest.split("<!-- readme-flow:end -->").next())
+        .unwrap();
+    let script: String = block
+        .lines()
+        .filter(|line| !line.starts_with("```"))
+        .collect::<Vec<_>>()
+        .join("\n");
+    let server = start("readme").await;
+    let script = script
+        .replace("http://localhost:8000", &server.base)
+        .replace("cargo run --release -q --", BIN);
+    let expected: Vec<String> = script
+        .lines()
+        .filter(|l| {
+            l.starts_with("# ")
+                && !l[2..].starts_with(|c: char| c.is_ascii_digit() && l.contains('.'))
+        })
+        .map(|l| l[2..].to_owned())
+        .collect();
+    // Every curl answer on a line of its own, as the README shows them.
+    let prelude = "set -euo pipefail\ncurl() { command curl \"$@\"; echo; }\n";
+    let out = Command::new("bash")
+        .arg("-c")
+        .arg(format!("{prelude}{script}"))
+        .current_dir(&server.dir)
+        .env("AXUM_USERS_ARGON2_MEMORY_KIB", "1024")
+        .env("AXUM_USERS_ARGON2_ITERATIONS", "1")
+        .env("RUST_LOG", "error")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let printed: Vec<&str> = stdout.lines().filter(|l| !l.trim().is_empty()).collect();
+    assert_eq!(printed.len(), expected.len(), "{printed:#?}\n{expected:#?}");
+    for (got, want) in printed.iter().zip(&expected) {
+        let parts: Vec<&str> = want.split('…').collect();
+        let mut rest = *got;
+        let mut ok = rest.starts_with(parts[0]);
+        rest = rest.get(parts[0].len()..).unwrap_or("");
+        for part in &parts[1..] {
+            match rest.find(part) {
+                Some(i) if ok => rest = &rest[i + part.len()..],
+                _ => ok = false,
+            }
+        }
+        let ok = ok
+            && (parts.len() > 1 && (parts.last() == Some(&"") || rest.is_empty()) || got == want);
+        assert!(ok, "README says {want:?}, server printed {got:?}");
+    }
+}

@@ -1,0 +1,135 @@
+//! Inputs that make FastAPI Users answer 500 or misbehave, answered cleanly here.
+
+mod common;
+
+use axum::body::Body;
+use common::app;
+use http::{Method, Request, StatusCode};
+
+#[tokio::test]
+async fn unicode_emails_are_found_in_any_case() {
+    let app = app().await;
+    let reply = app
+        .json(
+            Method::POST,
+            "/auth/register",
+            None,
+            r#"{"email":"ünï@example.com","password":"guinevere"}"#,
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::CREATED);
+    let reply = app
+        .json(
+            Method::POST,
+            "/auth/register",
+            None,
+            r#"{"email":"ÜNÏ@example.com","password":"guinevere"}"#,
+        )
+        .await;
+    assert_eq!(
+        (reply.status, reply.body.as_str()),
+        (
+            StatusCode::BAD_REQUEST,
+            r#"{"detail":"REGISTER_USER_ALREADY_EXISTS"}"#
+        )
+    );
+    let reply = app
+        .form(
+            "/auth/jwt/login",
+            "username=%C3%9CN%C3%8F%40example.com&password=guinevere",
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+}
+
+#[tokio::test]
+async fn malformed_multipart_is_a_422() {
+    let app = app().await;
+    let request = Request::post("/auth/jwt/login")
+        .header("content-type", "multipart/form-data; boundary=X")
+        .body(Body::from("--X\r\nnot a part"))
+        .unwrap();
+    let reply = app.send(request).await;
+    assert_eq!(reply.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(
+        reply.body,
+        r#"{"detail":[{"type":"value_error","loc":["body"],"msg":"Value error, invalid multipart/form-data body","input":null,"ctx":{"error":{}}}]}"#
+    );
+}
+
+#[tokio::test]
+async fn oversized_bodies_are_refused() {
+    let app = app().await;
+    let big = format!(
+        r#"{{"email":"a@b.co","password":"{}"}}"#,
+        "x".repeat(2 * 1024 * 1024)
+    );
+    let reply = app.json(Method::POST, "/auth/register", None, &big).await;
+    assert_eq!(
+        (reply.status, reply.body.as_str()),
+        (
+            StatusCode::PAYLOAD_TOO_LARGE,
+            r#"{"detail":"Payload Too Large"}"#
+        )
+    );
+}
+
+#[tokio::test]
+async fn long_passwords_against_bcrypt_fail_cleanly() {
+    let app = app().await;
+    app.set_hash("king.arthur@camelot.bt", common::BCRYPT_GUINEVERE)
+        .await;
+    let long = format!("guinevere{}", "x".repeat(80));
+    let reply = app
+        .form(
+            "/auth/jwt/login",
+            &format!("username=king.arthur%40camelot.bt&password={long}"),
+        )
+        .await;
+    assert_eq!(
+        (reply.status, reply.body.as_str()),
+        (
+            StatusCode::BAD_REQUEST,
+            r#"{"detail":"LOGIN_BAD_CREDENTIALS"}"#
+        )
+    );
+}
+
+#[tokio::test]
+async fn default_password_policy_is_8_to_128_characters() {
+    use axum_users::auth::{Backend, BearerTransport, JwtStrategy};
+    let store = axum_users::SqliteStore::connect("sqlite::memory:", axum_users::UserSchema::new())
+        .await
+        .unwrap();
+    store.migrate().await.unwrap();
+    let users = axum_users::AxumUsers::builder(store)
+        .password_hasher(common::fast_hasher())
+        .backend(Backend::new(
+            "jwt",
+            BearerTransport::new("auth/jwt/login"),
+            JwtStrategy::new("s", None),
+        ))
+        .build()
+        .unwrap();
+    let router = users.router();
+    let register = |password: String| {
+        Request::post("/auth/register")
+            .header("content-type", "application/json")
+            .body(Body::from(
+                serde_json::json!({"email": "a@camelot.bt", "password": password}).to_string(),
+            ))
+            .unwrap()
+    };
+    let reply = common::send_to(&router, register("1234567".into())).await;
+    assert_eq!(
+        reply.body,
+        r#"{"detail":{"code":"REGISTER_INVALID_PASSWORD","reason":"Password should be at least 8 characters"}}"#
+    );
+    let reply = common::send_to(&router, register("é".repeat(129))).await;
+    assert_eq!(
+        reply.body,
+        r#"{"detail":{"code":"REGISTER_INVALID_PASSWORD","reason":"Password should be at most 128 characters"}}"#
+    );
+    let reply = common::send_to(&router, register("é".repeat(128))).await;
+    assert_eq!(reply.status, StatusCode::CREATED);
+}
