@@ -549,3 +549,206 @@ async fn readme_walkthrough_works_as_written() {
         assert!(ok, "README says {want:?}, server printed {got:?}");
     }
 }
+
+/// A database written by FastAPI Users 15.0.5 (SQLAlchemy schema, pwdlib argon2id hash, a
+/// passlib-era bcrypt hash, an OAuth account), dumped to SQL, opened by the server unchanged.
+#[tokio::test]
+async fn opens_a_fastapi_users_database_unchanged() {
+    let dir = temp_dir("fastapi-db");
+    let db = dir.join("fastapi-users.db");
+    {
+        use sqlx::ConnectOptions as _;
+        let mut conn = sqlx::sqlite::SqliteConnectOptions::new()
+            .filename(&db)
+            .create_if_missing(true)
+            .connect()
+            .await
+            .unwrap();
+        sqlx::raw_sql(include_str!("fixtures/fastapi-users.sql"))
+            .execute(&mut conn)
+            .await
+            .unwrap();
+    }
+    let port = free_port();
+    let child = command(&dir)
+        .env("AXUM_USERS_BIND", format!("127.0.0.1:{port}"))
+        .env(
+            "AXUM_USERS_DATABASE_URL",
+            format!("sqlite://{}", db.display()),
+        )
+        .env("AXUM_USERS_SECRET", "fastapi-users-shared-secret")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let server = Server {
+        child,
+        base: format!("http://127.0.0.1:{port}"),
+        dir,
+    };
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while reqwest::get(format!("{}/openapi.json", server.base))
+        .await
+        .is_err()
+    {
+        assert!(Instant::now() < deadline, "server did not start");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let http = reqwest::Client::new();
+    let url = |path: &str| format!("{}{path}", server.base);
+
+    // A token minted by FastAPI Users (PyJWT) with the shared secret is accepted.
+    let pyjwt = "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiI1MmM3YmQ2NS02ZDAzLTRiYzItOGRiNy1mMzY2MTViOTRhYTAiLCJhdWQiOlsiZmFzdGFwaS11c2VyczphdXRoIl19.zOf9BuRzf4DRULfK3IRQYsN1kLPEJ2-tkWYSdbt5R4g";
+    let response = http
+        .get(url("/users/me"))
+        .bearer_auth(pyjwt)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        text(response).await,
+        (200, r#"{"id":"52c7bd65-6d03-4bc2-8db7-f36615b94aa0","email":"King.Arthur@camelot.bt","is_active":true,"is_superuser":true,"is_verified":true}"#.into())
+    );
+    // Its pwdlib argon2id hash (m=65536,t=3,p=4) verifies, in any e-mail case, and is kept.
+    let response = http
+        .post(url("/auth/jwt/login"))
+        .form(&[
+            ("username", "king.arthur@camelot.bt"),
+            ("password", "guinevere"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 200);
+    let token = response.json::<Value>().await.unwrap()["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    // The passlib-era bcrypt hash verifies and is upgraded to argon2id.
+    let response = http
+        .post(url("/auth/jwt/login"))
+        .form(&[
+            ("username", "percival@camelot.bt"),
+            ("password", "guinevere"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 200);
+    let pool = sqlx::SqlitePool::connect(&format!("sqlite://{}", db.display()))
+        .await
+        .unwrap();
+    let hashes: Vec<(String, String)> =
+        sqlx::query_as("SELECT email, hashed_password FROM user ORDER BY email")
+            .fetch_all(&pool)
+            .await
+            .unwrap();
+    assert!(
+        hashes[0].1.starts_with("$argon2id$v=19$m=65536,t=3,p=4$"),
+        "stronger hash kept: {}",
+        hashes[0].1
+    );
+    assert!(
+        hashes[1].1.starts_with("$argon2id$v=19$m=1024,t=1,p=1$"),
+        "bcrypt upgraded: {}",
+        hashes[1].1
+    );
+    // Deleting a user with an OAuth account (a 500 in FastAPI Users) removes both.
+    let response = http
+        .delete(url("/users/73dbe307-1b7c-4c5e-9d0a-4a1e4f2b1c11"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(text(response).await, (204, String::new()));
+    let left: i64 = sqlx::query_scalar("SELECT count(*) FROM oauth_account")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(left, 0);
+}
+
+#[tokio::test]
+async fn stops_gracefully_on_sigterm() {
+    let mut server = start("sigterm").await;
+    let pid = server.child.id().to_string();
+    assert!(Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap()
+        .success());
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        if let Some(status) = server.child.try_wait().unwrap() {
+            assert!(status.success(), "{status}");
+            break;
+        }
+        assert!(Instant::now() < deadline, "server did not stop");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[test]
+fn reads_a_toml_configuration_file() {
+    let dir = temp_dir("toml");
+    std::fs::write(
+        dir.join("users.toml"),
+        "database_url = \"sqlite://from-toml.db\"\nsecret = \"from the file\"\npassword_min_length = 12\n",
+    )
+    .unwrap();
+    let out = run(
+        &dir,
+        &[
+            "--config",
+            "users.toml",
+            "create-superuser",
+            "--email",
+            "a@camelot.bt",
+            "--password",
+            "eleven char",
+        ],
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        "error: password refused: Password should be at least 12 characters\n"
+    );
+    let out = run(
+        &dir,
+        &[
+            "--config",
+            "users.toml",
+            "create-superuser",
+            "--email",
+            "a@camelot.bt",
+            "--password",
+            "twelve chars",
+        ],
+        &[],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(dir.join("from-toml.db").exists());
+    assert!(
+        !dir.join("from-toml.secret").exists(),
+        "the configured secret is used"
+    );
+    // The environment overrides the file.
+    let out = run(
+        &dir,
+        &["--config", "users.toml", "migrate"],
+        &[("AXUM_USERS_DATABASE_URL", "sqlite://from-env.db")],
+    );
+    assert!(out.status.success());
+    assert!(dir.join("from-env.db").exists());
+    let out = run(&dir, &["--config", "missing.toml", "migrate"], &[]);
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        "error: configuration file missing.toml does not exist\n"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
