@@ -52,10 +52,18 @@ fn command(dir: &Path) -> Command {
 }
 
 async fn start(name: &str) -> Server {
-    let dir = temp_dir(name);
+    start_in(temp_dir(name), &[]).await
+}
+
+/// Starts the binary in `dir` on a free port and waits until it answers.
+async fn start_in(dir: PathBuf, envs: &[(&str, String)]) -> Server {
     let port = free_port();
-    let child = command(&dir)
-        .env("AXUM_USERS_BIND", format!("127.0.0.1:{port}"))
+    let mut cmd = command(&dir);
+    cmd.env("AXUM_USERS_BIND", format!("127.0.0.1:{port}"));
+    for (k, v) in envs {
+        cmd.env(k, v);
+    }
+    let child = cmd
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
@@ -569,31 +577,20 @@ async fn opens_a_fastapi_users_database_unchanged() {
             .await
             .unwrap();
     }
-    let port = free_port();
-    let child = command(&dir)
-        .env("AXUM_USERS_BIND", format!("127.0.0.1:{port}"))
-        .env(
-            "AXUM_USERS_DATABASE_URL",
-            format!("sqlite://{}", db.display()),
-        )
-        .env("AXUM_USERS_SECRET", "fastapi-users-shared-secret")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let server = Server {
-        child,
-        base: format!("http://127.0.0.1:{port}"),
+    let server = start_in(
         dir,
-    };
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while reqwest::get(format!("{}/openapi.json", server.base))
-        .await
-        .is_err()
-    {
-        assert!(Instant::now() < deadline, "server did not start");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+        &[
+            (
+                "AXUM_USERS_DATABASE_URL",
+                format!("sqlite://{}", db.display()),
+            ),
+            (
+                "AXUM_USERS_SECRET",
+                "fastapi-users-shared-secret".to_owned(),
+            ),
+        ],
+    )
+    .await;
     let http = reqwest::Client::new();
     let url = |path: &str| format!("{}{path}", server.base);
 
