@@ -20,7 +20,7 @@ pub(crate) fn docs_router<S: Clone + Send + Sync + 'static>(openapi: Value) -> R
             "/openapi.json",
             get(move || {
                 let body = body.clone();
-                async move { super::json_ok(http::StatusCode::OK, &body) }
+                async move { crate::error::json_response(http::StatusCode::OK, &body) }
             }),
         )
     }

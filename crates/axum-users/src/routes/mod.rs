@@ -5,7 +5,6 @@ use axum::body::{Body, Bytes};
 use axum::response::{IntoResponse, Response};
 use http::StatusCode;
 
-use crate::error::json_response;
 use crate::ApiError;
 
 pub(crate) mod auth;
@@ -29,10 +28,6 @@ pub async fn not_found() -> Response {
 /// `405 {"detail":"Method Not Allowed"}`.
 pub async fn method_not_allowed() -> Response {
     ApiError::Status(StatusCode::METHOD_NOT_ALLOWED).into_response()
-}
-
-pub(crate) fn json_ok(status: StatusCode, body: &serde_json::Value) -> Response {
-    json_response(status, body)
 }
 
 impl crate::AxumUsers {

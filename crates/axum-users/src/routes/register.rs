@@ -6,7 +6,8 @@ use axum::routing::post;
 use axum::Router;
 use http::StatusCode;
 
-use super::{json_ok, read_body};
+use super::read_body;
+use crate::error::json_response;
 use crate::error::ErrorCode;
 use crate::manager::ManagerError;
 use crate::user::parse_create;
@@ -29,7 +30,7 @@ async fn register(State(users): State<AxumUsers>, request: Request) -> Result<Re
     let raw = read_json_body(&parts.headers, &bytes)?;
     let input = parse_create(raw, users.manager().schema())?;
     match users.manager().create(input, true, Some(&parts)).await {
-        Ok(user) => Ok(json_ok(StatusCode::CREATED, &user.to_read())),
+        Ok(user) => Ok(json_response(StatusCode::CREATED, &user.to_read())),
         Err(ManagerError::InvalidPassword(reason)) => Err(ApiError::CodeWithReason {
             code: ErrorCode::RegisterInvalidPassword,
             reason,

@@ -8,7 +8,8 @@ use axum::Router;
 use http::request::Parts;
 use http::StatusCode;
 
-use super::{json_ok, read_body};
+use super::read_body;
+use crate::error::json_response;
 use crate::error::ErrorCode;
 use crate::manager::{parse_id, ManagerError};
 use crate::user::{parse_update, UserUpdate};
@@ -72,7 +73,7 @@ fn update_error(err: ManagerError) -> ApiError {
 async fn me(State(users): State<AxumUsers>, request: Request) -> Result<Response, ApiError> {
     let (parts, _) = request.into_parts();
     let user = users.caller(&parts, false).await?;
-    Ok(json_ok(StatusCode::OK, &user.to_read()))
+    Ok(json_response(StatusCode::OK, &user.to_read()))
 }
 
 /// Reads the JSON body first, so that malformed JSON answers 422 before authentication.
@@ -96,7 +97,7 @@ async fn apply_update(
         .update(user, update, Some(parts))
         .await
         .map_err(update_error)?;
-    Ok(json_ok(StatusCode::OK, &user.to_read()))
+    Ok(json_response(StatusCode::OK, &user.to_read()))
 }
 
 async fn patch_me(State(users): State<AxumUsers>, request: Request) -> Result<Response, ApiError> {
@@ -114,7 +115,7 @@ async fn get_user(
     users.caller(&parts, true).await?;
     let id = path.ok().map(|Path(id)| id);
     let user = users.user_or_404(id.as_deref()).await?;
-    Ok(json_ok(StatusCode::OK, &user.to_read()))
+    Ok(json_response(StatusCode::OK, &user.to_read()))
 }
 
 async fn patch_user(

@@ -231,10 +231,6 @@ impl SqliteStore {
     }
 }
 
-fn has_non_ascii(s: &str) -> bool {
-    !s.is_ascii()
-}
-
 impl UserStore for SqliteStore {
     async fn get(&self, id: Uuid) -> Result<Option<User>, StoreError> {
         let sql = format!("{} WHERE id = ?", self.select);
@@ -256,7 +252,7 @@ impl UserStore for SqliteStore {
         if let Some(row) = row {
             return self.read(&row).map(Some);
         }
-        if !has_non_ascii(email) {
+        if email.is_ascii() {
             return Ok(None);
         }
         // SQLite's lower() folds ASCII only: compare the few non-ASCII addresses in Rust.
