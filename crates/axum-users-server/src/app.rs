@@ -1,6 +1,7 @@
 //! Builds the application from the configuration, serves it, and runs the admin commands.
 
 use std::net::SocketAddr;
+use std::time::Duration;
 
 use anyhow::{bail, Context as _};
 use axum::extract::Request;
@@ -8,8 +9,10 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::Router;
 use axum_users::auth::{Backend, BearerTransport, CookieTransport, JwtStrategy};
 use axum_users::jwt::JwtKeys;
+use axum_users::mail::{MailTemplates, OutboxMailer, SmtpMailer};
 use axum_users::{
-    Argon2Params, AxumUsers, PasswordHasher, PasswordPolicy, SqliteStore, UserSchema,
+    Argon2Params, AxumUsers, AxumUsersBuilder, PasswordHasher, PasswordPolicy, SqliteStore,
+    TokenKind, TokenSettings, UserSchema,
 };
 use tower_http::trace::TraceLayer;
 
@@ -78,13 +81,30 @@ pub async fn build(config: &Config) -> anyhow::Result<AxumUsers> {
             .parse()
             .map_err(|e: String| anyhow::anyhow!(e))?,
     };
-    AxumUsers::builder(store)
+    let token_secret = |own: &Option<String>| {
+        own.clone()
+            .filter(|s| !s.is_empty())
+            .unwrap_or_else(|| secret.clone())
+    };
+    let verify_tokens =
+        TokenSettings::new(token_secret(&config.verify_token_secret), TokenKind::Verify)
+            .lifetime(Duration::from_secs(config.verify_token_lifetime));
+    let reset_tokens =
+        TokenSettings::new(token_secret(&config.reset_token_secret), TokenKind::Reset)
+            .lifetime(Duration::from_secs(config.reset_token_lifetime));
+    let mut builder = AxumUsers::builder(store)
+        .verification_token(verify_tokens)
+        .reset_password_token(reset_tokens)
+        .verify_on_register(config.verify_on_register)
+        .app_name(config.app_name.clone());
+    builder = mail(builder, config)?;
+    builder
         .password_hasher(hasher)
         .password_policy(PasswordPolicy {
             min_length: config.password_min_length,
             max_length: config.password_max_length,
         })
-        .requires_verification(config.requires_verification)
+        .requires_verification(config.require_verification)
         .backend(Backend::new(
             "jwt",
             BearerTransport::new("auth/jwt/login"),
@@ -97,6 +117,38 @@ pub async fn build(config: &Config) -> anyhow::Result<AxumUsers> {
         ))
         .build()
         .map_err(|e| anyhow::anyhow!("invalid configuration: {e}"))
+}
+
+/// SMTP when `AXUM_USERS_SMTP_URL` is set, the outbox directory otherwise; templates and
+/// front-end links.
+fn mail(mut builder: AxumUsersBuilder, config: &Config) -> anyhow::Result<AxumUsersBuilder> {
+    let invalid = |e: String| anyhow::anyhow!("invalid configuration: {e}");
+    if let Some(url) = config.smtp_url.as_deref().filter(|u| !u.is_empty()) {
+        builder = builder.mailer(
+            SmtpMailer::from_url(url, &config.mail_from)
+                .map_err(|e| invalid(format!("AXUM_USERS_SMTP_URL: {e}")))?,
+        );
+        tracing::info!(smtp = %redact_url(url), "e-mails go through SMTP");
+    } else {
+        builder = builder.mailer(
+            OutboxMailer::new(&config.outbox, &config.mail_from)
+                .map_err(|e| invalid(format!("AXUM_USERS_MAIL_FROM: {e}")))?,
+        );
+        tracing::info!(outbox = %config.outbox.display(), "AXUM_USERS_SMTP_URL is not set: e-mails are written as .eml files to the outbox");
+    }
+    if let Some(dir) = &config.mail_templates {
+        builder = builder.mail_templates(
+            MailTemplates::from_dir(dir)
+                .map_err(|e| invalid(format!("AXUM_USERS_MAIL_TEMPLATES: {e}")))?,
+        );
+    }
+    if let Some(url) = &config.verify_url {
+        builder = builder.verify_url(url.clone());
+    }
+    if let Some(url) = &config.reset_url {
+        builder = builder.reset_url(url.clone());
+    }
+    Ok(builder)
 }
 
 /// The routes of the server: the library's conventional layout, FastAPI's JSON 404/405 and
@@ -131,7 +183,9 @@ fn fallback(users: &AxumUsers, request: Request) -> Response {
 fn is_route(users: &AxumUsers, path: &str) -> bool {
     let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
     match segments.as_slice() {
-        ["auth", "register"] | ["openapi.json"] | ["docs"] => true,
+        ["auth", "register" | "forgot-password" | "reset-password" | "request-verify-token" | "verify"]
+        | ["openapi.json"]
+        | ["docs"] => true,
         ["users", id] => !id.is_empty(),
         ["auth", backend, "login" | "logout"] => users.backend(backend).is_some(),
         _ => false,
@@ -155,6 +209,13 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         .with_graceful_shutdown(shutdown_signal())
         .await
         .context("server error")?;
+    // E-mails already accepted (202) are still sent, retries included, within a bound.
+    if tokio::time::timeout(Duration::from_secs(30), users.wait_background())
+        .await
+        .is_err()
+    {
+        tracing::warn!("stopped with e-mails still being delivered");
+    }
     tracing::info!("axum-users stopped");
     Ok(())
 }

@@ -15,7 +15,19 @@ pub struct Config {
     pub database_url: String,
     pub secret: Option<String>,
     pub token_lifetime: u64,
-    pub requires_verification: bool,
+    pub require_verification: bool,
+    pub verify_on_register: bool,
+    pub verify_token_secret: Option<String>,
+    pub verify_token_lifetime: u64,
+    pub reset_token_secret: Option<String>,
+    pub reset_token_lifetime: u64,
+    pub smtp_url: Option<String>,
+    pub outbox: PathBuf,
+    pub mail_from: String,
+    pub mail_templates: Option<PathBuf>,
+    pub verify_url: Option<String>,
+    pub reset_url: Option<String>,
+    pub app_name: String,
     pub jwt_algorithm: String,
     pub jwt_private_key_file: Option<PathBuf>,
     pub jwt_public_key_file: Option<PathBuf>,
@@ -42,6 +54,8 @@ impl std::fmt::Debug for Config {
             .field("secret", &self.secret.as_ref().map(|_| "<redacted>"))
             .field("token_lifetime", &self.token_lifetime)
             .field("jwt_algorithm", &self.jwt_algorithm)
+            .field("smtp_url", &self.smtp_url.as_deref().map(redact_url))
+            .field("outbox", &self.outbox)
             .finish_non_exhaustive()
     }
 }
@@ -53,7 +67,19 @@ impl Default for Config {
             database_url: "sqlite://axum-users.db".into(),
             secret: None,
             token_lifetime: 3600,
-            requires_verification: false,
+            require_verification: false,
+            verify_on_register: true,
+            verify_token_secret: None,
+            verify_token_lifetime: 3600,
+            reset_token_secret: None,
+            reset_token_lifetime: 3600,
+            smtp_url: None,
+            outbox: PathBuf::from("outbox"),
+            mail_from: "axum-users <noreply@localhost>".into(),
+            mail_templates: None,
+            verify_url: None,
+            reset_url: None,
+            app_name: "axum-users".into(),
             jwt_algorithm: "HS256".into(),
             jwt_private_key_file: None,
             jwt_public_key_file: None,
@@ -119,6 +145,16 @@ impl Config {
             .map_err(|e| {
                 anyhow::anyhow!("invalid configuration: AXUM_USERS_COOKIE_SAMESITE: {e}")
             })?;
+        for (name, url) in [
+            ("VERIFY_URL", &self.verify_url),
+            ("RESET_URL", &self.reset_url),
+        ] {
+            if let Some(url) = url {
+                if !url.contains("{token}") {
+                    bail!("invalid configuration: AXUM_USERS_{name} must contain {{token}} where the token goes (got {url:?})");
+                }
+            }
+        }
         if !["text", "json"].contains(&self.log_format.as_str()) {
             bail!("invalid configuration: AXUM_USERS_LOG_FORMAT must be text or json");
         }

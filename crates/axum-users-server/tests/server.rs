@@ -387,9 +387,13 @@ async fn serves_openapi_and_docs_without_a_cdn() {
         [
             "/auth/cookie/login",
             "/auth/cookie/logout",
+            "/auth/forgot-password",
             "/auth/jwt/login",
             "/auth/jwt/logout",
             "/auth/register",
+            "/auth/request-verify-token",
+            "/auth/reset-password",
+            "/auth/verify",
             "/users/me",
             "/users/{id}"
         ]

@@ -148,8 +148,7 @@ pub struct NoHooks;
 impl Hooks for NoHooks {}
 
 /// [`Hooks`] made object-safe.
-// The verify and reset hooks are called by the account-lifecycle routers (issue #3).
-#[allow(missing_docs, dead_code)]
+#[allow(missing_docs)]
 pub(crate) trait DynHooks: Send + Sync {
     fn validate_password<'a>(
         &'a self,

@@ -1,16 +1,19 @@
 #![doc = include_str!("../../../README.md")]
 
 pub mod auth;
+mod background;
 pub mod email;
 pub mod error;
 pub mod hooks;
 pub mod jwt;
+pub mod mail;
 pub mod manager;
 pub mod openapi;
 pub mod password;
 pub mod routes;
 mod state;
 pub mod store;
+pub mod tokens;
 pub mod user;
 pub mod validation;
 
@@ -18,9 +21,11 @@ pub use auth::extract::{CurrentUser, OptionalUser, Superuser, VerifiedSuperuser,
 pub use auth::{Backend, BearerTransport, CookieTransport, JwtStrategy};
 pub use error::{ApiError, ErrorCode};
 pub use hooks::Hooks;
+pub use mail::{Mailer, MemoryMailer};
 pub use manager::{PasswordPolicy, UserManager};
 pub use password::{Argon2Params, PasswordHasher};
 pub use state::{AxumUsers, AxumUsersBuilder, ConfigError};
 #[cfg(feature = "sqlite")]
 pub use store::SqliteStore;
+pub use tokens::{TokenKind, TokenSettings};
 pub use user::{CustomField, FieldKind, User, UserSchema};

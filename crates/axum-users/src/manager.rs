@@ -9,6 +9,7 @@ use uuid::Uuid;
 use crate::hooks::DynHooks;
 use crate::password::{PasswordHasher, Verified};
 use crate::store::{DynUserStore, StoreError};
+use crate::tokens::TokenSettings;
 use crate::user::{UpdateField, UserCreate, UserSchema, UserUpdate};
 use crate::{ApiError, User};
 
@@ -66,6 +67,15 @@ pub enum ManagerError {
     /// The e-mail belongs to another user.
     #[error("a user with this e-mail already exists")]
     UserAlreadyExists,
+    /// The user is inactive (verify request, forgot password, reset password).
+    #[error("the user is inactive")]
+    UserInactive,
+    /// The user's e-mail is already verified.
+    #[error("the user is already verified")]
+    UserAlreadyVerified,
+    /// A verification or reset token that is not valid, for any reason.
+    #[error("invalid token")]
+    InvalidToken,
     /// Anything else, already in its HTTP form.
     #[error(transparent)]
     Api(#[from] ApiError),
@@ -80,6 +90,16 @@ impl From<StoreError> for ManagerError {
     }
 }
 
+impl From<ManagerError> for ApiError {
+    /// For the cases a route did not map to its own error code.
+    fn from(err: ManagerError) -> Self {
+        match err {
+            ManagerError::Api(err) => err,
+            other => ApiError::Internal(other.to_string()),
+        }
+    }
+}
+
 /// Holds the store, the hasher, the hooks and the rules. Cheap to clone.
 #[derive(Clone)]
 pub struct UserManager {
@@ -88,6 +108,8 @@ pub struct UserManager {
     pub(crate) hasher: PasswordHasher,
     pub(crate) policy: PasswordPolicy,
     pub(crate) schema: UserSchema,
+    pub(crate) verify_tokens: TokenSettings,
+    pub(crate) reset_tokens: TokenSettings,
 }
 
 impl std::fmt::Debug for UserManager {
@@ -236,6 +258,131 @@ impl UserManager {
         self.hooks
             .on_after_update(&user, &update.raw, request)
             .await?;
+        Ok(user)
+    }
+
+    /// The verification and reset token settings.
+    pub fn token_settings(&self) -> (&TokenSettings, &TokenSettings) {
+        (&self.verify_tokens, &self.reset_tokens)
+    }
+
+    /// A verification token for `user` (`sub`, `email`, audience, expiry), as FastAPI Users
+    /// mints it.
+    pub fn verification_token(&self, user: &User) -> Result<String, ApiError> {
+        let mut claims = serde_json::Map::new();
+        claims.insert("sub".into(), user.id.to_string().into());
+        claims.insert("email".into(), user.email.clone().into());
+        self.verify_tokens.mint(claims).map_err(ApiError::Internal)
+    }
+
+    /// Issues a verification token and hands it to `on_after_request_verify`. Refused for
+    /// inactive and already verified users.
+    pub async fn request_verify(
+        &self,
+        user: &User,
+        request: Option<&Parts>,
+    ) -> Result<String, ManagerError> {
+        if !user.is_active {
+            return Err(ManagerError::UserInactive);
+        }
+        if user.is_verified {
+            return Err(ManagerError::UserAlreadyVerified);
+        }
+        let token = self.verification_token(user)?;
+        self.hooks
+            .on_after_request_verify(user, &token, request)
+            .await?;
+        Ok(token)
+    }
+
+    /// Verifies the user a token names. Checked in FastAPI Users' order: signature, audience
+    /// and expiry; `sub` and `email` present; a user with that e-mail whose id is `sub` (so a
+    /// token issued before an e-mail change is dead); not yet verified. Inactive users can be
+    /// verified.
+    pub async fn verify(&self, token: &str, request: Option<&Parts>) -> Result<User, ManagerError> {
+        let claims = self
+            .verify_tokens
+            .read(token)
+            .ok_or(ManagerError::InvalidToken)?;
+        let text = |name: &str| claims.get(name).and_then(serde_json::Value::as_str);
+        let (Some(sub), Some(email)) = (text("sub"), text("email")) else {
+            return Err(ManagerError::InvalidToken);
+        };
+        let mut user = self
+            .store
+            .get_by_email(email)
+            .await?
+            .ok_or(ManagerError::InvalidToken)?;
+        if parse_id(sub) != Some(user.id) {
+            return Err(ManagerError::InvalidToken);
+        }
+        if user.is_verified {
+            return Err(ManagerError::UserAlreadyVerified);
+        }
+        user.is_verified = true;
+        self.store.update(&user).await?;
+        self.hooks.on_after_verify(&user, request).await?;
+        Ok(user)
+    }
+
+    /// Issues a reset token and hands it to `on_after_forgot_password`. The token carries a
+    /// fingerprint (a hash) of the current password hash, so any password change kills it.
+    pub async fn forgot_password(
+        &self,
+        user: &User,
+        request: Option<&Parts>,
+    ) -> Result<String, ManagerError> {
+        if !user.is_active {
+            return Err(ManagerError::UserInactive);
+        }
+        let fingerprint = self.hasher.hash(&user.hashed_password).await?;
+        let mut claims = serde_json::Map::new();
+        claims.insert("sub".into(), user.id.to_string().into());
+        claims.insert("password_fgpt".into(), fingerprint.into());
+        let token = self.reset_tokens.mint(claims).map_err(ApiError::Internal)?;
+        self.hooks
+            .on_after_forgot_password(user, &token, request)
+            .await?;
+        Ok(token)
+    }
+
+    /// Sets a new password with a reset token. Every token problem, an unknown or inactive
+    /// user, and a password changed since the token was issued give
+    /// [`ManagerError::InvalidToken`].
+    pub async fn reset_password(
+        &self,
+        token: &str,
+        password: &str,
+        request: Option<&Parts>,
+    ) -> Result<User, ManagerError> {
+        let claims = self
+            .reset_tokens
+            .read(token)
+            .ok_or(ManagerError::InvalidToken)?;
+        let text = |name: &str| claims.get(name).and_then(serde_json::Value::as_str);
+        let (Some(sub), Some(fingerprint)) = (text("sub"), text("password_fgpt")) else {
+            return Err(ManagerError::InvalidToken);
+        };
+        let id = parse_id(sub).ok_or(ManagerError::InvalidToken)?;
+        let mut user = self
+            .store
+            .get(id)
+            .await?
+            .ok_or(ManagerError::InvalidToken)?;
+        if !self
+            .hasher
+            .matches(&user.hashed_password, fingerprint)
+            .await?
+        {
+            return Err(ManagerError::InvalidToken);
+        }
+        if !user.is_active {
+            return Err(ManagerError::InvalidToken);
+        }
+        self.validate_password(password, &user.email).await?;
+        user.hashed_password = self.hasher.hash(password).await?;
+        self.store.update(&user).await?;
+        self.hooks.on_after_reset_password(&user, request).await?;
         Ok(user)
     }
 

@@ -69,7 +69,8 @@ fn operation(op_id: &str, summary: &str, tags: &[&str], responses: Value) -> Map
 
 impl AxumUsers {
     /// The OpenAPI document for the conventional layout of [`AxumUsers::router`]:
-    /// `/auth/register`, `/auth/{backend}/login|logout`, `/users/...`.
+    /// `/auth/register`, `/auth/{backend}/login|logout`, the verify and reset routes under
+    /// `/auth`, `/users/...`.
     pub fn openapi(&self) -> Value {
         let mut paths = Map::new();
         let mut schemes = Map::new();
@@ -189,6 +190,68 @@ impl AxumUsers {
             json!({"required": true, "content": json_content(schema_ref("UserCreate"))}),
         );
         paths.insert("/auth/register".into(), json!({"post": register}));
+
+        // The verify and reset routers: JSON bodies of embedded fields.
+        let string_prop = |t: &str| json!({"type": "string", "title": t});
+        let email_prop = json!({"type": "string", "format": "email", "title": "Email"});
+        let account_routes = [
+            (
+                "/auth/forgot-password",
+                "reset_forgot_password_auth_forgot_password_post",
+                "Reset:Forgot Password",
+                json!({"email": email_prop}),
+                vec!["email"],
+                json!({"202": {"description": "Successful Response", "content": json_content(json!({}))}, "422": validation_response()}),
+            ),
+            (
+                "/auth/reset-password",
+                "reset_reset_password_auth_reset_password_post",
+                "Reset:Reset Password",
+                json!({"token": string_prop("Token"), "password": string_prop("Password")}),
+                vec!["token", "password"],
+                json!({"200": {"description": "Successful Response", "content": json_content(json!({}))},
+                    "400": bad_request(&[
+                        ("RESET_PASSWORD_BAD_TOKEN", "Bad or expired token.", code("RESET_PASSWORD_BAD_TOKEN")),
+                        ("RESET_PASSWORD_INVALID_PASSWORD", "Password validation failed.", code_reason("RESET_PASSWORD_INVALID_PASSWORD")),
+                    ]),
+                    "422": validation_response()}),
+            ),
+            (
+                "/auth/request-verify-token",
+                "verify_request_token_auth_request_verify_token_post",
+                "Verify:Request-Token",
+                json!({"email": email_prop}),
+                vec!["email"],
+                json!({"202": {"description": "Successful Response", "content": json_content(json!({}))}, "422": validation_response()}),
+            ),
+            (
+                "/auth/verify",
+                "verify_verify_auth_verify_post",
+                "Verify:Verify",
+                json!({"token": string_prop("Token")}),
+                vec!["token"],
+                json!({"200": {"description": "Successful Response", "content": json_content(schema_ref("UserRead"))},
+                    "400": bad_request(&[
+                        ("VERIFY_USER_BAD_TOKEN", "Bad token, not existing user or not the e-mail currently set for the user.", code("VERIFY_USER_BAD_TOKEN")),
+                        ("VERIFY_USER_ALREADY_VERIFIED", "The user is already verified.", code("VERIFY_USER_ALREADY_VERIFIED")),
+                    ]),
+                    "422": validation_response()}),
+            ),
+        ];
+        for (path, op_id, summary, properties, required, responses) in account_routes {
+            let body_name = format!("Body_{op_id}");
+            schemas.insert(
+                body_name.clone(),
+                json!({"type": "object", "title": body_name,
+                "properties": properties, "required": required}),
+            );
+            let mut op = operation(op_id, summary, &["auth"], responses);
+            op.insert(
+                "requestBody".into(),
+                json!({"required": true, "content": json_content(schema_ref(&body_name))}),
+            );
+            paths.insert(path.into(), json!({"post": op}));
+        }
 
         let update_bad = bad_request(&[
             (

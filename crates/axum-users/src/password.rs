@@ -133,6 +133,14 @@ impl PasswordHasher {
         self.blocking(move |inner| inner.hash(&password)).await?
     }
 
+    /// Whether `password` matches `stored` (argon2 or bcrypt), without re-hashing.
+    pub async fn matches(&self, password: &str, stored: &str) -> Result<bool, ApiError> {
+        let password = password.to_owned();
+        let stored = stored.to_owned();
+        self.blocking(move |inner| inner.check(&password, &stored).is_some())
+            .await
+    }
+
     /// Checks a password against a stored hash and says whether to store a stronger one.
     pub async fn verify(&self, password: &str, stored: &str) -> Result<Verified, ApiError> {
         let password = password.to_owned();
@@ -152,38 +160,40 @@ impl Inner {
     }
 
     fn verify(&self, password: &str, stored: &str) -> Result<Verified, ApiError> {
+        match self.check(password, stored) {
+            None => Ok(Verified::No),
+            Some(true) => Ok(Verified::YesWithUpgrade(self.hash(password)?)),
+            Some(false) => Ok(Verified::Yes),
+        }
+    }
+
+    /// `None` when the password does not match; otherwise whether the stored hash is weaker than
+    /// the configured one.
+    fn check(&self, password: &str, stored: &str) -> Option<bool> {
         if is_bcrypt(stored) {
             // Passwords over 72 bytes never matched a bcrypt hash made by bcrypt >= 5 (it refuses
             // them); refusing them here is safer than silently truncating.
-            return match bcrypt::non_truncating_verify(password, stored) {
-                Ok(true) => Ok(Verified::YesWithUpgrade(self.hash(password)?)),
-                Ok(false) | Err(_) => Ok(Verified::No),
-            };
+            return bcrypt::non_truncating_verify(password, stored)
+                .unwrap_or(false)
+                .then_some(true);
         }
         let Ok(parsed) = PasswordHash::new(stored) else {
-            tracing::warn!("stored password hash has an unknown format; login refused");
-            return Ok(Verified::No);
+            tracing::warn!("stored password hash has an unknown format; refused");
+            return None;
         };
         let algorithm = parsed.algorithm.as_str();
         if !matches!(algorithm, "argon2id" | "argon2i" | "argon2d") {
             tracing::warn!(
                 algorithm,
-                "stored password hash uses an unsupported algorithm; login refused"
+                "stored password hash uses an unsupported algorithm; refused"
             );
-            return Ok(Verified::No);
+            return None;
         }
         // `verify_password` reads the algorithm, version and costs from the stored hash itself.
-        if Argon2::default()
+        Argon2::default()
             .verify_password(password.as_bytes(), &parsed)
-            .is_err()
-        {
-            return Ok(Verified::No);
-        }
-        if self.is_weaker(&parsed) {
-            Ok(Verified::YesWithUpgrade(self.hash(password)?))
-        } else {
-            Ok(Verified::Yes)
-        }
+            .ok()
+            .map(|()| self.is_weaker(&parsed))
     }
 
     /// Weaker than configured: another argon2 variant or version, or less memory or fewer

@@ -6,10 +6,13 @@ use std::sync::Arc;
 use http::HeaderMap;
 
 use crate::auth::{self, Authenticated, Backend, Guard};
+use crate::background::Background;
 use crate::hooks::{Hooks, NoHooks};
+use crate::mail::{MailSettings, MailTemplates, Mailer, RetryPolicy};
 use crate::manager::{PasswordPolicy, UserManager};
 use crate::password::PasswordHasher;
 use crate::store::UserStore;
+use crate::tokens::{TokenKind, TokenSettings};
 use crate::user::UserSchema;
 use crate::ApiError;
 
@@ -23,6 +26,9 @@ struct Inner {
     manager: UserManager,
     backends: Vec<Backend>,
     requires_verification: bool,
+    verify_on_register: bool,
+    mail: MailSettings,
+    background: Background,
 }
 
 impl std::fmt::Debug for AxumUsers {
@@ -31,7 +37,9 @@ impl std::fmt::Debug for AxumUsers {
             .field("manager", &self.inner.manager)
             .field("backends", &self.inner.backends)
             .field("requires_verification", &self.inner.requires_verification)
-            .finish()
+            .field("verify_on_register", &self.inner.verify_on_register)
+            .field("mailer", &self.inner.mail.mailer.is_some())
+            .finish_non_exhaustive()
     }
 }
 
@@ -51,6 +59,10 @@ impl AxumUsers {
             schema: UserSchema::new(),
             backends: Vec::new(),
             requires_verification: false,
+            verify_on_register: false,
+            verify_tokens: None,
+            reset_tokens: None,
+            mail: MailSettings::default(),
         }
     }
 
@@ -72,6 +84,29 @@ impl AxumUsers {
     /// Whether login and the built-in guarded routes require a verified e-mail.
     pub fn requires_verification(&self) -> bool {
         self.inner.requires_verification
+    }
+
+    /// Whether registration sends the verification e-mail.
+    pub fn verify_on_register(&self) -> bool {
+        self.inner.verify_on_register
+    }
+
+    /// Waits until the work started after `202` answers (token, hook, e-mail with its retries)
+    /// has finished: call it on shutdown so that no message is lost.
+    pub async fn wait_background(&self) {
+        self.inner.background.idle().await;
+    }
+
+    /// Runs `job` after the answer, counted by [`Self::wait_background`].
+    pub(crate) fn spawn_background(
+        &self,
+        job: impl std::future::Future<Output = ()> + Send + 'static,
+    ) {
+        self.inner.background.spawn(job);
+    }
+
+    pub(crate) fn mail(&self) -> &MailSettings {
+        &self.inner.mail
     }
 
     /// Authenticates a request's headers against every backend, as the extractors do.
@@ -103,9 +138,82 @@ pub struct AxumUsersBuilder {
     schema: UserSchema,
     backends: Vec<Backend>,
     requires_verification: bool,
+    verify_on_register: bool,
+    verify_tokens: Option<TokenSettings>,
+    reset_tokens: Option<TokenSettings>,
+    mail: MailSettings,
 }
 
 impl AxumUsersBuilder {
+    /// Secret, lifetime (default 1 hour) and audience of e-mail verification tokens
+    /// (FastAPI Users' `verification_token_*`). Without it a random secret is used: tokens then
+    /// die with the process and are not shared between instances.
+    #[must_use]
+    pub fn verification_token(mut self, settings: TokenSettings) -> Self {
+        self.verify_tokens = Some(settings);
+        self
+    }
+
+    /// Secret, lifetime (default 1 hour) and audience of reset-password tokens
+    /// (FastAPI Users' `reset_password_token_*`). Without it a random secret is used.
+    #[must_use]
+    pub fn reset_password_token(mut self, settings: TokenSettings) -> Self {
+        self.reset_tokens = Some(settings);
+        self
+    }
+
+    /// Sends the verification and reset e-mails through this mailer. Without one, tokens
+    /// reach only the `on_after_request_verify` and `on_after_forgot_password` hooks.
+    #[must_use]
+    pub fn mailer(mut self, mailer: impl Mailer) -> Self {
+        self.mail.mailer = Some(std::sync::Arc::new(mailer));
+        self
+    }
+
+    /// The e-mail templates (default: the built-in ones).
+    #[must_use]
+    pub fn mail_templates(mut self, templates: MailTemplates) -> Self {
+        self.mail.templates = templates;
+        self
+    }
+
+    /// The front-end page that completes verification, with `{token}` where the token goes,
+    /// e.g. `https://app.example.com/verify?token={token}`.
+    #[must_use]
+    pub fn verify_url(mut self, url: impl Into<String>) -> Self {
+        self.mail.verify_url = Some(url.into());
+        self
+    }
+
+    /// The front-end page that sets a new password, with `{token}` where the token goes.
+    #[must_use]
+    pub fn reset_url(mut self, url: impl Into<String>) -> Self {
+        self.mail.reset_url = Some(url.into());
+        self
+    }
+
+    /// The application's name, as the e-mails sign (default `axum-users`).
+    #[must_use]
+    pub fn app_name(mut self, name: impl Into<String>) -> Self {
+        self.mail.app_name = name.into();
+        self
+    }
+
+    /// How failed deliveries are retried (default: 5 tries, 1 s doubling up to 60 s).
+    #[must_use]
+    pub fn mail_retry(mut self, retry: RetryPolicy) -> Self {
+        self.mail.retry = retry;
+        self
+    }
+
+    /// Registration also sends the verification e-mail (after `on_after_register`, off the
+    /// request path). Default off, as in FastAPI Users.
+    #[must_use]
+    pub fn verify_on_register(mut self, on: bool) -> Self {
+        self.verify_on_register = on;
+        self
+    }
+
     /// The application's lifecycle hooks and password rules.
     #[must_use]
     pub fn hooks(mut self, hooks: impl Hooks) -> Self {
@@ -175,10 +283,28 @@ impl AxumUsersBuilder {
                     hasher: self.hasher.unwrap_or_default(),
                     policy: self.policy,
                     schema: self.schema,
+                    verify_tokens: self.verify_tokens.unwrap_or_else(|| {
+                        random_secret_warning("verification_token");
+                        TokenSettings::random(TokenKind::Verify)
+                    }),
+                    reset_tokens: self.reset_tokens.unwrap_or_else(|| {
+                        random_secret_warning("reset_password_token");
+                        TokenSettings::random(TokenKind::Reset)
+                    }),
                 },
                 backends: self.backends,
                 requires_verification: self.requires_verification,
+                verify_on_register: self.verify_on_register,
+                mail: self.mail,
+                background: Background::default(),
             }),
         })
     }
+}
+
+fn random_secret_warning(setting: &str) {
+    tracing::debug!(
+        setting,
+        "no secret configured: using a random one, valid until the process stops"
+    );
 }

@@ -449,7 +449,7 @@ fn body_object(raw: RawBody) -> Result<Map<String, Value>, ValidationErrors> {
     }
 }
 
-fn validate_email_value(field: &str, input: &Value) -> Result<String, ValidationItem> {
+pub(crate) fn validate_email_value(field: &str, input: &Value) -> Result<String, ValidationItem> {
     let Value::String(text) = input else {
         return Err(ValidationItem::body_field(
             "string_type",

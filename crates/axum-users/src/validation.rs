@@ -135,16 +135,31 @@ pub fn read_json_body(headers: &HeaderMap, body: &Bytes) -> Result<RawBody, Vali
 /// offset from serde_json's line and column and translate the common messages.
 fn json_decode_error(body: &[u8], err: &serde_json::Error) -> ValidationItem {
     let text = String::from_utf8_lossy(body);
-    let mut offset = 0usize;
-    for (index, line) in text.split('\n').enumerate() {
-        if index + 1 == err.line() {
-            offset += err.column().saturating_sub(1).min(line.chars().count());
-            break;
-        }
-        offset += line.chars().count() + 1;
-    }
     let message = err.to_string();
-    let python = if message.starts_with("key must be a string") {
+    let (offset, python) = if err.is_eof() {
+        eof_error(&text)
+    } else {
+        let mut offset = 0usize;
+        for (index, line) in text.split('\n').enumerate() {
+            if index + 1 == err.line() {
+                offset += err.column().saturating_sub(1).min(line.chars().count());
+                break;
+            }
+            offset += line.chars().count() + 1;
+        }
+        (offset, python_message(&message))
+    };
+    ValidationItem {
+        kind: "json_invalid",
+        loc: vec![Value::from("body"), Value::from(offset)],
+        msg: "JSON decode error".into(),
+        input: json!({}),
+        ctx: Some(json!({ "error": python })),
+    }
+}
+
+fn python_message(message: &str) -> &'static str {
+    if message.starts_with("key must be a string") {
         "Expecting property name enclosed in double quotes"
     } else if message.starts_with("expected `:`") {
         "Expecting ':' delimiter"
@@ -154,22 +169,84 @@ fn json_decode_error(body: &[u8], err: &serde_json::Error) -> ValidationItem {
         "Expecting ',' delimiter"
     } else if message.starts_with("trailing characters") {
         "Extra data"
-    } else if message.starts_with("EOF while parsing a string") {
-        "Unterminated string starting at"
     } else if message.starts_with("control character") {
         "Invalid control character at"
     } else if message.starts_with("trailing comma") {
         "Illegal trailing comma before end of object"
     } else {
         "Expecting value"
-    };
-    ValidationItem {
-        kind: "json_invalid",
-        loc: vec![Value::from("body"), Value::from(offset)],
-        msg: "JSON decode error".into(),
-        input: json!({}),
-        ctx: Some(json!({ "error": python })),
     }
+}
+
+/// A document cut short: Python reports what it expected at the end, or where an unterminated
+/// string began. A small scan of the (ASCII) structure tells which.
+fn eof_error(text: &str) -> (usize, &'static str) {
+    #[derive(Clone, Copy, PartialEq)]
+    enum Want {
+        Value,
+        Key,
+        Colon,
+        Comma,
+    }
+    let mut stack: Vec<char> = Vec::new();
+    let mut want = Want::Value;
+    let mut chars = text.chars().enumerate().peekable();
+    while let Some((index, c)) = chars.next() {
+        match c {
+            '"' => {
+                let mut closed = false;
+                while let Some((_, s)) = chars.next() {
+                    if s == '\\' {
+                        chars.next();
+                    } else if s == '"' {
+                        closed = true;
+                        break;
+                    }
+                }
+                if !closed {
+                    return (index, "Unterminated string starting at");
+                }
+                want = if want == Want::Key {
+                    Want::Colon
+                } else {
+                    Want::Comma
+                };
+            }
+            '{' => {
+                stack.push('{');
+                want = Want::Key;
+            }
+            '[' => {
+                stack.push('[');
+                want = Want::Value;
+            }
+            '}' | ']' => {
+                stack.pop();
+                want = Want::Comma;
+            }
+            ':' => want = Want::Value,
+            ',' => {
+                want = if stack.last() == Some(&'{') {
+                    Want::Key
+                } else {
+                    Want::Value
+                };
+            }
+            c if c.is_whitespace() => {}
+            _ => {
+                if want == Want::Value {
+                    want = Want::Comma;
+                }
+            }
+        }
+    }
+    let message = match want {
+        Want::Value => "Expecting value",
+        Want::Key => "Expecting property name enclosed in double quotes",
+        Want::Colon => "Expecting ':' delimiter",
+        Want::Comma => "Expecting ',' delimiter",
+    };
+    (text.chars().count(), message)
 }
 
 /// The fields of a form body (`application/x-www-form-urlencoded` or `multipart/form-data`).
@@ -228,5 +305,35 @@ impl FormFields {
             .find(|(key, _)| key == name)
             .map(|(_, value)| value.as_str())
             .filter(|value| !value.is_empty())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn truncated_documents_are_reported_as_python_does() {
+        // Offsets and messages from CPython's json.loads.
+        for (text, offset, message) in [
+            ("{\"email\":", 9, "Expecting value"),
+            ("{", 1, "Expecting property name enclosed in double quotes"),
+            ("[1,", 3, "Expecting value"),
+            ("{\"a\":\"bc", 5, "Unterminated string starting at"),
+            ("{\"a\"", 4, "Expecting ':' delimiter"),
+            ("{\"a\":1", 6, "Expecting ',' delimiter"),
+            (
+                "{\"a\":1,",
+                7,
+                "Expecting property name enclosed in double quotes",
+            ),
+        ] {
+            let mut headers = HeaderMap::new();
+            headers.insert(header::CONTENT_TYPE, "application/json".parse().unwrap());
+            let err = read_json_body(&headers, &Bytes::from(text)).unwrap_err();
+            let item = &err.0[0];
+            assert_eq!(item.loc[1], Value::from(offset), "{text}");
+            assert_eq!(item.ctx, Some(json!({"error": message})), "{text}");
+        }
     }
 }

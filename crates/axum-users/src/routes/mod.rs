@@ -7,6 +7,7 @@ use http::StatusCode;
 
 use crate::ApiError;
 
+pub(crate) mod account;
 pub(crate) mod auth;
 pub(crate) mod register;
 pub(crate) mod users;
@@ -32,11 +33,17 @@ pub async fn method_not_allowed() -> Response {
 
 impl crate::AxumUsers {
     /// Everything at FastAPI Users' conventional prefixes: `/auth/register`,
-    /// `/auth/{backend}/login` and `/logout` for each backend, `/users/...`, plus the OpenAPI
+    /// `/auth/{backend}/login` and `/logout` for each backend, `/auth/forgot-password`,
+    /// `/auth/reset-password`, `/auth/request-verify-token`, `/auth/verify`, `/users/...`, plus the OpenAPI
     /// document at `/openapi.json` and (feature `swagger-ui`) interactive docs at `/docs`.
     pub fn router<S: Clone + Send + Sync + 'static>(&self) -> axum::Router<S> {
         let mut router = axum::Router::new()
-            .nest("/auth", self.register_router())
+            .nest(
+                "/auth",
+                self.register_router()
+                    .merge(self.reset_password_router())
+                    .merge(self.verify_router()),
+            )
             .nest("/users", self.users_router());
         for backend in self.backends() {
             if let Some(auth) = self.auth_router(backend.name()) {

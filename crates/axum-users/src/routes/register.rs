@@ -29,8 +29,18 @@ async fn register(State(users): State<AxumUsers>, request: Request) -> Result<Re
     let bytes = read_body(body).await?;
     let raw = read_json_body(&parts.headers, &bytes)?;
     let input = parse_create(raw, users.manager().schema())?;
-    match users.manager().create(input, true, Some(&parts)).await {
-        Ok(user) => Ok(json_response(StatusCode::CREATED, &user.to_read())),
+    let created = users.manager().create(input, true, Some(&parts)).await;
+    match created {
+        Ok(user) => {
+            let response = json_response(StatusCode::CREATED, &user.to_read());
+            if users.verify_on_register() {
+                let job = users.clone();
+                users.spawn_background(async move {
+                    job.send_verification(&user, Some(&parts)).await;
+                });
+            }
+            Ok(response)
+        }
         Err(ManagerError::InvalidPassword(reason)) => Err(ApiError::CodeWithReason {
             code: ErrorCode::RegisterInvalidPassword,
             reason,
@@ -38,6 +48,6 @@ async fn register(State(users): State<AxumUsers>, request: Request) -> Result<Re
         Err(ManagerError::UserAlreadyExists) => {
             Err(ApiError::Code(ErrorCode::RegisterUserAlreadyExists))
         }
-        Err(ManagerError::Api(err)) => Err(err),
+        Err(other) => Err(other.into()),
     }
 }

@@ -66,7 +66,7 @@ fn update_error(err: ManagerError) -> ApiError {
             reason,
         },
         ManagerError::UserAlreadyExists => ApiError::Code(ErrorCode::UpdateUserEmailAlreadyExists),
-        ManagerError::Api(err) => err,
+        other => other.into(),
     }
 }
 

@@ -13,8 +13,8 @@ use axum_users::auth::{Backend, BearerTransport, CookieTransport, JwtStrategy};
 use axum_users::hooks::{Hooks, InvalidPassword};
 use axum_users::user::UserCreate;
 use axum_users::{
-    ApiError, Argon2Params, AxumUsers, PasswordHasher, PasswordPolicy, SqliteStore, User,
-    UserSchema,
+    ApiError, Argon2Params, AxumUsers, MemoryMailer, PasswordHasher, PasswordPolicy, SqliteStore,
+    TokenKind, TokenSettings, User, UserSchema,
 };
 use http::request::Parts;
 use http::{HeaderMap, Method, Request, StatusCode};
@@ -25,13 +25,16 @@ pub const SECRET: &str = "SECRET";
 /// Made by Python's bcrypt for "guinevere", as in passlib-era FastAPI Users databases.
 pub const BCRYPT_GUINEVERE: &str = "$2b$04$kA1tkzUo4gqSTbXw9gx/Oe81WW5BgBc3RhrnSddKDHbsae/EHNzZG";
 
-/// Records hook calls as `name:email` strings.
+/// Records hook calls as `name:email` strings, and the tokens the hooks were given.
 #[derive(Clone, Default)]
-pub struct Recorder(pub Arc<Mutex<Vec<String>>>);
+pub struct Recorder(pub Arc<Mutex<Vec<String>>>, pub Arc<Mutex<Vec<String>>>);
 
 impl Recorder {
     pub fn take(&self) -> Vec<String> {
         std::mem::take(&mut *self.0.lock().unwrap())
+    }
+    pub fn tokens(&self) -> Vec<String> {
+        std::mem::take(&mut *self.1.lock().unwrap())
     }
     fn push(&self, entry: String) {
         self.0.lock().unwrap().push(entry);
@@ -79,6 +82,39 @@ impl Hooks for Recorder {
         ));
         Ok(())
     }
+    async fn on_after_request_verify(
+        &self,
+        user: &User,
+        token: &str,
+        request: Option<&Parts>,
+    ) -> Result<(), ApiError> {
+        assert!(request.is_some(), "the request reaches the hook");
+        self.push(format!("request_verify:{}", user.email));
+        self.1.lock().unwrap().push(token.to_owned());
+        Ok(())
+    }
+    async fn on_after_verify(&self, user: &User, _request: Option<&Parts>) -> Result<(), ApiError> {
+        self.push(format!("verify:{}:{}", user.email, user.is_verified));
+        Ok(())
+    }
+    async fn on_after_forgot_password(
+        &self,
+        user: &User,
+        token: &str,
+        _request: Option<&Parts>,
+    ) -> Result<(), ApiError> {
+        self.push(format!("forgot_password:{}", user.email));
+        self.1.lock().unwrap().push(token.to_owned());
+        Ok(())
+    }
+    async fn on_after_reset_password(
+        &self,
+        user: &User,
+        _request: Option<&Parts>,
+    ) -> Result<(), ApiError> {
+        self.push(format!("reset_password:{}", user.email));
+        Ok(())
+    }
     async fn on_before_delete(
         &self,
         user: &User,
@@ -98,6 +134,7 @@ pub struct TestApp {
     pub router: Router,
     pub hooks: Recorder,
     pub store: SqliteStore,
+    pub mailer: MemoryMailer,
 }
 
 pub fn fast_hasher() -> PasswordHasher {
@@ -118,6 +155,7 @@ pub fn cookie_transport() -> CookieTransport {
 
 pub struct Options {
     pub requires_verification: bool,
+    pub verify_on_register: bool,
     pub schema: UserSchema,
     pub backends: Vec<Backend>,
 }
@@ -126,6 +164,7 @@ impl Default for Options {
     fn default() -> Self {
         Self {
             requires_verification: false,
+            verify_on_register: false,
             schema: UserSchema::new(),
             backends: vec![
                 Backend::new(
@@ -153,7 +192,12 @@ pub async fn app_with(options: Options) -> TestApp {
         .unwrap();
     store.migrate().await.unwrap();
     let hooks = Recorder::default();
+    let mailer = MemoryMailer::new();
     let mut builder = AxumUsers::builder(store.clone())
+        .verification_token(TokenSettings::new(SECRET, TokenKind::Verify))
+        .reset_password_token(TokenSettings::new(SECRET, TokenKind::Reset))
+        .mailer(mailer.clone())
+        .verify_on_register(options.verify_on_register)
         .hooks(hooks.clone())
         .schema(options.schema)
         .password_hasher(fast_hasher())
@@ -172,6 +216,7 @@ pub async fn app_with(options: Options) -> TestApp {
         users,
         hooks,
         store,
+        mailer,
     };
     for (email, password, active, superuser, verified) in [
         ("king.arthur@camelot.bt", "guinevere", true, false, false),

@@ -1,0 +1,562 @@
+//! E-mail: the verification and reset messages, their templates, and the [`Mailer`] that
+//! delivers them.
+//!
+//! The library renders each message from [`MailTemplates`] (minijinja; override any of them) and
+//! hands it to the configured [`Mailer`]. Sending happens after the `202` answer, with retries;
+//! a failure is logged and never reaches the client. Mailers shipped here:
+//! [`MemoryMailer`] (tests), and with the `smtp` feature [`SmtpMailer`] and [`OutboxMailer`]
+//! (one `.eml` file per message, for development).
+//!
+//! A mailer of your own, for an HTTP e-mail API for instance:
+//!
+//! ```
+//! use axum_users::mail::{Email, MailError, Mailer};
+//!
+//! struct LogMailer;
+//!
+//! impl Mailer for LogMailer {
+//!     async fn send(&self, email: &Email) -> Result<(), MailError> {
+//!         println!("to {}: {}", email.to, email.subject);
+//!         Ok(())
+//!     }
+//! }
+//! ```
+
+use std::future::Future;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use minijinja::Environment;
+use serde_json::Value;
+use tokio::sync::Notify;
+
+use crate::store::BoxFuture;
+use crate::tokens::TokenKind;
+
+/// One message, rendered and ready to send.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Email {
+    /// What the message is for.
+    pub kind: TokenKind,
+    /// The recipient's address.
+    pub to: String,
+    /// Subject line.
+    pub subject: String,
+    /// Plain-text body.
+    pub text: String,
+    /// HTML body.
+    pub html: String,
+}
+
+impl std::fmt::Debug for Email {
+    // The bodies carry a token: never print them.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Email")
+            .field("kind", &self.kind)
+            .field("to", &self.to)
+            .field("subject", &self.subject)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A delivery that failed; it is retried, then logged.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct MailError(pub String);
+
+/// Delivers messages.
+pub trait Mailer: Send + Sync + 'static {
+    /// Sends one message. An `Err` is retried with backoff.
+    fn send(&self, email: &Email) -> impl Future<Output = Result<(), MailError>> + Send;
+}
+
+pub(crate) trait DynMailer: Send + Sync {
+    fn send<'a>(&'a self, email: &'a Email) -> BoxFuture<'a, Result<(), MailError>>;
+}
+
+impl<T: Mailer> DynMailer for T {
+    fn send<'a>(&'a self, email: &'a Email) -> BoxFuture<'a, Result<(), MailError>> {
+        Box::pin(Mailer::send(self, email))
+    }
+}
+
+/// How often and how patiently a failed delivery is tried again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RetryPolicy {
+    /// Tries in all (default 5).
+    pub attempts: u32,
+    /// Wait before the second try (default 1 s); each later wait doubles, up to `max_delay`.
+    pub first_delay: Duration,
+    /// Longest wait between two tries (default 60 s).
+    pub max_delay: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        Self {
+            attempts: 5,
+            first_delay: Duration::from_secs(1),
+            max_delay: Duration::from_secs(60),
+        }
+    }
+}
+
+/// The names of the templates, each overridable.
+pub const TEMPLATE_NAMES: [&str; 6] = [
+    "verify_subject.txt",
+    "verify.txt",
+    "verify.html",
+    "reset_subject.txt",
+    "reset.txt",
+    "reset.html",
+];
+
+const DEFAULTS: [(&str, &str); 6] = [
+    (
+        "verify_subject.txt",
+        include_str!("../templates/verify_subject.txt"),
+    ),
+    ("verify.txt", include_str!("../templates/verify.txt")),
+    ("verify.html", include_str!("../templates/verify.html")),
+    (
+        "reset_subject.txt",
+        include_str!("../templates/reset_subject.txt"),
+    ),
+    ("reset.txt", include_str!("../templates/reset.txt")),
+    ("reset.html", include_str!("../templates/reset.html")),
+];
+
+/// The message templates (minijinja syntax; `.html` templates escape what they print).
+///
+/// Each template sees `user` (the user as the API shows it: `email`, `id`, your own fields),
+/// `token`, `link` (the configured front-end URL with the token in it, or none),
+/// `lifetime_minutes` and `app_name`.
+#[derive(Clone)]
+pub struct MailTemplates {
+    env: Environment<'static>,
+}
+
+impl std::fmt::Debug for MailTemplates {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MailTemplates").finish_non_exhaustive()
+    }
+}
+
+impl Default for MailTemplates {
+    fn default() -> Self {
+        let mut env = Environment::new();
+        for (name, source) in DEFAULTS {
+            // The built-in templates are compiled by this crate's tests.
+            if let Err(err) = env.add_template(name, source) {
+                tracing::error!(template = name, error = %err, "built-in template is broken");
+            }
+        }
+        Self { env }
+    }
+}
+
+impl MailTemplates {
+    /// Replaces one template; the name must be one of [`TEMPLATE_NAMES`].
+    pub fn set(mut self, name: &str, source: impl Into<String>) -> Result<Self, String> {
+        let name = TEMPLATE_NAMES.iter().find(|n| **n == name).ok_or_else(|| {
+            format!(
+                "unknown e-mail template {name:?}; the templates are {}",
+                TEMPLATE_NAMES.join(", ")
+            )
+        })?;
+        self.env
+            .add_template_owned(*name, source.into())
+            .map_err(|e| format!("e-mail template {name}: {e}"))?;
+        Ok(self)
+    }
+
+    /// The defaults, with every file of `dir` named like a template replacing that template.
+    pub fn from_dir(dir: &Path) -> Result<Self, String> {
+        if !dir.is_dir() {
+            return Err(format!(
+                "the e-mail template directory {} does not exist",
+                dir.display()
+            ));
+        }
+        let mut templates = Self::default();
+        for name in TEMPLATE_NAMES {
+            let path = dir.join(name);
+            if path.exists() {
+                let source = std::fs::read_to_string(&path)
+                    .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+                templates = templates.set(name, source)?;
+            }
+        }
+        Ok(templates)
+    }
+
+    /// Renders the message of `kind` for `to`.
+    pub fn render(&self, kind: TokenKind, to: &str, context: &Value) -> Result<Email, String> {
+        let prefix = match kind {
+            TokenKind::Verify => "verify",
+            TokenKind::Reset => "reset",
+        };
+        let render = |suffix: &str| {
+            let name = format!("{prefix}{suffix}");
+            self.env
+                .get_template(&name)
+                .and_then(|t| t.render(context))
+                .map_err(|e| format!("e-mail template {name}: {e}"))
+        };
+        let subject = render("_subject.txt")?;
+        Ok(Email {
+            kind,
+            to: to.to_owned(),
+            subject: subject.split_whitespace().collect::<Vec<_>>().join(" "),
+            text: render(".txt")?,
+            html: render(".html")?,
+        })
+    }
+}
+
+/// Where the e-mail settings live in [`crate::AxumUsers`].
+#[derive(Clone)]
+pub(crate) struct MailSettings {
+    pub(crate) mailer: Option<Arc<dyn DynMailer>>,
+    pub(crate) templates: MailTemplates,
+    pub(crate) verify_url: Option<String>,
+    pub(crate) reset_url: Option<String>,
+    pub(crate) app_name: String,
+    pub(crate) retry: RetryPolicy,
+}
+
+impl Default for MailSettings {
+    fn default() -> Self {
+        Self {
+            mailer: None,
+            templates: MailTemplates::default(),
+            verify_url: None,
+            reset_url: None,
+            app_name: "axum-users".into(),
+            retry: RetryPolicy::default(),
+        }
+    }
+}
+
+impl MailSettings {
+    /// Renders and sends, retrying with backoff. Never returns an error: failures are logged.
+    pub(crate) async fn deliver(
+        &self,
+        kind: TokenKind,
+        user: &crate::User,
+        token: &str,
+        lifetime: Duration,
+    ) {
+        let Some(mailer) = &self.mailer else {
+            return;
+        };
+        let url = match kind {
+            TokenKind::Verify => &self.verify_url,
+            TokenKind::Reset => &self.reset_url,
+        };
+        let link = url.as_ref().map(|u| u.replace("{token}", token));
+        let context = serde_json::json!({
+            "user": user.to_read(),
+            "token": token,
+            "link": link,
+            "lifetime_minutes": lifetime.as_secs().div_ceil(60),
+            "app_name": self.app_name,
+        });
+        let email = match self.templates.render(kind, &user.email, &context) {
+            Ok(email) => email,
+            Err(error) => {
+                tracing::error!(%error, user_id = %user.id, "cannot render the e-mail; not sent");
+                return;
+            }
+        };
+        let mut delay = self.retry.first_delay;
+        for attempt in 1..=self.retry.attempts.max(1) {
+            match mailer.send(&email).await {
+                Ok(()) => {
+                    tracing::info!(user_id = %user.id, kind = ?kind, attempt, "e-mail sent");
+                    return;
+                }
+                Err(error) if attempt < self.retry.attempts => {
+                    tracing::warn!(%error, user_id = %user.id, attempt, retry_in = ?delay, "e-mail delivery failed; will retry");
+                    tokio::time::sleep(delay).await;
+                    delay = (delay * 2).min(self.retry.max_delay);
+                }
+                Err(error) => {
+                    tracing::error!(%error, user_id = %user.id, attempt, "e-mail delivery failed; giving up");
+                }
+            }
+        }
+    }
+}
+
+/// Keeps messages in memory: for tests, and for applications that deliver them themselves.
+#[derive(Debug, Clone, Default)]
+pub struct MemoryMailer {
+    inner: Arc<(Mutex<Vec<Email>>, Notify)>,
+}
+
+impl MemoryMailer {
+    /// An empty mailbox.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Every message sent so far.
+    pub fn messages(&self) -> Vec<Email> {
+        self.inner
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Removes and returns the messages sent so far.
+    pub fn take(&self) -> Vec<Email> {
+        std::mem::take(
+            &mut *self
+                .inner
+                .0
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner),
+        )
+    }
+
+    /// Waits for the next message (taking it), up to `timeout`.
+    pub async fn next(&self, timeout: Duration) -> Option<Email> {
+        tokio::time::timeout(timeout, async {
+            loop {
+                let notified = self.inner.1.notified();
+                tokio::pin!(notified);
+                notified.as_mut().enable();
+                {
+                    let mut messages = self
+                        .inner
+                        .0
+                        .lock()
+                        .unwrap_or_else(std::sync::PoisonError::into_inner);
+                    if !messages.is_empty() {
+                        return messages.remove(0);
+                    }
+                }
+                notified.await;
+            }
+        })
+        .await
+        .ok()
+    }
+}
+
+impl Mailer for MemoryMailer {
+    async fn send(&self, email: &Email) -> Result<(), MailError> {
+        self.inner
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .push(email.clone());
+        self.inner.1.notify_waiters();
+        Ok(())
+    }
+}
+
+/// The token in a message, as printed after `token=` in the default templates.
+pub fn token_in(text: &str) -> Option<&str> {
+    let start = text.find("token=")? + "token=".len();
+    let rest = &text[start..];
+    let end = rest
+        .find(|c: char| !(c.is_ascii_alphanumeric() || "-_.".contains(c)))
+        .unwrap_or(rest.len());
+    Some(&rest[..end]).filter(|t| !t.is_empty())
+}
+
+#[cfg(feature = "smtp")]
+pub use delivery::{OutboxMailer, SmtpMailer};
+
+#[cfg(feature = "smtp")]
+mod delivery {
+    use std::path::PathBuf;
+    use std::time::Duration;
+
+    use lettre::message::header::{ContentTransferEncoding, ContentType};
+    use lettre::message::{Body, Mailbox, MultiPart, SinglePart};
+    use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
+
+    use super::{Email, MailError, Mailer};
+
+    fn message(from: &Mailbox, email: &Email) -> Result<Message, MailError> {
+        let to: Mailbox = email
+            .to
+            .parse()
+            .map_err(|e| MailError(format!("invalid recipient address: {e}")))?;
+        Message::builder()
+            .from(from.clone())
+            .to(to)
+            .subject(email.subject.clone())
+            .multipart(
+                MultiPart::alternative()
+                    .singlepart(part(ContentType::TEXT_PLAIN, &email.text))
+                    .singlepart(part(ContentType::TEXT_HTML, &email.html)),
+            )
+            .map_err(|e| MailError(format!("cannot build the message: {e}")))
+    }
+
+    /// ASCII bodies go as they are (7bit, lines up to RFC 5322's 998 characters), so that the
+    /// long token line stays whole and can be copied from the raw message; others are encoded
+    /// by lettre (quoted-printable or base64).
+    fn part(content_type: ContentType, text: &str) -> SinglePart {
+        let crlf = text.replace("\r\n", "\n").replace('\n', "\r\n");
+        let plain = crlf.is_ascii()
+            && !crlf.contains('\0')
+            && !crlf
+                .split("\r\n")
+                .any(|line| line.len() > 998 || line.contains('\r'));
+        let body = if plain {
+            Body::dangerous_pre_encoded(crlf.into_bytes(), ContentTransferEncoding::SevenBit)
+        } else {
+            Body::new(text.to_owned())
+        };
+        SinglePart::builder().header(content_type).body(body)
+    }
+
+    fn mailbox(from: &str) -> Result<Mailbox, String> {
+        from.parse()
+            .map_err(|e| format!("invalid sender address {from:?}: {e}"))
+    }
+
+    /// Delivers through an SMTP server.
+    #[derive(Clone)]
+    pub struct SmtpMailer {
+        transport: AsyncSmtpTransport<Tokio1Executor>,
+        from: Mailbox,
+    }
+
+    impl std::fmt::Debug for SmtpMailer {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.debug_struct("SmtpMailer")
+                .field("from", &self.from.to_string())
+                .finish_non_exhaustive()
+        }
+    }
+
+    impl SmtpMailer {
+        /// From a URL: `smtp://host:port` (plain, or STARTTLS with `?tls=required`),
+        /// `smtps://host:port` (TLS from the first byte), with `user:password@` for AUTH.
+        /// `from` is the sender, e.g. `Camelot <noreply@camelot.bt>`.
+        pub fn from_url(url: &str, from: &str) -> Result<Self, String> {
+            let transport = AsyncSmtpTransport::<Tokio1Executor>::from_url(url)
+                .map_err(|e| format!("invalid SMTP URL: {e}"))?
+                .timeout(Some(Duration::from_secs(20)))
+                .build();
+            Ok(Self {
+                transport,
+                from: mailbox(from)?,
+            })
+        }
+    }
+
+    impl Mailer for SmtpMailer {
+        async fn send(&self, email: &Email) -> Result<(), MailError> {
+            let message = message(&self.from, email)?;
+            self.transport
+                .send(message)
+                .await
+                .map(|_| ())
+                .map_err(|e| MailError(format!("SMTP: {e}")))
+        }
+    }
+
+    /// Writes each message as an RFC 5322 `.eml` file into a directory: development without an
+    /// SMTP server. Open the file with any mail client, or read the token from it.
+    #[derive(Debug, Clone)]
+    pub struct OutboxMailer {
+        dir: PathBuf,
+        from: Mailbox,
+    }
+
+    impl OutboxMailer {
+        /// Writes into `dir` (created when missing).
+        pub fn new(dir: impl Into<PathBuf>, from: &str) -> Result<Self, String> {
+            Ok(Self {
+                dir: dir.into(),
+                from: mailbox(from)?,
+            })
+        }
+
+        /// The directory.
+        pub fn dir(&self) -> &std::path::Path {
+            &self.dir
+        }
+    }
+
+    impl Mailer for OutboxMailer {
+        async fn send(&self, email: &Email) -> Result<(), MailError> {
+            let bytes = message(&self.from, email)?.formatted();
+            let io = |e: std::io::Error| MailError(format!("outbox {}: {e}", self.dir.display()));
+            tokio::fs::create_dir_all(&self.dir).await.map_err(io)?;
+            let millis = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_millis())
+                .unwrap_or_default();
+            let kind = match email.kind {
+                crate::tokens::TokenKind::Verify => "verify",
+                crate::tokens::TokenKind::Reset => "reset",
+            };
+            let name = format!("{millis}-{kind}-{}.eml", uuid::Uuid::new_v4().simple());
+            // Written under a dot-name, then renamed: a reader never sees half a message.
+            let partial = self.dir.join(format!(".{name}.partial"));
+            tokio::fs::write(&partial, bytes).await.map_err(io)?;
+            let path = self.dir.join(&name);
+            tokio::fs::rename(&partial, &path).await.map_err(io)?;
+            tracing::info!(path = %path.display(), "e-mail written to the outbox");
+            Ok(())
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_templates_render_link_token_and_escape_html() {
+        let templates = MailTemplates::default();
+        let context = serde_json::json!({
+            "user": {"email": "king.arthur@camelot.bt"},
+            "token": "aaa.bbb.ccc",
+            "link": "https://camelot.bt/verify?token=aaa.bbb.ccc&x=<y>",
+            "lifetime_minutes": 60,
+            "app_name": "Camelot",
+        });
+        for kind in [TokenKind::Verify, TokenKind::Reset] {
+            let email = templates
+                .render(kind, "king.arthur@camelot.bt", &context)
+                .unwrap();
+            assert!(!email.subject.contains('\n'));
+            assert_eq!(token_in(&email.text), Some("aaa.bbb.ccc"));
+            assert!(email.text.contains("x=<y>"), "{}", email.text);
+            assert!(email.html.contains("x=&lt;y&gt;"), "{}", email.html);
+            assert!(email.text.contains("60 minutes"), "{}", email.text);
+        }
+    }
+
+    #[test]
+    fn overrides_are_checked() {
+        let err = MailTemplates::default().set("nope.txt", "x").unwrap_err();
+        assert!(err.starts_with("unknown e-mail template"), "{err}");
+        let err = MailTemplates::default()
+            .set("verify.txt", "{% if %}")
+            .unwrap_err();
+        assert!(err.starts_with("e-mail template verify.txt:"), "{err}");
+        let templates = MailTemplates::default()
+            .set("verify_subject.txt", "Hi {{ user.email }}")
+            .unwrap();
+        let email = templates
+            .render(
+                TokenKind::Verify,
+                "a@b.c",
+                &serde_json::json!({"user": {"email": "a@b.c"}, "token": "t"}),
+            )
+            .unwrap();
+        assert_eq!(email.subject, "Hi a@b.c");
+    }
+}

@@ -1,0 +1,193 @@
+//! The verify router (`POST /request-verify-token`, `POST /verify`) and the reset-password
+//! router (`POST /forgot-password`, `POST /reset-password`).
+//!
+//! The two routes that take an e-mail answer `202 null` as soon as the body is valid: the
+//! lookup, the token, the hook and the e-mail run afterwards, so that the answer takes the same
+//! time whether or not the address belongs to someone.
+
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::response::Response;
+use axum::routing::post;
+use axum::Router;
+use http::request::Parts;
+use http::StatusCode;
+use serde_json::Value;
+
+use super::read_body;
+use crate::error::{json_response, ErrorCode};
+use crate::manager::ManagerError;
+use crate::tokens::TokenKind;
+use crate::user::validate_email_value;
+use crate::validation::{read_json_body, RawBody, ValidationErrors, ValidationItem};
+use crate::{ApiError, AxumUsers, User};
+
+impl AxumUsers {
+    /// `POST /request-verify-token` and `POST /verify` (mount under `/auth`).
+    pub fn verify_router<S: Clone + Send + Sync + 'static>(&self) -> Router<S> {
+        Router::new()
+            .route("/request-verify-token", post(request_verify_token))
+            .route("/verify", post(verify))
+            .with_state(self.clone())
+    }
+
+    /// `POST /forgot-password` and `POST /reset-password` (mount under `/auth`).
+    pub fn reset_password_router<S: Clone + Send + Sync + 'static>(&self) -> Router<S> {
+        Router::new()
+            .route("/forgot-password", post(forgot_password))
+            .route("/reset-password", post(reset_password))
+            .with_state(self.clone())
+    }
+
+    /// Issues a verification token for `user` (hook `on_after_request_verify`) and mails it.
+    /// Inactive and verified users get nothing. Failures are logged, never returned.
+    pub(crate) async fn send_verification(&self, user: &User, request: Option<&Parts>) {
+        match self.manager().request_verify(user, request).await {
+            Ok(token) => {
+                let lifetime = self.manager().verify_tokens.lifetime;
+                self.mail()
+                    .deliver(TokenKind::Verify, user, &token, lifetime)
+                    .await;
+            }
+            Err(ManagerError::UserInactive | ManagerError::UserAlreadyVerified) => {}
+            Err(error) => {
+                tracing::error!(%error, user_id = %user.id, "request-verify-token failed")
+            }
+        }
+    }
+
+    async fn send_reset(&self, user: &User, request: Option<&Parts>) {
+        match self.manager().forgot_password(user, request).await {
+            Ok(token) => {
+                let lifetime = self.manager().reset_tokens.lifetime;
+                self.mail()
+                    .deliver(TokenKind::Reset, user, &token, lifetime)
+                    .await;
+            }
+            Err(ManagerError::UserInactive) => {}
+            Err(error) => tracing::error!(%error, user_id = %user.id, "forgot-password failed"),
+        }
+    }
+
+    /// The user behind an e-mail address, in a background job: errors are logged.
+    async fn lookup(&self, email: &str) -> Option<User> {
+        self.manager()
+            .get_by_email(email)
+            .await
+            .inspect_err(|error| tracing::error!(%error, "user lookup failed"))
+            .ok()
+            .flatten()
+    }
+}
+
+/// Fields sent as FastAPI's embedded body parameters: a JSON object whose fields must be
+/// strings; any other body counts as missing them all.
+async fn embedded_strings(
+    parts: &Parts,
+    body: Body,
+    names: &[&str],
+) -> Result<Vec<Value>, ApiError> {
+    let bytes = read_body(body).await?;
+    let raw = read_json_body(&parts.headers, &bytes)?;
+    let object = match raw {
+        RawBody::Json(Value::Object(map)) => map,
+        _ => Default::default(),
+    };
+    let mut errors = ValidationErrors::default();
+    let mut values = Vec::with_capacity(names.len());
+    for name in names {
+        match object.get(*name) {
+            None => errors.push(ValidationItem::missing(name, Value::Null)),
+            Some(value @ Value::String(_)) => values.push(value.clone()),
+            Some(other) => errors.push(ValidationItem::body_field(
+                "string_type",
+                name,
+                "Input should be a valid string",
+                other.clone(),
+            )),
+        }
+    }
+    errors.into_result()?;
+    Ok(values)
+}
+
+async fn email_body(parts: &Parts, body: Body) -> Result<String, ApiError> {
+    let values = embedded_strings(parts, body, &["email"]).await?;
+    let value = values.first().cloned().unwrap_or_default();
+    validate_email_value("email", &value).map_err(|item| ValidationErrors::from(item).into())
+}
+
+fn text(value: &Value) -> &str {
+    value.as_str().unwrap_or_default()
+}
+
+/// `request-verify-token` and `forgot-password`: `202 null` once the body is valid; the rest
+/// happens after the answer.
+async fn email_job(
+    users: AxumUsers,
+    request: Request,
+    kind: TokenKind,
+) -> Result<Response, ApiError> {
+    let (parts, body) = request.into_parts();
+    let email = email_body(&parts, body).await?;
+    let job = users.clone();
+    users.spawn_background(async move {
+        if let Some(user) = job.lookup(&email).await {
+            match kind {
+                TokenKind::Verify => job.send_verification(&user, Some(&parts)).await,
+                TokenKind::Reset => job.send_reset(&user, Some(&parts)).await,
+            }
+        }
+    });
+    Ok(json_response(StatusCode::ACCEPTED, &Value::Null))
+}
+
+async fn request_verify_token(
+    State(users): State<AxumUsers>,
+    request: Request,
+) -> Result<Response, ApiError> {
+    email_job(users, request, TokenKind::Verify).await
+}
+
+async fn verify(State(users): State<AxumUsers>, request: Request) -> Result<Response, ApiError> {
+    let (parts, body) = request.into_parts();
+    let values = embedded_strings(&parts, body, &["token"]).await?;
+    match users.manager().verify(text(&values[0]), Some(&parts)).await {
+        Ok(user) => Ok(json_response(StatusCode::OK, &user.to_read())),
+        Err(ManagerError::InvalidToken) => Err(ApiError::Code(ErrorCode::VerifyUserBadToken)),
+        Err(ManagerError::UserAlreadyVerified) => {
+            Err(ApiError::Code(ErrorCode::VerifyUserAlreadyVerified))
+        }
+        Err(other) => Err(other.into()),
+    }
+}
+
+async fn forgot_password(
+    State(users): State<AxumUsers>,
+    request: Request,
+) -> Result<Response, ApiError> {
+    email_job(users, request, TokenKind::Reset).await
+}
+
+async fn reset_password(
+    State(users): State<AxumUsers>,
+    request: Request,
+) -> Result<Response, ApiError> {
+    let (parts, body) = request.into_parts();
+    let values = embedded_strings(&parts, body, &["token", "password"]).await?;
+    match users
+        .manager()
+        .reset_password(text(&values[0]), text(&values[1]), Some(&parts))
+        .await
+    {
+        Ok(_) => Ok(json_response(StatusCode::OK, &Value::Null)),
+        Err(ManagerError::InvalidToken | ManagerError::UserInactive) => {
+            Err(ApiError::Code(ErrorCode::ResetPasswordBadToken))
+        }
+        Err(ManagerError::InvalidPassword(reason)) => Err(ApiError::CodeWithReason {
+            code: ErrorCode::ResetPasswordInvalidPassword,
+            reason,
+        }),
+        Err(other) => Err(other.into()),
+    }
+}
