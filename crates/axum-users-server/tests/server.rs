@@ -2,101 +2,15 @@
 //! flow of FastAPI Users' "Flow" page, `create-superuser` while the server runs, and clean
 //! failures on bad configuration.
 
+mod common;
+
 use std::net::TcpListener;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
+use common::{run, start, start_in, temp_dir, text, BIN};
+
 use serde_json::{json, Value};
-
-const BIN: &str = env!("CARGO_BIN_EXE_axum-users");
-
-struct Server {
-    child: Child,
-    base: String,
-    dir: PathBuf,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
-
-fn temp_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("axum-users-test-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-fn command(dir: &Path) -> Command {
-    let mut cmd = Command::new(BIN);
-    cmd.current_dir(dir)
-        .env_remove("AXUM_USERS_SECRET")
-        .env_remove("AXUM_USERS_DATABASE_URL")
-        .env("AXUM_USERS_ARGON2_MEMORY_KIB", "1024")
-        .env("AXUM_USERS_ARGON2_ITERATIONS", "1")
-        .env("RUST_LOG", "error");
-    cmd
-}
-
-async fn start(name: &str) -> Server {
-    start_in(temp_dir(name), &[]).await
-}
-
-/// Starts the binary in `dir` on a free port and waits until it answers.
-async fn start_in(dir: PathBuf, envs: &[(&str, String)]) -> Server {
-    let port = free_port();
-    let mut cmd = command(&dir);
-    cmd.env("AXUM_USERS_BIND", format!("127.0.0.1:{port}"));
-    for (k, v) in envs {
-        cmd.env(k, v);
-    }
-    let child = cmd
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let server = Server {
-        child,
-        base: format!("http://127.0.0.1:{port}"),
-        dir,
-    };
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while reqwest::get(format!("{}/openapi.json", server.base))
-        .await
-        .is_err()
-    {
-        assert!(Instant::now() < deadline, "server did not start");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    server
-}
-
-fn run(dir: &Path, args: &[&str], envs: &[(&str, &str)]) -> Output {
-    let mut cmd = command(dir);
-    cmd.args(args).stdin(Stdio::null());
-    for (k, v) in envs {
-        cmd.env(k, v);
-    }
-    cmd.output().unwrap()
-}
-
-async fn text(response: reqwest::Response) -> (u16, String) {
-    let status = response.status().as_u16();
-    (status, response.text().await.unwrap())
-}
 
 #[tokio::test]
 async fn the_whole_flow_over_http() {
@@ -425,11 +339,15 @@ async fn serves_openapi_and_docs_without_a_cdn() {
 #[test]
 fn bad_configuration_fails_with_one_clear_line() {
     let dir = temp_dir("config");
-    let cases: [(&[(&str, &str)], &str); 4] = [
+    let cases: [(&[(&str, &str)], &str); 8] = [
         (&[("AXUM_USERS_DATABASE_URL", "mysql://nope")], "error: invalid configuration: AXUM_USERS_DATABASE_URL must be a sqlite: URL (got mysql://nope)\n"),
         (&[("AXUM_USERS_BIND", "not-an-address")], "error: invalid configuration: AXUM_USERS_BIND \"not-an-address\" is not an address:port: invalid socket address syntax\n"),
         (&[("AXUM_USERS_JWT_ALGORITHM", "RS256"), ("AXUM_USERS_JWT_PRIVATE_KEY_FILE", "missing.pem"), ("AXUM_USERS_JWT_PUBLIC_KEY_FILE", "missing.pem")], "error: cannot read the key file missing.pem: No such file or directory (os error 2)\n"),
         (&[("AXUM_USERS_COOKIE_SECURE", "maybe")], ""),
+        (&[("AXUM_USERS_VERIFY_URL", "https://camelot.bt/verify")], "error: invalid configuration: AXUM_USERS_VERIFY_URL must contain {token} where the token goes (got \"https://camelot.bt/verify\")\n"),
+        (&[("AXUM_USERS_SMTP_URL", "http://mail.camelot.bt")], ""),
+        (&[("AXUM_USERS_MAIL_FROM", "not an address")], ""),
+        (&[("AXUM_USERS_MAIL_TEMPLATES", "no-such-dir")], "error: invalid configuration: AXUM_USERS_MAIL_TEMPLATES: the e-mail template directory no-such-dir does not exist\n"),
     ];
     for (envs, expected) in cases {
         let out = run(&dir, &[], envs);
@@ -504,12 +422,15 @@ fn create_superuser_refuses_bad_input() {
 async fn readme_walkthrough_works_as_written() {
     let readme =
         std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../README.md")).unwrap();
-    let block = readme
+    // Every flow block, in order, against one server.
+    let blocks: Vec<&str> = readme
         .split("<!-- readme-flow:start -->")
-        .nth(1)
-        .and_then(|rest| rest.split("<!-- readme-flow:end -->").next())
-        .unwrap();
-    let script: String = block
+        .skip(1)
+        .filter_map(|rest| rest.split("<!-- readme-flow:end -->").next())
+        .collect();
+    assert_eq!(blocks.len(), 2);
+    let script: String = blocks
+        .concat()
         .lines()
         .filter(|line| !line.starts_with("```"))
         .collect::<Vec<_>>()

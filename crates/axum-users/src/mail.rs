@@ -392,6 +392,7 @@ mod delivery {
             .from(from.clone())
             .to(to)
             .subject(email.subject.clone())
+            .message_id(None)
             .multipart(
                 MultiPart::alternative()
                     .singlepart(part(ContentType::TEXT_PLAIN, &email.text))
@@ -537,6 +538,34 @@ mod tests {
             assert!(email.html.contains("x=&lt;y&gt;"), "{}", email.html);
             assert!(email.text.contains("60 minutes"), "{}", email.text);
         }
+    }
+
+    #[test]
+    fn a_directory_overrides_the_templates_it_holds() {
+        let dir = std::env::temp_dir().join(format!("axum-users-templates-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(
+            dir.join("reset_subject.txt"),
+            "New password for {{ user.email }}",
+        )
+        .unwrap();
+        std::fs::write(dir.join("unrelated.md"), "ignored").unwrap();
+        let templates = MailTemplates::from_dir(&dir).unwrap();
+        let context =
+            serde_json::json!({"user": {"email": "a@b.c"}, "token": "t", "lifetime_minutes": 60});
+        let reset = templates
+            .render(TokenKind::Reset, "a@b.c", &context)
+            .unwrap();
+        assert_eq!(reset.subject, "New password for a@b.c");
+        let verify = templates
+            .render(TokenKind::Verify, "a@b.c", &context)
+            .unwrap();
+        assert_eq!(verify.subject, "Confirm your e-mail address for");
+        std::fs::write(dir.join("verify.html"), "{{ broken").unwrap();
+        let err = MailTemplates::from_dir(&dir).unwrap_err();
+        assert!(err.starts_with("e-mail template verify.html:"), "{err}");
+        std::fs::remove_dir_all(&dir).unwrap();
+        assert!(MailTemplates::from_dir(&dir).is_err());
     }
 
     #[test]

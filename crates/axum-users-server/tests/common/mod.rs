@@ -1,0 +1,97 @@
+//! Shared by the server tests: the binary started in a scratch directory on a free port.
+
+#![allow(dead_code)]
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_axum-users");
+
+pub struct Server {
+    pub child: Child,
+    pub base: String,
+    pub dir: PathBuf,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+pub fn temp_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("axum-users-test-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+pub fn command(dir: &Path) -> Command {
+    let mut cmd = Command::new(BIN);
+    cmd.current_dir(dir)
+        .env_remove("AXUM_USERS_SECRET")
+        .env_remove("AXUM_USERS_DATABASE_URL")
+        .env("AXUM_USERS_ARGON2_MEMORY_KIB", "1024")
+        .env("AXUM_USERS_ARGON2_ITERATIONS", "1")
+        .env("RUST_LOG", "error");
+    cmd
+}
+
+pub async fn start(name: &str) -> Server {
+    start_in(temp_dir(name), &[]).await
+}
+
+/// Starts the binary in `dir` on a free port and waits until it answers.
+pub async fn start_in(dir: PathBuf, envs: &[(&str, String)]) -> Server {
+    let port = free_port();
+    let mut cmd = command(&dir);
+    cmd.env("AXUM_USERS_BIND", format!("127.0.0.1:{port}"));
+    for (k, v) in envs {
+        cmd.env(k, v);
+    }
+    let child = cmd
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let server = Server {
+        child,
+        base: format!("http://127.0.0.1:{port}"),
+        dir,
+    };
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while reqwest::get(format!("{}/openapi.json", server.base))
+        .await
+        .is_err()
+    {
+        assert!(Instant::now() < deadline, "server did not start");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    server
+}
+
+pub fn run(dir: &Path, args: &[&str], envs: &[(&str, &str)]) -> Output {
+    let mut cmd = command(dir);
+    cmd.args(args).stdin(Stdio::null());
+    for (k, v) in envs {
+        cmd.env(k, v);
+    }
+    cmd.output().unwrap()
+}
+
+pub async fn text(response: reqwest::Response) -> (u16, String) {
+    let status = response.status().as_u16();
+    (status, response.text().await.unwrap())
+}

@@ -1,0 +1,101 @@
+//! Does `POST /auth/forgot-password` (and `/auth/request-verify-token`) take the same time
+//! whether or not the address belongs to someone? Prints the medians of both, over the router
+//! with real SQLite and the default (OWASP) argon2 parameters, and, for contrast, the time of
+//! FastAPI Users' inline approach, where the known address costs a hash before the answer.
+//!
+//! `cargo bench -p axum-users --bench anti_enumeration`
+
+use std::time::{Duration, Instant};
+
+use axum::body::Body;
+use axum_users::{AxumUsers, MemoryMailer, SqliteStore, User, UserSchema};
+use http::Request;
+use tower::ServiceExt as _;
+
+const ROUNDS: usize = 100;
+
+fn median(mut samples: Vec<Duration>) -> Duration {
+    samples.sort_unstable();
+    samples[samples.len() / 2]
+}
+
+fn p90(mut samples: Vec<Duration>) -> Duration {
+    samples.sort_unstable();
+    samples[samples.len() * 9 / 10]
+}
+
+fn main() {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("a Tokio runtime");
+    runtime.block_on(run());
+}
+
+async fn run() {
+    let store = SqliteStore::connect("sqlite::memory:", UserSchema::new())
+        .await
+        .expect("in-memory SQLite");
+    store.migrate().await.expect("migrations");
+    let hasher = axum_users::PasswordHasher::default();
+    let hash = hasher.hash("guinevere").await.expect("a hash");
+    let known = User::new("king.arthur@camelot.bt", hash);
+    axum_users::store::UserStore::create(&store, &known)
+        .await
+        .expect("a user");
+    let users = AxumUsers::builder(store)
+        .mailer(MemoryMailer::new())
+        .build()
+        .expect("a configuration");
+    let router: axum::Router = users.router();
+
+    println!(
+        "anti-enumeration: {ROUNDS} requests per case, answer time (router, SQLite, argon2 OWASP)"
+    );
+    for uri in ["/auth/forgot-password", "/auth/request-verify-token"] {
+        let mut times = [Vec::new(), Vec::new()];
+        for round in 0..ROUNDS * 2 {
+            let which = round % 2;
+            let email = ["king.arthur@camelot.bt", "nobody@camelot.bt"][which];
+            let request = Request::post(uri)
+                .header("content-type", "application/json")
+                .body(Body::from(format!(r#"{{"email":"{email}"}}"#)))
+                .expect("a request");
+            let start = Instant::now();
+            let response = router.clone().oneshot(request).await.expect("an answer");
+            let _ = axum::body::to_bytes(response.into_body(), 1024).await;
+            times[which].push(start.elapsed());
+            // Each request alone: the work after the answer does not slow the next one.
+            users.wait_background().await;
+        }
+        let [known_times, unknown_times] = times;
+        for (label, samples) in [
+            ("known e-mail", known_times),
+            ("unknown e-mail", unknown_times),
+        ] {
+            println!(
+                "  {uri:<28} {label:<15} median {:>9.1?}  p90 {:>9.1?}",
+                median(samples.clone()),
+                p90(samples)
+            );
+        }
+    }
+
+    // FastAPI Users builds the reset token (an argon2 hash) before answering.
+    let manager = users.manager();
+    let mut inline = Vec::new();
+    for _ in 0..20 {
+        let start = Instant::now();
+        let user = manager
+            .get_by_email("king.arthur@camelot.bt")
+            .await
+            .expect("lookup")
+            .expect("the user");
+        let _ = manager.forgot_password(&user, None).await;
+        inline.push(start.elapsed());
+    }
+    println!(
+        "  inline token before the answer (FastAPI Users' way), known e-mail: median {:>9.1?}",
+        median(inline)
+    );
+}
