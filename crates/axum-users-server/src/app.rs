@@ -7,30 +7,48 @@ use anyhow::{bail, Context as _};
 use axum::extract::Request;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::Router;
-use axum_users::auth::{Backend, BearerTransport, CookieTransport, JwtStrategy};
+use axum_users::auth::{
+    Backend, BearerTransport, CookieTransport, DatabaseStrategy, JwtStrategy, RedisStrategy,
+};
 use axum_users::jwt::JwtKeys;
 use axum_users::mail::{MailTemplates, OutboxMailer, SmtpMailer};
 use axum_users::{
-    Argon2Params, AxumUsers, AxumUsersBuilder, PasswordHasher, PasswordPolicy, SqliteStore,
-    TokenKind, TokenSettings, UserSchema,
+    Argon2Params, AxumUsers, AxumUsersBuilder, PasswordHasher, PasswordPolicy, PostgresStore,
+    SqliteStore, TokenKind, TokenSettings, UserSchema,
 };
 use tower_http::trace::TraceLayer;
 
 use crate::config::{redact_url, Config};
 
-pub async fn open_store(config: &Config) -> anyhow::Result<SqliteStore> {
-    let store = SqliteStore::connect(&config.database_url, UserSchema::new())
-        .await
-        .with_context(|| {
-            format!(
-                "cannot open the database {}",
-                redact_url(&config.database_url)
-            )
-        })?;
-    store
-        .migrate()
-        .await
-        .context("cannot migrate the database")?;
+/// The configured database: SQLite (embedded, the default) or PostgreSQL.
+#[derive(Clone)]
+pub enum Store {
+    Sqlite(SqliteStore),
+    Postgres(PostgresStore),
+}
+
+pub async fn open_store(config: &Config) -> anyhow::Result<Store> {
+    let url = &config.database_url;
+    let context = || format!("cannot open the database {}", redact_url(url));
+    let store = if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        let store = PostgresStore::connect(url, UserSchema::new())
+            .await
+            .with_context(context)?;
+        store
+            .migrate()
+            .await
+            .context("cannot migrate the database")?;
+        Store::Postgres(store)
+    } else {
+        let store = SqliteStore::connect(url, UserSchema::new())
+            .await
+            .with_context(context)?;
+        store
+            .migrate()
+            .await
+            .context("cannot migrate the database")?;
+        Store::Sqlite(store)
+    };
     Ok(store)
 }
 
@@ -92,29 +110,66 @@ pub async fn build(config: &Config) -> anyhow::Result<AxumUsers> {
     let reset_tokens =
         TokenSettings::new(token_secret(&config.reset_token_secret), TokenKind::Reset)
             .lifetime(Duration::from_secs(config.reset_token_lifetime));
-    let mut builder = AxumUsers::builder(store)
-        .verification_token(verify_tokens)
-        .reset_password_token(reset_tokens)
-        .verify_on_register(config.verify_on_register)
-        .app_name(config.app_name.clone());
+    let mut builder = match &store {
+        Store::Sqlite(store) => AxumUsers::builder(store.clone()),
+        Store::Postgres(store) => AxumUsers::builder(store.clone()),
+    }
+    .verification_token(verify_tokens)
+    .reset_password_token(reset_tokens)
+    .verify_on_register(config.verify_on_register)
+    .app_name(config.app_name.clone());
     builder = mail(builder, config)?;
-    builder
+    builder = builder
         .password_hasher(hasher)
         .password_policy(PasswordPolicy {
             min_length: config.password_min_length,
             max_length: config.password_max_length,
         })
-        .requires_verification(config.require_verification)
-        .backend(Backend::new(
-            "jwt",
-            BearerTransport::new("auth/jwt/login"),
-            JwtStrategy::with_keys(keys.clone(), lifetime),
-        ))
-        .backend(Backend::new(
-            "cookie",
-            cookie,
-            JwtStrategy::with_keys(keys, lifetime),
-        ))
+        .requires_verification(config.require_verification);
+    for name in config.backend_names() {
+        let backend = match name {
+            "jwt" => Backend::new(
+                "jwt",
+                BearerTransport::new("auth/jwt/login"),
+                JwtStrategy::with_keys(keys.clone(), lifetime),
+            ),
+            "cookie" => Backend::new(
+                "cookie",
+                cookie.clone(),
+                JwtStrategy::with_keys(keys.clone(), lifetime),
+            ),
+            "db" => {
+                let bearer = BearerTransport::new("auth/db/login");
+                match &store {
+                    Store::Sqlite(store) => {
+                        Backend::new("db", bearer, DatabaseStrategy::new(store.clone(), lifetime))
+                    }
+                    Store::Postgres(store) => {
+                        Backend::new("db", bearer, DatabaseStrategy::new(store.clone(), lifetime))
+                    }
+                }
+            }
+            "redis" => {
+                let url = config
+                    .redis_url
+                    .as_deref()
+                    .filter(|u| !u.is_empty())
+                    .ok_or_else(|| {
+                        anyhow::anyhow!(
+                            "invalid configuration: the redis backend needs AXUM_USERS_REDIS_URL"
+                        )
+                    })?;
+                let strategy = RedisStrategy::connect(url, lifetime)
+                    .await
+                    .map_err(|e| anyhow::anyhow!("{e} ({})", redact_url(url)))?;
+                Backend::new("redis", BearerTransport::new("auth/redis/login"), strategy)
+            }
+            // Config::check refuses other names.
+            other => bail!("invalid configuration: unknown backend {other:?}"),
+        };
+        builder = builder.backend(backend);
+    }
+    builder
         .build()
         .map_err(|e| anyhow::anyhow!("invalid configuration: {e}"))
 }

@@ -28,6 +28,8 @@ pub struct Config {
     pub verify_url: Option<String>,
     pub reset_url: Option<String>,
     pub app_name: String,
+    pub backends: String,
+    pub redis_url: Option<String>,
     pub jwt_algorithm: String,
     pub jwt_private_key_file: Option<PathBuf>,
     pub jwt_public_key_file: Option<PathBuf>,
@@ -56,6 +58,8 @@ impl std::fmt::Debug for Config {
             .field("jwt_algorithm", &self.jwt_algorithm)
             .field("smtp_url", &self.smtp_url.as_deref().map(redact_url))
             .field("outbox", &self.outbox)
+            .field("backends", &self.backends)
+            .field("redis_url", &self.redis_url.as_deref().map(redact_url))
             .finish_non_exhaustive()
     }
 }
@@ -80,6 +84,8 @@ impl Default for Config {
             verify_url: None,
             reset_url: None,
             app_name: "axum-users".into(),
+            backends: "jwt,cookie".into(),
+            redis_url: None,
             jwt_algorithm: "HS256".into(),
             jwt_private_key_file: None,
             jwt_public_key_file: None,
@@ -134,11 +140,27 @@ impl Config {
     }
 
     fn check(&self) -> anyhow::Result<()> {
-        if !self.database_url.starts_with("sqlite:") {
+        let url = &self.database_url;
+        if !["sqlite:", "postgres://", "postgresql://"]
+            .iter()
+            .any(|scheme| url.starts_with(scheme))
+        {
             bail!(
-                "invalid configuration: AXUM_USERS_DATABASE_URL must be a sqlite: URL (got {})",
-                redact_url(&self.database_url)
+                "invalid configuration: AXUM_USERS_DATABASE_URL must be a sqlite: or postgres:// URL (got {})",
+                redact_url(url)
             );
+        }
+        let names = self.backend_names();
+        if names.is_empty() {
+            bail!("invalid configuration: AXUM_USERS_BACKENDS names no backend");
+        }
+        for (index, name) in names.iter().enumerate() {
+            if !["jwt", "cookie", "db", "redis"].contains(name) {
+                bail!("invalid configuration: AXUM_USERS_BACKENDS: unknown backend {name:?} (jwt, cookie, db, redis)");
+            }
+            if names[..index].contains(name) {
+                bail!("invalid configuration: AXUM_USERS_BACKENDS names {name:?} twice");
+            }
         }
         self.cookie_samesite
             .parse::<axum_users::auth::SameSite>()
@@ -161,6 +183,15 @@ impl Config {
         Ok(())
     }
 
+    /// The backends to mount, in order.
+    pub fn backend_names(&self) -> Vec<&str> {
+        self.backends
+            .split(',')
+            .map(str::trim)
+            .filter(|n| !n.is_empty())
+            .collect()
+    }
+
     /// The SQLite file behind the database URL, if it is a file.
     pub fn sqlite_path(&self) -> Option<PathBuf> {
         let rest = self
@@ -180,6 +211,9 @@ impl Config {
     pub fn resolve_secret(&self) -> anyhow::Result<String> {
         if let Some(secret) = self.secret.as_ref().filter(|s| !s.is_empty()) {
             return Ok(secret.clone());
+        }
+        if !self.database_url.starts_with("sqlite:") {
+            bail!("invalid configuration: AXUM_USERS_SECRET must be set with a PostgreSQL database (and be the same on every instance)");
         }
         let Some(db) = self.sqlite_path() else {
             tracing::warn!("AXUM_USERS_SECRET is not set and the database is in memory: using a random secret for this run only");

@@ -339,8 +339,14 @@ async fn serves_openapi_and_docs_without_a_cdn() {
 #[test]
 fn bad_configuration_fails_with_one_clear_line() {
     let dir = temp_dir("config");
-    let cases: [(&[(&str, &str)], &str); 8] = [
-        (&[("AXUM_USERS_DATABASE_URL", "mysql://nope")], "error: invalid configuration: AXUM_USERS_DATABASE_URL must be a sqlite: URL (got mysql://nope)\n"),
+    let cases: [(&[(&str, &str)], &str); 14] = [
+        (&[("AXUM_USERS_DATABASE_URL", "mysql://nope")], "error: invalid configuration: AXUM_USERS_DATABASE_URL must be a sqlite: or postgres:// URL (got mysql://nope)\n"),
+        (&[("AXUM_USERS_DATABASE_URL", "postgres://app:hunter2@127.0.0.1:1/app")], "error: invalid configuration: AXUM_USERS_SECRET must be set with a PostgreSQL database (and be the same on every instance)\n"),
+        (&[("AXUM_USERS_BACKENDS", "jwt,ldap")], "error: invalid configuration: AXUM_USERS_BACKENDS: unknown backend \"ldap\" (jwt, cookie, db, redis)\n"),
+        (&[("AXUM_USERS_BACKENDS", "jwt,jwt")], "error: invalid configuration: AXUM_USERS_BACKENDS names \"jwt\" twice\n"),
+        (&[("AXUM_USERS_BACKENDS", "redis")], "error: invalid configuration: the redis backend needs AXUM_USERS_REDIS_URL\n"),
+        (&[("AXUM_USERS_BACKENDS", "redis"), ("AXUM_USERS_REDIS_URL", "redis://:hunter2@127.0.0.1:1")], ""),
+        (&[("AXUM_USERS_SECRET", "s"), ("AXUM_USERS_DATABASE_URL", "postgres://app:hunter2@127.0.0.1:1/app")], ""),
         (&[("AXUM_USERS_BIND", "not-an-address")], "error: invalid configuration: AXUM_USERS_BIND \"not-an-address\" is not an address:port: invalid socket address syntax\n"),
         (&[("AXUM_USERS_JWT_ALGORITHM", "RS256"), ("AXUM_USERS_JWT_PRIVATE_KEY_FILE", "missing.pem"), ("AXUM_USERS_JWT_PUBLIC_KEY_FILE", "missing.pem")], "error: cannot read the key file missing.pem: No such file or directory (os error 2)\n"),
         (&[("AXUM_USERS_COOKIE_SECURE", "maybe")], ""),
@@ -356,6 +362,10 @@ fn bad_configuration_fails_with_one_clear_line() {
         assert_eq!(stderr.lines().count(), 1, "{stderr}");
         assert!(stderr.starts_with("error: "), "{stderr}");
         assert!(!stderr.contains("panicked"), "{stderr}");
+        assert!(
+            !stderr.contains("hunter2"),
+            "no password in errors: {stderr}"
+        );
         if !expected.is_empty() {
             assert_eq!(stderr, expected);
         }

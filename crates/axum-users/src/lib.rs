@@ -18,13 +18,17 @@ pub mod user;
 pub mod validation;
 
 pub use auth::extract::{CurrentUser, OptionalUser, Superuser, VerifiedSuperuser, VerifiedUser};
-pub use auth::{Backend, BearerTransport, CookieTransport, JwtStrategy};
+#[cfg(feature = "redis")]
+pub use auth::RedisStrategy;
+pub use auth::{Backend, BearerTransport, CookieTransport, DatabaseStrategy, JwtStrategy};
 pub use error::{ApiError, ErrorCode};
 pub use hooks::Hooks;
 pub use mail::{Mailer, MemoryMailer};
 pub use manager::{PasswordPolicy, UserManager};
 pub use password::{Argon2Params, PasswordHasher};
 pub use state::{AxumUsers, AxumUsersBuilder, ConfigError};
+#[cfg(feature = "postgres")]
+pub use store::PostgresStore;
 #[cfg(feature = "sqlite")]
 pub use store::SqliteStore;
 pub use tokens::{TokenKind, TokenSettings};

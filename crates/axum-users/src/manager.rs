@@ -6,6 +6,7 @@ use std::sync::Arc;
 use http::request::Parts;
 use uuid::Uuid;
 
+use crate::auth::strategy::DynStrategy;
 use crate::hooks::DynHooks;
 use crate::password::{PasswordHasher, Verified};
 use crate::store::{DynUserStore, StoreError};
@@ -110,6 +111,8 @@ pub struct UserManager {
     pub(crate) schema: UserSchema,
     pub(crate) verify_tokens: TokenSettings,
     pub(crate) reset_tokens: TokenSettings,
+    /// The backends' strategies, told to revoke a user's tokens.
+    pub(crate) strategies: Vec<Arc<dyn DynStrategy>>,
 }
 
 impl std::fmt::Debug for UserManager {
@@ -224,11 +227,14 @@ impl UserManager {
         update: UserUpdate,
         request: Option<&Parts>,
     ) -> Result<User, ManagerError> {
+        let was_active = user.is_active;
+        let mut password_changed = false;
         for field in update.fields {
             match field {
                 UpdateField::Password(password) => {
                     self.validate_password(&password, &user.email).await?;
                     user.hashed_password = self.hasher.hash(&password).await?;
+                    password_changed = true;
                 }
                 UpdateField::Email(email) => {
                     // As FastAPI Users: the change test is exact, the uniqueness test is not,
@@ -255,10 +261,23 @@ impl UserManager {
             }
         }
         self.store.update(&user).await?;
+        if password_changed || (was_active && !user.is_active) {
+            self.revoke_tokens(user.id).await?;
+        }
         self.hooks
             .on_after_update(&user, &update.raw, request)
             .await?;
         Ok(user)
+    }
+
+    /// Revokes every database and Redis token of a user (JWTs cannot be revoked). Done on
+    /// deactivation, deletion and any password change; beyond FastAPI Users, which leaves them
+    /// valid.
+    pub async fn revoke_tokens(&self, user_id: Uuid) -> Result<(), ApiError> {
+        for strategy in &self.strategies {
+            strategy.revoke_user(user_id).await?;
+        }
+        Ok(())
     }
 
     /// The verification and reset token settings.
@@ -382,6 +401,7 @@ impl UserManager {
         self.validate_password(password, &user.email).await?;
         user.hashed_password = self.hasher.hash(password).await?;
         self.store.update(&user).await?;
+        self.revoke_tokens(user.id).await?;
         self.hooks.on_after_reset_password(&user, request).await?;
         Ok(user)
     }
@@ -390,6 +410,7 @@ impl UserManager {
     pub async fn delete(&self, user: &User, request: Option<&Parts>) -> Result<(), ApiError> {
         self.hooks.on_before_delete(user, request).await?;
         self.store.delete(user.id).await?;
+        self.revoke_tokens(user.id).await?;
         self.hooks.on_after_delete(user, request).await
     }
 }

@@ -291,6 +291,7 @@ impl AxumUsersBuilder {
                         random_secret_warning("reset_password_token");
                         TokenSettings::random(TokenKind::Reset)
                     }),
+                    strategies: self.backends.iter().map(|b| b.strategy.clone()).collect(),
                 },
                 backends: self.backends,
                 requires_verification: self.requires_verification,

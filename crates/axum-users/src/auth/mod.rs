@@ -10,10 +10,14 @@ use crate::manager::UserManager;
 use crate::{ApiError, User};
 
 pub mod extract;
+#[cfg(feature = "redis")]
+mod redis;
 pub mod strategy;
 pub mod transport;
 
-pub use strategy::{JwtStrategy, Strategy};
+#[cfg(feature = "redis")]
+pub use self::redis::RedisStrategy;
+pub use strategy::{DatabaseStrategy, JwtStrategy, Strategy};
 pub use transport::{BearerTransport, CookieTransport, SameSite, Transport};
 
 use strategy::DynStrategy;

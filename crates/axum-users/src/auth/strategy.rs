@@ -1,15 +1,18 @@
 //! Strategies: what a token is and how it maps to a user. [`Strategy`] is the contract (write,
-//! read, destroy); [`JwtStrategy`] is FastAPI Users' stateless JWT.
+//! read, destroy, revoke); [`JwtStrategy`] is FastAPI Users' stateless JWT,
+//! [`DatabaseStrategy`] its `accesstoken` table, `RedisStrategy` (feature `redis`) its Redis keys.
 
 use std::future::Future;
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
+use std::time::Duration;
 
 use serde_json::{Map, Value};
 use uuid::Uuid;
 
 use crate::jwt::{now_unix, JwtKeys};
 use crate::manager::parse_id;
-use crate::store::BoxFuture;
+use crate::store::{AccessTokenStore, BoxFuture, StoreError};
 use crate::{ApiError, User};
 
 /// Issues, reads and revokes tokens. `read_token` answers `Ok(None)` for every token problem
@@ -30,6 +33,11 @@ pub trait Strategy: Send + Sync + 'static {
     ) -> impl Future<Output = Result<(), ApiError>> + Send {
         async { Ok(()) }
     }
+    /// Revokes every token of a user: called when a user is deactivated or deleted or changes
+    /// their password. Stateless strategies cannot, and do nothing (the default).
+    fn revoke_user(&self, _user_id: Uuid) -> impl Future<Output = Result<(), ApiError>> + Send {
+        async { Ok(()) }
+    }
 }
 
 /// [`Strategy`] made object-safe.
@@ -41,6 +49,7 @@ pub(crate) trait DynStrategy: Send + Sync {
         token: &'a str,
         user: &'a User,
     ) -> BoxFuture<'a, Result<(), ApiError>>;
+    fn revoke_user(&self, user_id: Uuid) -> BoxFuture<'_, Result<(), ApiError>>;
 }
 
 impl<T: Strategy> DynStrategy for T {
@@ -56,6 +65,9 @@ impl<T: Strategy> DynStrategy for T {
         user: &'a User,
     ) -> BoxFuture<'a, Result<(), ApiError>> {
         Box::pin(Strategy::destroy_token(self, token, user))
+    }
+    fn revoke_user(&self, user_id: Uuid) -> BoxFuture<'_, Result<(), ApiError>> {
+        Box::pin(Strategy::revoke_user(self, user_id))
     }
 }
 
@@ -115,5 +127,151 @@ impl Strategy for JwtStrategy {
             );
         }
         self.keys.encode(&claims).map_err(ApiError::Internal)
+    }
+}
+
+/// A new opaque token: 32 random bytes, URL-safe base64 without padding (43 characters), as
+/// FastAPI Users' `secrets.token_urlsafe()`.
+pub(crate) fn opaque_token() -> String {
+    use base64::Engine as _;
+    use rand::RngCore as _;
+    let mut bytes = [0u8; 32];
+    rand::rngs::OsRng.fill_bytes(&mut bytes);
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+}
+
+/// [`AccessTokenStore`] made object-safe.
+trait DynTokenStore: Send + Sync {
+    fn create_token<'a>(
+        &'a self,
+        token: &'a str,
+        user_id: Uuid,
+    ) -> BoxFuture<'a, Result<(), StoreError>>;
+    fn get_token<'a>(
+        &'a self,
+        token: &'a str,
+        max_age: Option<Duration>,
+    ) -> BoxFuture<'a, Result<Option<Uuid>, StoreError>>;
+    fn delete_token<'a>(&'a self, token: &'a str) -> BoxFuture<'a, Result<(), StoreError>>;
+    fn delete_user_tokens(&self, user_id: Uuid) -> BoxFuture<'_, Result<u64, StoreError>>;
+    fn purge_tokens(&self, older_than: Duration) -> BoxFuture<'_, Result<u64, StoreError>>;
+}
+
+impl<T: AccessTokenStore> DynTokenStore for T {
+    fn create_token<'a>(
+        &'a self,
+        token: &'a str,
+        user_id: Uuid,
+    ) -> BoxFuture<'a, Result<(), StoreError>> {
+        Box::pin(AccessTokenStore::create_token(self, token, user_id))
+    }
+    fn get_token<'a>(
+        &'a self,
+        token: &'a str,
+        max_age: Option<Duration>,
+    ) -> BoxFuture<'a, Result<Option<Uuid>, StoreError>> {
+        Box::pin(AccessTokenStore::get_token(self, token, max_age))
+    }
+    fn delete_token<'a>(&'a self, token: &'a str) -> BoxFuture<'a, Result<(), StoreError>> {
+        Box::pin(AccessTokenStore::delete_token(self, token))
+    }
+    fn delete_user_tokens(&self, user_id: Uuid) -> BoxFuture<'_, Result<u64, StoreError>> {
+        Box::pin(AccessTokenStore::delete_user_tokens(self, user_id))
+    }
+    fn purge_tokens(&self, older_than: Duration) -> BoxFuture<'_, Result<u64, StoreError>> {
+        Box::pin(AccessTokenStore::purge_tokens(self, older_than))
+    }
+}
+
+/// Opaque tokens in the `accesstoken` table (FastAPI Users' `DatabaseStrategy`): logout deletes
+/// the row, so it really ends the session; every request costs one look-up. With a lifetime,
+/// expired rows are purged at most once per `purge_interval` (default 1 hour), after a login.
+#[derive(Clone)]
+pub struct DatabaseStrategy {
+    store: Arc<dyn DynTokenStore>,
+    lifetime: Option<Duration>,
+    purge_interval: Duration,
+    last_purge: Arc<AtomicI64>,
+}
+
+impl std::fmt::Debug for DatabaseStrategy {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DatabaseStrategy")
+            .field("lifetime", &self.lifetime)
+            .finish_non_exhaustive()
+    }
+}
+
+impl DatabaseStrategy {
+    /// Tokens in `store` (e.g. the same [`crate::SqliteStore`] or `PostgresStore` as the users);
+    /// `lifetime_seconds` of `None` or `Some(0)`: tokens never expire.
+    pub fn new(store: impl AccessTokenStore, lifetime_seconds: Option<u64>) -> Self {
+        Self {
+            store: Arc::new(store),
+            lifetime: lifetime_seconds.filter(|&s| s > 0).map(Duration::from_secs),
+            purge_interval: Duration::from_secs(3600),
+            last_purge: Arc::new(AtomicI64::new(0)),
+        }
+    }
+
+    /// How often expired rows are deleted (at most).
+    #[must_use]
+    pub fn purge_interval(mut self, interval: Duration) -> Self {
+        self.purge_interval = interval;
+        self
+    }
+
+    /// Deletes the expired rows now; answers how many.
+    pub async fn purge_expired(&self) -> Result<u64, ApiError> {
+        match self.lifetime {
+            Some(lifetime) => Ok(self.store.purge_tokens(lifetime).await?),
+            None => Ok(0),
+        }
+    }
+
+    fn maybe_purge(&self) {
+        if self.lifetime.is_none() {
+            return;
+        }
+        let now = now_unix();
+        let last = self.last_purge.load(Ordering::Relaxed);
+        let due = now - last >= i64::try_from(self.purge_interval.as_secs()).unwrap_or(i64::MAX);
+        if due
+            && self
+                .last_purge
+                .compare_exchange(last, now, Ordering::AcqRel, Ordering::Relaxed)
+                .is_ok()
+        {
+            let strategy = self.clone();
+            tokio::spawn(async move {
+                match strategy.purge_expired().await {
+                    Ok(0) => {}
+                    Ok(count) => tracing::info!(count, "purged expired access tokens"),
+                    Err(error) => tracing::warn!(%error, "cannot purge expired access tokens"),
+                }
+            });
+        }
+    }
+}
+
+impl Strategy for DatabaseStrategy {
+    async fn read_token(&self, token: &str) -> Result<Option<Uuid>, ApiError> {
+        Ok(self.store.get_token(token, self.lifetime).await?)
+    }
+
+    async fn write_token(&self, user: &User) -> Result<String, ApiError> {
+        let token = opaque_token();
+        self.store.create_token(&token, user.id).await?;
+        self.maybe_purge();
+        Ok(token)
+    }
+
+    async fn destroy_token(&self, token: &str, _user: &User) -> Result<(), ApiError> {
+        Ok(self.store.delete_token(token).await?)
+    }
+
+    async fn revoke_user(&self, user_id: Uuid) -> Result<(), ApiError> {
+        self.store.delete_user_tokens(user_id).await?;
+        Ok(())
     }
 }

@@ -41,6 +41,7 @@
 
 use std::future::Future;
 use std::pin::Pin;
+use std::time::Duration;
 
 use uuid::Uuid;
 
@@ -50,6 +51,11 @@ use crate::User;
 mod sqlite;
 #[cfg(feature = "sqlite")]
 pub use sqlite::SqliteStore;
+
+#[cfg(feature = "postgres")]
+mod postgres;
+#[cfg(feature = "postgres")]
+pub use postgres::PostgresStore;
 
 /// A store failure.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -82,6 +88,79 @@ pub trait UserStore: Send + Sync + 'static {
     fn update(&self, user: &User) -> impl Future<Output = Result<(), StoreError>> + Send;
     /// Deletes a user and the rows that belong to it.
     fn delete(&self, id: Uuid) -> impl Future<Output = Result<(), StoreError>> + Send;
+}
+
+/// The `accesstoken` table of the database token strategy (FastAPI Users'
+/// `SQLAlchemyAccessTokenDatabase`): opaque tokens with their user and creation time.
+pub trait AccessTokenStore: Send + Sync + 'static {
+    /// Stores a new token, created now.
+    fn create_token(
+        &self,
+        token: &str,
+        user_id: Uuid,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+    /// The user of a token created within `max_age` (any age when `None`).
+    fn get_token(
+        &self,
+        token: &str,
+        max_age: Option<Duration>,
+    ) -> impl Future<Output = Result<Option<Uuid>, StoreError>> + Send;
+    /// Removes one token (logout).
+    fn delete_token(&self, token: &str) -> impl Future<Output = Result<(), StoreError>> + Send;
+    /// Removes every token of a user; answers how many.
+    fn delete_user_tokens(
+        &self,
+        user_id: Uuid,
+    ) -> impl Future<Output = Result<u64, StoreError>> + Send;
+    /// Removes the tokens created more than `older_than` ago; answers how many.
+    fn purge_tokens(
+        &self,
+        older_than: Duration,
+    ) -> impl Future<Output = Result<u64, StoreError>> + Send;
+}
+
+/// The custom columns of a user row, from column `start` on, in schema order.
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+pub(crate) fn read_custom_fields<'r, R>(
+    row: &'r R,
+    schema: &crate::user::UserSchema,
+    start: usize,
+) -> Result<serde_json::Map<String, serde_json::Value>, StoreError>
+where
+    R: sqlx::Row,
+    usize: sqlx::ColumnIndex<R>,
+    String: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    i64: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    f64: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    bool: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+{
+    use crate::user::FieldKind;
+    use serde_json::Value;
+    let bad = |e: sqlx::Error| StoreError::Other(format!("unreadable user row: {e}"));
+    let mut fields = serde_json::Map::new();
+    for (offset, field) in schema.fields().iter().enumerate() {
+        let index = start + offset;
+        let value = match field.kind {
+            FieldKind::String { .. } | FieldKind::Date => row
+                .try_get::<Option<String>, _>(index)
+                .map_err(bad)?
+                .map(Value::from),
+            FieldKind::Integer => row
+                .try_get::<Option<i64>, _>(index)
+                .map_err(bad)?
+                .map(Value::from),
+            FieldKind::Float => row
+                .try_get::<Option<f64>, _>(index)
+                .map_err(bad)?
+                .map(Value::from),
+            FieldKind::Boolean => row
+                .try_get::<Option<bool>, _>(index)
+                .map_err(bad)?
+                .map(Value::from),
+        };
+        fields.insert(field.name.clone(), value.unwrap_or(Value::Null));
+    }
+    Ok(fields)
 }
 
 pub(crate) type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;

@@ -4,14 +4,14 @@
 use std::str::FromStr;
 use std::time::Duration;
 
-use serde_json::{Map, Value};
+use serde_json::Value;
 use sqlx::sqlite::{
     SqliteArguments, SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow,
 };
 use sqlx::{Arguments as _, Row as _, SqlitePool};
 use uuid::Uuid;
 
-use super::{StoreError, UserStore};
+use super::{AccessTokenStore, StoreError, UserStore};
 use crate::user::{FieldKind, UserSchema};
 use crate::User;
 
@@ -168,29 +168,7 @@ impl SqliteStore {
         let id: String = row.try_get(0).map_err(bad)?;
         let id =
             Uuid::parse_str(&id).map_err(|e| StoreError::Other(format!("bad user id: {e}")))?;
-        let mut fields = Map::new();
-        for (offset, field) in self.schema.fields().iter().enumerate() {
-            let index = 6 + offset;
-            let value = match field.kind {
-                FieldKind::String { .. } | FieldKind::Date => row
-                    .try_get::<Option<String>, _>(index)
-                    .map_err(bad)?
-                    .map(Value::from),
-                FieldKind::Integer => row
-                    .try_get::<Option<i64>, _>(index)
-                    .map_err(bad)?
-                    .map(Value::from),
-                FieldKind::Float => row
-                    .try_get::<Option<f64>, _>(index)
-                    .map_err(bad)?
-                    .map(Value::from),
-                FieldKind::Boolean => row
-                    .try_get::<Option<bool>, _>(index)
-                    .map_err(bad)?
-                    .map(Value::from),
-            };
-            fields.insert(field.name.clone(), value.unwrap_or(Value::Null));
-        }
+        let fields = super::read_custom_fields(row, &self.schema, 6)?;
         Ok(User {
             id,
             email: row.try_get(1).map_err(bad)?,
@@ -310,5 +288,77 @@ impl UserStore for SqliteStore {
                 .map_err(map_err)?;
         }
         tx.commit().await.map_err(map_err)
+    }
+}
+
+/// `created_at` as FastAPI Users writes it in SQLite: naive UTC text with microseconds, which
+/// compares correctly as a string.
+fn sqlite_timestamp(at: time::OffsetDateTime) -> String {
+    let format = time::macros::format_description!(
+        "[year]-[month]-[day] [hour]:[minute]:[second].[subsecond digits:6]"
+    );
+    at.format(&format).unwrap_or_default()
+}
+
+fn ago(age: Duration) -> String {
+    sqlite_timestamp(time::OffsetDateTime::now_utc() - age)
+}
+
+impl AccessTokenStore for SqliteStore {
+    async fn create_token(&self, token: &str, user_id: Uuid) -> Result<(), StoreError> {
+        sqlx::query("INSERT INTO accesstoken (token, user_id, created_at) VALUES (?, ?, ?)")
+            .bind(token)
+            .bind(user_id.to_string())
+            .bind(sqlite_timestamp(time::OffsetDateTime::now_utc()))
+            .execute(&self.pool)
+            .await
+            .map_err(map_err)?;
+        Ok(())
+    }
+
+    async fn get_token(
+        &self,
+        token: &str,
+        max_age: Option<Duration>,
+    ) -> Result<Option<Uuid>, StoreError> {
+        let query = match max_age {
+            Some(age) => sqlx::query_scalar::<_, String>(
+                "SELECT user_id FROM accesstoken WHERE token = ? AND created_at >= ?",
+            )
+            .bind(token)
+            .bind(ago(age)),
+            None => {
+                sqlx::query_scalar("SELECT user_id FROM accesstoken WHERE token = ?").bind(token)
+            }
+        };
+        let id = query.fetch_optional(&self.pool).await.map_err(map_err)?;
+        Ok(id.and_then(|id| Uuid::parse_str(&id).ok()))
+    }
+
+    async fn delete_token(&self, token: &str) -> Result<(), StoreError> {
+        sqlx::query("DELETE FROM accesstoken WHERE token = ?")
+            .bind(token)
+            .execute(&self.pool)
+            .await
+            .map_err(map_err)?;
+        Ok(())
+    }
+
+    async fn delete_user_tokens(&self, user_id: Uuid) -> Result<u64, StoreError> {
+        let done = sqlx::query("DELETE FROM accesstoken WHERE user_id = ?")
+            .bind(user_id.to_string())
+            .execute(&self.pool)
+            .await
+            .map_err(map_err)?;
+        Ok(done.rows_affected())
+    }
+
+    async fn purge_tokens(&self, older_than: Duration) -> Result<u64, StoreError> {
+        let done = sqlx::query("DELETE FROM accesstoken WHERE created_at < ?")
+            .bind(ago(older_than))
+            .execute(&self.pool)
+            .await
+            .map_err(map_err)?;
+        Ok(done.rows_affected())
     }
 }

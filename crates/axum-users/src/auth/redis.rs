@@ -1,0 +1,133 @@
+//! [`RedisStrategy`]: FastAPI Users' `RedisStrategy`, opaque tokens as Redis keys.
+
+use std::time::Duration;
+
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use redis::AsyncCommands as _;
+use uuid::Uuid;
+
+use super::strategy::{opaque_token, Strategy};
+use crate::manager::parse_id;
+use crate::{ApiError, User};
+
+/// Opaque tokens in Redis: `SET fastapi_users_token:<token> <user id> EX <lifetime>`, logout
+/// `DEL`. Beyond FastAPI Users, each user's tokens are also listed in a set
+/// (`fastapi_users_user_tokens:<user id>`) so that a deactivation, deletion or password change
+/// can revoke them all. Redis being down answers 503 within the response timeout (2 s).
+#[derive(Clone)]
+pub struct RedisStrategy {
+    connection: ConnectionManager,
+    lifetime_seconds: Option<u64>,
+    key_prefix: String,
+}
+
+impl std::fmt::Debug for RedisStrategy {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RedisStrategy")
+            .field("lifetime_seconds", &self.lifetime_seconds)
+            .field("key_prefix", &self.key_prefix)
+            .finish_non_exhaustive()
+    }
+}
+
+fn unavailable(err: redis::RedisError) -> ApiError {
+    ApiError::Unavailable(format!("redis: {err}"))
+}
+
+impl RedisStrategy {
+    /// Connects to `url` (`redis://host:port/db`, `rediss://` for TLS). The connection is
+    /// re-established by itself after an outage.
+    pub async fn connect(url: &str, lifetime_seconds: Option<u64>) -> Result<Self, String> {
+        let client = redis::Client::open(url).map_err(|e| format!("invalid Redis URL: {e}"))?;
+        let config = ConnectionManagerConfig::new()
+            .set_connection_timeout(Some(Duration::from_secs(2)))
+            .set_response_timeout(Some(Duration::from_secs(2)))
+            .set_number_of_retries(1)
+            .set_max_delay(Duration::from_millis(500));
+        let connection = client
+            .get_connection_manager_with_config(config)
+            .await
+            .map_err(|e| format!("cannot connect to Redis: {e}"))?;
+        Ok(Self {
+            connection,
+            lifetime_seconds: lifetime_seconds.filter(|&s| s > 0),
+            key_prefix: "fastapi_users_token:".into(),
+        })
+    }
+
+    /// The key prefix (default `fastapi_users_token:`, FastAPI Users').
+    #[must_use]
+    pub fn key_prefix(mut self, prefix: impl Into<String>) -> Self {
+        self.key_prefix = prefix.into();
+        self
+    }
+
+    fn key(&self, token: &str) -> String {
+        format!("{}{token}", self.key_prefix)
+    }
+
+    fn user_set(user_id: Uuid) -> String {
+        format!("fastapi_users_user_tokens:{user_id}")
+    }
+}
+
+impl Strategy for RedisStrategy {
+    async fn read_token(&self, token: &str) -> Result<Option<Uuid>, ApiError> {
+        let mut connection = self.connection.clone();
+        let id: Option<String> = connection.get(self.key(token)).await.map_err(unavailable)?;
+        Ok(id.as_deref().and_then(parse_id))
+    }
+
+    async fn write_token(&self, user: &User) -> Result<String, ApiError> {
+        let token = opaque_token();
+        let key = self.key(&token);
+        let set = Self::user_set(user.id);
+        let mut pipe = redis::pipe();
+        pipe.atomic();
+        match self.lifetime_seconds {
+            Some(lifetime) => {
+                pipe.set_ex(&key, user.id.to_string(), lifetime).ignore();
+                pipe.sadd(&set, &key).ignore();
+                // The index lives as long as the newest token.
+                pipe.expire(&set, i64::try_from(lifetime).unwrap_or(i64::MAX))
+                    .ignore();
+            }
+            None => {
+                pipe.set(&key, user.id.to_string()).ignore();
+                pipe.sadd(&set, &key).ignore();
+            }
+        }
+        let mut connection = self.connection.clone();
+        pipe.query_async::<()>(&mut connection)
+            .await
+            .map_err(unavailable)?;
+        Ok(token)
+    }
+
+    async fn destroy_token(&self, token: &str, user: &User) -> Result<(), ApiError> {
+        let key = self.key(token);
+        let mut connection = self.connection.clone();
+        redis::pipe()
+            .del(&key)
+            .ignore()
+            .srem(Self::user_set(user.id), &key)
+            .ignore()
+            .query_async::<()>(&mut connection)
+            .await
+            .map_err(unavailable)
+    }
+
+    async fn revoke_user(&self, user_id: Uuid) -> Result<(), ApiError> {
+        let set = Self::user_set(user_id);
+        let mut connection = self.connection.clone();
+        let keys: Vec<String> = connection.smembers(&set).await.map_err(unavailable)?;
+        let mut pipe = redis::pipe();
+        for key in &keys {
+            pipe.del(key).ignore();
+        }
+        pipe.del(&set).ignore();
+        pipe.query_async::<()>(&mut connection)
+            .await
+            .map_err(unavailable)
+    }
+}

@@ -1,0 +1,394 @@
+//! The PostgreSQL store: FastAPI Users' schema (table `"user"`, native `uuid`, `timestamptz`),
+//! one column per custom field, and the access tokens of the database strategy.
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use serde_json::Value;
+use sqlx::postgres::{PgArguments, PgConnectOptions, PgPoolOptions, PgRow};
+use sqlx::{Arguments as _, PgPool, Row as _};
+use uuid::Uuid;
+
+use super::{AccessTokenStore, StoreError, UserStore};
+use crate::user::{FieldKind, UserSchema};
+use crate::User;
+
+const MIGRATION: &str = include_str!("../../migrations/postgres/0001_fastapi_users.sql");
+
+/// Users in PostgreSQL, for deployments of several instances.
+///
+/// ```no_run
+/// # async fn run() -> Result<(), axum_users::store::StoreError> {
+/// use axum_users::{store::PostgresStore, UserSchema};
+/// let store = PostgresStore::connect("postgres://app@db/app", UserSchema::new()).await?;
+/// store.migrate().await?;
+/// # Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct PostgresStore {
+    pool: PgPool,
+    schema: UserSchema,
+    select: String,
+    insert: String,
+    update: String,
+}
+
+impl std::fmt::Debug for PostgresStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PostgresStore")
+            .field("schema", &self.schema)
+            .finish_non_exhaustive()
+    }
+}
+
+fn map_err(err: sqlx::Error) -> StoreError {
+    match &err {
+        sqlx::Error::Database(db) if db.is_unique_violation() => StoreError::Conflict,
+        // 08xxx connection exceptions, 53xxx insufficient resources, 57P0x shutdown.
+        sqlx::Error::Database(db)
+            if db.code().is_some_and(|c| {
+                c.starts_with("08") || c.starts_with("53") || c.starts_with("57P")
+            }) =>
+        {
+            StoreError::Unavailable(err.to_string())
+        }
+        sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::Io(_)
+        | sqlx::Error::Tls(_)
+        | sqlx::Error::Protocol(_)
+        | sqlx::Error::WorkerCrashed => StoreError::Unavailable(err.to_string()),
+        _ => StoreError::Other(err.to_string()),
+    }
+}
+
+/// A custom column as the store reads it: dates as ISO text, numbers widened.
+fn select_column(name: &str, kind: FieldKind) -> String {
+    match kind {
+        FieldKind::Date => format!("\"{name}\"::text"),
+        FieldKind::Integer => format!("\"{name}\"::bigint"),
+        FieldKind::Float => format!("\"{name}\"::float8"),
+        FieldKind::String { .. } => format!("\"{name}\"::text"),
+        FieldKind::Boolean => format!("\"{name}\""),
+    }
+}
+
+/// The SQL type of a new custom column.
+fn column_type(kind: FieldKind) -> String {
+    match kind {
+        FieldKind::Integer => "BIGINT".into(),
+        FieldKind::Float => "DOUBLE PRECISION".into(),
+        other => other.sql_type(),
+    }
+}
+
+impl PostgresStore {
+    /// Connects to `url` (`postgres://user:password@host:port/db`). A request waits at most 5 s
+    /// for a connection, then answers 503; the pool reconnects by itself when the database is
+    /// back.
+    pub async fn connect(url: &str, schema: UserSchema) -> Result<Self, StoreError> {
+        let options = PgConnectOptions::from_str(url)
+            .map_err(|e| StoreError::Other(format!("invalid PostgreSQL URL: {e}")))?;
+        Self::connect_with(options, schema).await
+    }
+
+    /// Connects with explicit options (e.g. a `search_path`).
+    pub async fn connect_with(
+        options: PgConnectOptions,
+        schema: UserSchema,
+    ) -> Result<Self, StoreError> {
+        let pool = PgPoolOptions::new()
+            .max_connections(16)
+            .acquire_timeout(Duration::from_secs(5))
+            .idle_timeout(Some(Duration::from_secs(300)))
+            .test_before_acquire(true)
+            .connect_with(options)
+            .await
+            .map_err(map_err)?;
+        Ok(Self::new(pool, schema))
+    }
+
+    /// Wraps an existing pool.
+    pub fn new(pool: PgPool, schema: UserSchema) -> Self {
+        let mut select = vec![
+            "id".to_owned(),
+            "email".to_owned(),
+            "hashed_password".to_owned(),
+            "is_active".to_owned(),
+            "is_superuser".to_owned(),
+            "is_verified".to_owned(),
+        ];
+        let mut columns = select.clone();
+        let mut casts = vec![""; 6];
+        for field in schema.fields() {
+            select.push(select_column(&field.name, field.kind));
+            columns.push(format!("\"{}\"", field.name));
+            casts.push(if field.kind == FieldKind::Date {
+                "::date"
+            } else {
+                ""
+            });
+        }
+        // Insert binds the columns in order, id first; update binds id last.
+        let values: Vec<String> = casts
+            .iter()
+            .enumerate()
+            .map(|(i, cast)| format!("${}{cast}", i + 1))
+            .collect();
+        let assignments: Vec<String> = columns[1..]
+            .iter()
+            .zip(&casts[1..])
+            .enumerate()
+            .map(|(i, (column, cast))| format!("{column} = ${}{cast}", i + 1))
+            .collect();
+        let update = format!(
+            "UPDATE \"user\" SET {} WHERE id = ${}",
+            assignments.join(", "),
+            columns.len()
+        );
+        Self {
+            select: format!("SELECT {} FROM \"user\"", select.join(", ")),
+            insert: format!(
+                "INSERT INTO \"user\" ({}) VALUES ({})",
+                columns.join(", "),
+                values.join(", ")
+            ),
+            update,
+            pool,
+            schema,
+        }
+    }
+
+    /// The connection pool.
+    pub fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+
+    /// Creates FastAPI Users' tables when missing, a column per custom field, and a
+    /// case-insensitive e-mail index; under an advisory lock, so that instances starting
+    /// together do not race.
+    pub async fn migrate(&self) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await.map_err(map_err)?;
+        // Any fixed key: "axum-users" in ASCII.
+        sqlx::query("SELECT pg_advisory_xact_lock(6172058547617313395)")
+            .execute(&mut *tx)
+            .await
+            .map_err(map_err)?;
+        sqlx::raw_sql(MIGRATION)
+            .execute(&mut *tx)
+            .await
+            .map_err(map_err)?;
+        let duplicates: bool = sqlx::query_scalar(
+            "SELECT EXISTS (SELECT 1 FROM \"user\" GROUP BY lower(email) HAVING count(*) > 1)",
+        )
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(map_err)?;
+        let index = if duplicates {
+            tracing::warn!(
+                "the user table holds e-mails that differ only in letter case; \
+                 creating a non-unique case-insensitive index instead"
+            );
+            "CREATE INDEX IF NOT EXISTS ix_user_email_lower ON \"user\" (lower(email))"
+        } else {
+            "CREATE UNIQUE INDEX IF NOT EXISTS ix_user_email_lower ON \"user\" (lower(email))"
+        };
+        sqlx::query(index)
+            .execute(&mut *tx)
+            .await
+            .map_err(map_err)?;
+        let existing: Vec<String> = sqlx::query_scalar(
+            "SELECT column_name::text FROM information_schema.columns \
+             WHERE table_schema = current_schema() AND table_name = 'user'",
+        )
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(map_err)?;
+        for field in self.schema.fields() {
+            if !existing.iter().any(|c| c == &field.name) {
+                let sql = format!(
+                    "ALTER TABLE \"user\" ADD COLUMN \"{}\" {}",
+                    field.name,
+                    column_type(field.kind)
+                );
+                sqlx::query(&sql).execute(&mut *tx).await.map_err(map_err)?;
+            }
+        }
+        tx.commit().await.map_err(map_err)
+    }
+
+    fn read(&self, row: &PgRow) -> Result<User, StoreError> {
+        let bad = |e: sqlx::Error| StoreError::Other(format!("unreadable user row: {e}"));
+        let fields = super::read_custom_fields(row, &self.schema, 6)?;
+        Ok(User {
+            id: row.try_get(0).map_err(bad)?,
+            email: row.try_get(1).map_err(bad)?,
+            hashed_password: row.try_get(2).map_err(bad)?,
+            is_active: row.try_get(3).map_err(bad)?,
+            is_superuser: row.try_get(4).map_err(bad)?,
+            is_verified: row.try_get(5).map_err(bad)?,
+            fields,
+        })
+    }
+
+    fn bind_columns(&self, args: &mut PgArguments, user: &User) -> Result<(), StoreError> {
+        let bad = |e: sqlx::error::BoxDynError| StoreError::Other(e.to_string());
+        args.add(user.email.clone()).map_err(bad)?;
+        args.add(user.hashed_password.clone()).map_err(bad)?;
+        args.add(user.is_active).map_err(bad)?;
+        args.add(user.is_superuser).map_err(bad)?;
+        args.add(user.is_verified).map_err(bad)?;
+        for field in self.schema.fields() {
+            let value = user.fields.get(&field.name).unwrap_or(&Value::Null);
+            match field.kind {
+                FieldKind::Integer => args.add(value.as_i64()),
+                FieldKind::Float => args.add(value.as_f64()),
+                FieldKind::Boolean => args.add(value.as_bool()),
+                FieldKind::String { .. } | FieldKind::Date => {
+                    args.add(value.as_str().map(str::to_owned))
+                }
+            }
+            .map_err(bad)?;
+        }
+        Ok(())
+    }
+
+    async fn fetch_one_user(&self, sql: &str, bind: &str) -> Result<Option<User>, StoreError> {
+        let row = sqlx::query(sql)
+            .bind(bind)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(map_err)?;
+        row.map(|r| self.read(&r)).transpose()
+    }
+}
+
+impl UserStore for PostgresStore {
+    async fn get(&self, id: Uuid) -> Result<Option<User>, StoreError> {
+        let sql = format!("{} WHERE id = $1", self.select);
+        let row = sqlx::query(&sql)
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(map_err)?;
+        row.map(|r| self.read(&r)).transpose()
+    }
+
+    async fn get_by_email(&self, email: &str) -> Result<Option<User>, StoreError> {
+        let sql = format!("{} WHERE lower(email) = lower($1)", self.select);
+        if let Some(user) = self.fetch_one_user(&sql, email).await? {
+            return Ok(Some(user));
+        }
+        if email.is_ascii() {
+            return Ok(None);
+        }
+        // lower() folds only ASCII under the C collation: compare non-ASCII addresses in Rust.
+        let sql = format!("{} WHERE email ~ '[^\\x01-\\x7e]'", self.select);
+        let rows = sqlx::query(&sql)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(map_err)?;
+        let wanted = email.to_lowercase();
+        for row in rows {
+            let user = self.read(&row)?;
+            if user.email.to_lowercase() == wanted {
+                return Ok(Some(user));
+            }
+        }
+        Ok(None)
+    }
+
+    async fn create(&self, user: &User) -> Result<(), StoreError> {
+        let mut args = PgArguments::default();
+        args.add(user.id)
+            .map_err(|e| StoreError::Other(e.to_string()))?;
+        self.bind_columns(&mut args, user)?;
+        sqlx::query_with(&self.insert, args)
+            .execute(&self.pool)
+            .await
+            .map_err(map_err)?;
+        Ok(())
+    }
+
+    async fn update(&self, user: &User) -> Result<(), StoreError> {
+        let mut args = PgArguments::default();
+        self.bind_columns(&mut args, user)?;
+        args.add(user.id)
+            .map_err(|e| StoreError::Other(e.to_string()))?;
+        sqlx::query_with(&self.update, args)
+            .execute(&self.pool)
+            .await
+            .map_err(map_err)?;
+        Ok(())
+    }
+
+    async fn delete(&self, id: Uuid) -> Result<(), StoreError> {
+        // ON DELETE CASCADE removes the access tokens and OAuth accounts.
+        sqlx::query("DELETE FROM \"user\" WHERE id = $1")
+            .bind(id)
+            .execute(&self.pool)
+            .await
+            .map_err(map_err)?;
+        Ok(())
+    }
+}
+
+impl AccessTokenStore for PostgresStore {
+    async fn create_token(&self, token: &str, user_id: Uuid) -> Result<(), StoreError> {
+        sqlx::query("INSERT INTO accesstoken (token, user_id, created_at) VALUES ($1, $2, now())")
+            .bind(token)
+            .bind(user_id)
+            .execute(&self.pool)
+            .await
+            .map_err(map_err)?;
+        Ok(())
+    }
+
+    async fn get_token(
+        &self,
+        token: &str,
+        max_age: Option<Duration>,
+    ) -> Result<Option<Uuid>, StoreError> {
+        let query = match max_age {
+            Some(age) => sqlx::query_scalar(
+                "SELECT user_id FROM accesstoken WHERE token = $1 \
+                 AND created_at >= now() - make_interval(secs => $2)",
+            )
+            .bind(token)
+            .bind(age.as_secs_f64()),
+            None => {
+                sqlx::query_scalar("SELECT user_id FROM accesstoken WHERE token = $1").bind(token)
+            }
+        };
+        query.fetch_optional(&self.pool).await.map_err(map_err)
+    }
+
+    async fn delete_token(&self, token: &str) -> Result<(), StoreError> {
+        sqlx::query("DELETE FROM accesstoken WHERE token = $1")
+            .bind(token)
+            .execute(&self.pool)
+            .await
+            .map_err(map_err)?;
+        Ok(())
+    }
+
+    async fn delete_user_tokens(&self, user_id: Uuid) -> Result<u64, StoreError> {
+        let done = sqlx::query("DELETE FROM accesstoken WHERE user_id = $1")
+            .bind(user_id)
+            .execute(&self.pool)
+            .await
+            .map_err(map_err)?;
+        Ok(done.rows_affected())
+    }
+
+    async fn purge_tokens(&self, older_than: Duration) -> Result<u64, StoreError> {
+        let done = sqlx::query(
+            "DELETE FROM accesstoken WHERE created_at < now() - make_interval(secs => $1)",
+        )
+        .bind(older_than.as_secs_f64())
+        .execute(&self.pool)
+        .await
+        .map_err(map_err)?;
+        Ok(done.rows_affected())
+    }
+}

@@ -1,0 +1,536 @@
+//! One store suite, two databases: every test body below runs against SQLite and, when
+//! `TEST_DATABASE_URL` is set (always under .ci/run), against PostgreSQL, each PostgreSQL test in
+//! a schema of its own. Covers every store operation, case-insensitive e-mails (Unicode too),
+//! the unique e-mail under a registration race, cascades, access tokens, custom columns, and the
+//! database token strategy over HTTP.
+
+mod common;
+
+use std::io::Write as _;
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::Router;
+use axum_users::auth::{Backend, BearerTransport, DatabaseStrategy};
+use axum_users::store::{AccessTokenStore, StoreError, UserStore};
+use axum_users::{AxumUsers, CustomField, PasswordPolicy, SqliteStore, User, UserSchema};
+use common::{fast_hasher, send_to, Reply};
+use http::{Method, Request, StatusCode};
+use serde_json::{json, Value};
+use uuid::Uuid;
+
+trait Store: UserStore + AccessTokenStore + Clone {}
+impl<T: UserStore + AccessTokenStore + Clone> Store for T {}
+
+fn schema() -> UserSchema {
+    UserSchema::new()
+        .field(CustomField::string("first_name").max_length(50))
+        .field(CustomField::integer("age"))
+        .field(CustomField::float("height"))
+        .field(CustomField::boolean("knight"))
+        .field(CustomField::date("birthdate"))
+}
+
+async fn sqlite() -> SqliteStore {
+    let store = SqliteStore::connect("sqlite::memory:", schema())
+        .await
+        .unwrap();
+    store.migrate().await.unwrap();
+    store
+}
+
+/// Says so on the terminal (past the test harness's capture) when a suite is skipped.
+fn skipped(what: &str) {
+    let _ = writeln!(
+        std::io::stderr(),
+        "skipped: {what} (TEST_DATABASE_URL is not set; .ci/run sets it)"
+    );
+}
+
+fn user(email: &str) -> User {
+    let mut user = User::new(email, "$argon2id$v=19$m=1024,t=1,p=1$c2FsdHNhbHQ$aGFzaA");
+    for name in ["first_name", "age", "height", "knight", "birthdate"] {
+        user.fields.insert(name.into(), Value::Null);
+    }
+    user
+}
+
+async fn crud<S: Store>(store: S) {
+    let mut arthur = user("King.Arthur@camelot.bt");
+    store.create(&arthur).await.unwrap();
+    assert_eq!(store.get(arthur.id).await.unwrap(), Some(arthur.clone()));
+    assert_eq!(store.get(Uuid::new_v4()).await.unwrap(), None);
+    for lookup in [
+        "king.arthur@camelot.bt",
+        "KING.ARTHUR@CAMELOT.BT",
+        "King.Arthur@camelot.bt",
+    ] {
+        assert_eq!(
+            store.get_by_email(lookup).await.unwrap().map(|u| u.id),
+            Some(arthur.id),
+            "{lookup}"
+        );
+    }
+    assert_eq!(
+        store.get_by_email("lancelot@camelot.bt").await.unwrap(),
+        None
+    );
+
+    arthur.email = "arthur@avalon.bt".into();
+    arthur.hashed_password = "$2b$04$other".into();
+    arthur.is_active = false;
+    arthur.is_superuser = true;
+    arthur.is_verified = true;
+    arthur.fields.insert("first_name".into(), json!("Arthur"));
+    arthur.fields.insert("age".into(), json!(42));
+    arthur.fields.insert("height".into(), json!(1.85));
+    arthur.fields.insert("knight".into(), json!(true));
+    arthur
+        .fields
+        .insert("birthdate".into(), json!("0480-12-25"));
+    store.update(&arthur).await.unwrap();
+    let stored = store.get(arthur.id).await.unwrap().unwrap();
+    assert_eq!(stored, arthur);
+    assert_eq!(
+        store.get_by_email("king.arthur@camelot.bt").await.unwrap(),
+        None
+    );
+
+    store.delete(arthur.id).await.unwrap();
+    assert_eq!(store.get(arthur.id).await.unwrap(), None);
+    // Deleting what is not there is no error.
+    store.delete(arthur.id).await.unwrap();
+}
+
+async fn unicode_emails<S: Store>(store: S) {
+    let user = user("Ünïcödé.Ñame@Example.com");
+    store.create(&user).await.unwrap();
+    store
+        .create(&self::user("plain@example.com"))
+        .await
+        .unwrap();
+    for lookup in ["ünïcödé.ñame@example.com", "ÜNÏCÖDÉ.ÑAME@EXAMPLE.COM"] {
+        assert_eq!(
+            store.get_by_email(lookup).await.unwrap().map(|u| u.id),
+            Some(user.id),
+            "{lookup}"
+        );
+    }
+    assert_eq!(
+        store
+            .get_by_email("unicode.name@example.com")
+            .await
+            .unwrap(),
+        None
+    );
+}
+
+async fn unique_emails<S: Store>(store: S) {
+    let arthur = user("king.arthur@camelot.bt");
+    store.create(&arthur).await.unwrap();
+    let twin = user("KING.ARTHUR@camelot.bt");
+    assert!(matches!(
+        store.create(&twin).await,
+        Err(StoreError::Conflict)
+    ));
+    let mut lancelot = user("lancelot@camelot.bt");
+    store.create(&lancelot).await.unwrap();
+    lancelot.email = "King.Arthur@Camelot.bt".into();
+    assert!(matches!(
+        store.update(&lancelot).await,
+        Err(StoreError::Conflict)
+    ));
+    assert_eq!(
+        store.get(lancelot.id).await.unwrap().unwrap().email,
+        "lancelot@camelot.bt",
+        "a refused update writes nothing"
+    );
+}
+
+async fn access_tokens_and_cascade<S: Store>(store: S) {
+    let arthur = user("king.arthur@camelot.bt");
+    let merlin = user("merlin@camelot.bt");
+    store.create(&arthur).await.unwrap();
+    store.create(&merlin).await.unwrap();
+    store.create_token("token-a1", arthur.id).await.unwrap();
+    store.create_token("token-a2", arthur.id).await.unwrap();
+    store.create_token("token-m1", merlin.id).await.unwrap();
+    let hour = Some(Duration::from_secs(3600));
+    assert_eq!(
+        store.get_token("token-a1", hour).await.unwrap(),
+        Some(arthur.id)
+    );
+    assert_eq!(
+        store.get_token("token-a1", None).await.unwrap(),
+        Some(arthur.id)
+    );
+    assert_eq!(store.get_token("nope", None).await.unwrap(), None);
+    assert!(
+        store.create_token("token-a1", merlin.id).await.is_err(),
+        "tokens are unique"
+    );
+
+    store.delete_token("token-a1").await.unwrap();
+    assert_eq!(store.get_token("token-a1", None).await.unwrap(), None);
+    assert_eq!(
+        store.get_token("token-a2", None).await.unwrap(),
+        Some(arthur.id)
+    );
+
+    // Expiry and purge.
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let second = Some(Duration::from_secs(1));
+    assert_eq!(store.get_token("token-a2", second).await.unwrap(), None);
+    store.create_token("token-m2", merlin.id).await.unwrap();
+    assert_eq!(store.purge_tokens(Duration::from_secs(1)).await.unwrap(), 2);
+    assert_eq!(
+        store.get_token("token-m2", second).await.unwrap(),
+        Some(merlin.id)
+    );
+
+    // Deleting a user deletes their tokens.
+    store.create_token("token-a3", arthur.id).await.unwrap();
+    store.delete(arthur.id).await.unwrap();
+    assert_eq!(store.get_token("token-a3", None).await.unwrap(), None);
+    assert_eq!(store.delete_user_tokens(merlin.id).await.unwrap(), 1);
+    assert_eq!(store.get_token("token-m2", None).await.unwrap(), None);
+}
+
+/// An application over this store with Bearer + database tokens, as the server's `db` backend.
+fn app<S: Store>(store: S) -> (AxumUsers, Router) {
+    let users = AxumUsers::builder(store.clone())
+        .schema(schema())
+        .password_hasher(fast_hasher())
+        .password_policy(PasswordPolicy {
+            min_length: 3,
+            max_length: 0,
+        })
+        .backend(Backend::new(
+            "db",
+            BearerTransport::new("auth/db/login"),
+            DatabaseStrategy::new(store, Some(3600)),
+        ))
+        .build()
+        .unwrap();
+    let router = users.router();
+    (users, router)
+}
+
+async fn call(
+    router: &Router,
+    method: Method,
+    uri: &str,
+    token: Option<&str>,
+    body: &str,
+) -> Reply {
+    let mut request = Request::builder().method(method).uri(uri);
+    if let Some(token) = token {
+        request = request.header("authorization", format!("Bearer {token}"));
+    }
+    let content_type = if uri.ends_with("/login") {
+        "application/x-www-form-urlencoded"
+    } else {
+        "application/json"
+    };
+    let request = request
+        .header("content-type", content_type)
+        .body(Body::from(body.to_owned()))
+        .unwrap();
+    send_to(router, request).await
+}
+
+async fn registration_race<S: Store>(store: S) {
+    let (_, router) = app(store);
+    for round in 0..10 {
+        let body = format!(r#"{{"email":"twin{round}@camelot.bt","password":"grail"}}"#);
+        let upper = body.replace("twin", "TWIN");
+        let (a, b) = tokio::join!(
+            call(&router, Method::POST, "/auth/register", None, &body),
+            call(&router, Method::POST, "/auth/register", None, &upper),
+        );
+        let mut statuses = [a.status, b.status];
+        statuses.sort();
+        assert_eq!(
+            statuses,
+            [StatusCode::CREATED, StatusCode::BAD_REQUEST],
+            "round {round}"
+        );
+        let refused = if a.status == StatusCode::BAD_REQUEST {
+            a
+        } else {
+            b
+        };
+        assert_eq!(refused.body, r#"{"detail":"REGISTER_USER_ALREADY_EXISTS"}"#);
+    }
+}
+
+async fn database_tokens_over_http<S: Store>(store: S) {
+    let (_, router) = app(store.clone());
+    let register = |email: &str| {
+        let body = format!(r#"{{"email":"{email}","password":"grail"}}"#);
+        let router = router.clone();
+        async move {
+            let reply = call(&router, Method::POST, "/auth/register", None, &body).await;
+            assert_eq!(reply.status, StatusCode::CREATED);
+            reply.json()["id"].as_str().unwrap().to_owned()
+        }
+    };
+    let login = |email: &str, password: &str| {
+        let body = format!("username={email}&password={password}");
+        let router = router.clone();
+        async move {
+            let reply = call(&router, Method::POST, "/auth/db/login", None, &body).await;
+            assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+            reply.json()["access_token"].as_str().unwrap().to_owned()
+        }
+    };
+    let me = |token: String| {
+        let router = router.clone();
+        async move {
+            call(&router, Method::GET, "/users/me", Some(&token), "")
+                .await
+                .status
+        }
+    };
+    let galahad = register("galahad@camelot.bt").await;
+    register("merlin@camelot.bt").await;
+    let merlin = store
+        .get_by_email("merlin@camelot.bt")
+        .await
+        .unwrap()
+        .unwrap();
+    store
+        .update(&User {
+            is_superuser: true,
+            ..merlin
+        })
+        .await
+        .unwrap();
+
+    // An opaque 43-character token in the accesstoken table; logout deletes it.
+    let token = login("galahad@camelot.bt", "grail").await;
+    assert_eq!(token.len(), 43);
+    assert!(token
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'));
+    assert_eq!(
+        store
+            .get_token(&token, None)
+            .await
+            .unwrap()
+            .map(|id| id.to_string()),
+        Some(galahad.clone())
+    );
+    assert_eq!(me(token.clone()).await, StatusCode::OK);
+    let reply = call(&router, Method::POST, "/auth/db/logout", Some(&token), "").await;
+    assert_eq!(
+        (reply.status, reply.body.as_str()),
+        (StatusCode::NO_CONTENT, "")
+    );
+    assert_eq!(me(token.clone()).await, StatusCode::UNAUTHORIZED);
+    assert_eq!(store.get_token(&token, None).await.unwrap(), None);
+
+    // A password change revokes every token of the user, the one used included.
+    let first = login("galahad@camelot.bt", "grail").await;
+    let second = login("galahad@camelot.bt", "grail").await;
+    let reply = call(
+        &router,
+        Method::PATCH,
+        "/users/me",
+        Some(&first),
+        r#"{"password":"holy-grail"}"#,
+    )
+    .await;
+    assert_eq!(reply.status, StatusCode::OK);
+    assert_eq!(me(first).await, StatusCode::UNAUTHORIZED);
+    assert_eq!(me(second).await, StatusCode::UNAUTHORIZED);
+
+    // So does a deactivation by a superuser, and a deletion.
+    let admin = login("merlin@camelot.bt", "grail").await;
+    let token = login("galahad@camelot.bt", "holy-grail").await;
+    let uri = format!("/users/{galahad}");
+    let reply = call(
+        &router,
+        Method::PATCH,
+        &uri,
+        Some(&admin),
+        r#"{"is_active":false}"#,
+    )
+    .await;
+    assert_eq!(reply.status, StatusCode::OK);
+    let reply = call(
+        &router,
+        Method::PATCH,
+        &uri,
+        Some(&admin),
+        r#"{"is_active":true}"#,
+    )
+    .await;
+    assert_eq!(reply.status, StatusCode::OK);
+    assert_eq!(me(token).await, StatusCode::UNAUTHORIZED);
+    let token = login("galahad@camelot.bt", "holy-grail").await;
+    let reply = call(&router, Method::DELETE, &uri, Some(&admin), "").await;
+    assert_eq!(reply.status, StatusCode::NO_CONTENT);
+    assert_eq!(me(token.clone()).await, StatusCode::UNAUTHORIZED);
+    assert_eq!(store.get_token(&token, None).await.unwrap(), None);
+    // The superuser's own session was never touched.
+    assert_eq!(me(admin).await, StatusCode::OK);
+}
+
+async fn custom_fields_over_http<S: Store>(store: S) {
+    let (_, router) = app(store);
+    let body = r#"{"email":"galahad@camelot.bt","password":"grail","first_name":"Galahad","age":"17","height":1.8,"knight":"yes","birthdate":"0500-01-02"}"#;
+    let reply = call(&router, Method::POST, "/auth/register", None, body).await;
+    assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.body);
+    let id = reply.json()["id"].as_str().unwrap().to_owned();
+    assert_eq!(
+        reply.body,
+        format!(
+            r#"{{"id":"{id}","email":"galahad@camelot.bt","is_active":true,"is_superuser":false,"is_verified":false,"first_name":"Galahad","age":17,"height":1.8,"knight":true,"birthdate":"0500-01-02"}}"#
+        )
+    );
+}
+
+macro_rules! suite {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite_store {
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    super::$name(super::sqlite().await).await;
+                }
+            )*
+        }
+
+        #[cfg(feature = "postgres")]
+        mod postgres_store {
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    let Some(db) = super::pg::Schema::create(stringify!($name)).await else {
+                        return;
+                    };
+                    super::$name(db.store.clone()).await;
+                    db.drop().await;
+                }
+            )*
+        }
+    };
+}
+
+suite!(
+    crud,
+    unicode_emails,
+    unique_emails,
+    access_tokens_and_cascade,
+    registration_race,
+    database_tokens_over_http,
+    custom_fields_over_http,
+);
+
+#[cfg(feature = "postgres")]
+mod pg {
+    use std::str::FromStr as _;
+
+    use axum_users::PostgresStore;
+    use sqlx::postgres::PgConnectOptions;
+    use sqlx::Connection as _;
+
+    /// A fresh schema of the test database, dropped when the test passed.
+    pub struct Schema {
+        pub store: PostgresStore,
+        name: String,
+        url: String,
+    }
+
+    impl Schema {
+        pub async fn create(test: &str) -> Option<Self> {
+            let Ok(url) = std::env::var("TEST_DATABASE_URL") else {
+                assert!(
+                    std::env::var_os("CI").is_none(),
+                    "CI must run the PostgreSQL suite: set TEST_DATABASE_URL"
+                );
+                super::skipped(&format!("postgres_store::{test}"));
+                return None;
+            };
+            let name = format!("axum_users_{test}_{}", uuid::Uuid::new_v4().simple());
+            let mut admin = sqlx::PgConnection::connect(&url)
+                .await
+                .expect("TEST_DATABASE_URL must be reachable");
+            sqlx::query(&format!("CREATE SCHEMA {name}"))
+                .execute(&mut admin)
+                .await
+                .unwrap();
+            let options = PgConnectOptions::from_str(&url)
+                .unwrap()
+                .options([("search_path", name.as_str())]);
+            let store = PostgresStore::connect_with(options, super::schema())
+                .await
+                .unwrap();
+            store.migrate().await.unwrap();
+            Some(Self { store, name, url })
+        }
+
+        pub async fn drop(self) {
+            self.store.pool().close().await;
+            let mut admin = sqlx::PgConnection::connect(&self.url).await.unwrap();
+            sqlx::query(&format!("DROP SCHEMA {} CASCADE", self.name))
+                .execute(&mut admin)
+                .await
+                .unwrap();
+        }
+    }
+
+    /// An OAuth account row goes with its user (ON DELETE CASCADE), and the schema is FastAPI
+    /// Users' own: native uuid and timestamptz.
+    #[tokio::test]
+    async fn schema_types_and_oauth_cascade() {
+        let Some(db) = Schema::create("schema_types").await else {
+            return;
+        };
+        let pool = db.store.pool();
+        let types: Vec<(String, String, String)> = sqlx::query_as(
+            "SELECT table_name::text, column_name::text, data_type::text FROM information_schema.columns \
+             WHERE table_schema = current_schema() AND column_name IN ('id', 'user_id', 'created_at') \
+             ORDER BY 1, 2",
+        )
+        .fetch_all(pool)
+        .await
+        .unwrap();
+        assert_eq!(
+            types,
+            [
+                ("accesstoken", "created_at", "timestamp with time zone"),
+                ("accesstoken", "user_id", "uuid"),
+                ("oauth_account", "id", "uuid"),
+                ("oauth_account", "user_id", "uuid"),
+                ("user", "id", "uuid"),
+            ]
+            .map(|(a, b, c)| (a.to_owned(), b.to_owned(), c.to_owned()))
+        );
+        let user = super::user("king.arthur@camelot.bt");
+        axum_users::store::UserStore::create(&db.store, &user)
+            .await
+            .unwrap();
+        sqlx::query(
+            "INSERT INTO oauth_account (id, user_id, oauth_name, access_token, account_id, account_email) \
+             VALUES ($1, $2, 'google', 'at', '42', 'king.arthur@camelot.bt')",
+        )
+        .bind(uuid::Uuid::new_v4())
+        .bind(user.id)
+        .execute(pool)
+        .await
+        .unwrap();
+        axum_users::store::UserStore::delete(&db.store, user.id)
+            .await
+            .unwrap();
+        let left: i64 = sqlx::query_scalar("SELECT count(*) FROM oauth_account")
+            .fetch_one(pool)
+            .await
+            .unwrap();
+        assert_eq!(left, 0);
+        // Migrating again (a second instance starting) changes nothing.
+        db.store.migrate().await.unwrap();
+        db.drop().await;
+    }
+}
