@@ -155,7 +155,14 @@ impl IntoResponse for ApiError {
             Self::Unavailable(msg) => tracing::warn!(error = %msg, "backend unavailable"),
             _ => {}
         }
-        json_response(self.status(), &self.body())
+        let mut response = json_response(self.status(), &self.body());
+        if matches!(self, Self::Unavailable(_)) {
+            // Outages here are short (a restart, a failover): invite a prompt retry.
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+        }
+        response
     }
 }
 

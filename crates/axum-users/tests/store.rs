@@ -43,7 +43,7 @@ async fn sqlite() -> SqliteStore {
 fn skipped(what: &str) {
     let _ = writeln!(
         std::io::stderr(),
-        "skipped: {what} (TEST_DATABASE_URL is not set; .ci/run sets it)"
+        "skipped: {what} (.ci/run runs it with TEST_DATABASE_URL)"
     );
 }
 
@@ -418,6 +418,13 @@ macro_rules! suite {
     };
 }
 
+/// `cargo test -p axum-users` alone builds without the `postgres` feature: say so.
+#[cfg(not(feature = "postgres"))]
+#[test]
+fn postgres_store_suite_not_built() {
+    skipped("the PostgreSQL store suite: feature `postgres` is off; `cargo test --workspace` turns it on");
+}
+
 suite!(
     crud,
     unicode_emails,
@@ -450,7 +457,9 @@ mod pg {
                     std::env::var_os("CI").is_none(),
                     "CI must run the PostgreSQL suite: set TEST_DATABASE_URL"
                 );
-                super::skipped(&format!("postgres_store::{test}"));
+                super::skipped(&format!(
+                    "postgres_store::{test}: TEST_DATABASE_URL is not set"
+                ));
                 return None;
             };
             let name = format!("axum_users_{test}_{}", uuid::Uuid::new_v4().simple());
@@ -484,7 +493,7 @@ mod pg {
     /// An OAuth account row goes with its user (ON DELETE CASCADE), and the schema is FastAPI
     /// Users' own: native uuid and timestamptz.
     #[tokio::test]
-    async fn schema_types_and_oauth_cascade() {
+    async fn postgres_schema_types_and_oauth_cascade() {
         let Some(db) = Schema::create("schema_types").await else {
             return;
         };

@@ -83,7 +83,7 @@ fn column_type(kind: FieldKind) -> String {
 }
 
 impl PostgresStore {
-    /// Connects to `url` (`postgres://user:password@host:port/db`). A request waits at most 5 s
+    /// Connects to `url` (`postgres://user:password@host:port/db`). A request waits at most 3 s
     /// for a connection, then answers 503; the pool reconnects by itself when the database is
     /// back.
     pub async fn connect(url: &str, schema: UserSchema) -> Result<Self, StoreError> {
@@ -99,7 +99,7 @@ impl PostgresStore {
     ) -> Result<Self, StoreError> {
         let pool = PgPoolOptions::new()
             .max_connections(16)
-            .acquire_timeout(Duration::from_secs(5))
+            .acquire_timeout(Duration::from_secs(3))
             .idle_timeout(Some(Duration::from_secs(300)))
             .test_before_acquire(true)
             .connect_with(options)
