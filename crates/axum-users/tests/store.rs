@@ -377,6 +377,37 @@ async fn database_tokens_over_http<S: Store>(store: S) {
     assert_eq!(me(admin).await, StatusCode::OK);
 }
 
+async fn expired_tokens_are_purged_after_a_login<S: Store>(store: S) {
+    let galahad = user("galahad@camelot.bt");
+    store.create(&galahad).await.unwrap();
+    store.create_token("old-token", galahad.id).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let strategy = DatabaseStrategy::new(store.clone(), Some(1)).purge_interval(Duration::ZERO);
+    assert_eq!(
+        axum_users::auth::Strategy::read_token(&strategy, "old-token")
+            .await
+            .unwrap(),
+        None,
+        "expired"
+    );
+    let fresh = axum_users::auth::Strategy::write_token(&strategy, &galahad)
+        .await
+        .unwrap();
+    // The purge runs beside the login.
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while store.get_token("old-token", None).await.unwrap().is_some() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the expired row is still there"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(
+        store.get_token(&fresh, None).await.unwrap(),
+        Some(galahad.id)
+    );
+}
+
 async fn custom_fields_over_http<S: Store>(store: S) {
     let (_, router) = app(store);
     let body = r#"{"email":"galahad@camelot.bt","password":"grail","first_name":"Galahad","age":"17","height":1.8,"knight":"yes","birthdate":"0500-01-02"}"#;
@@ -432,6 +463,7 @@ suite!(
     access_tokens_and_cascade,
     registration_race,
     database_tokens_over_http,
+    expired_tokens_are_purged_after_a_login,
     custom_fields_over_http,
 );
 
