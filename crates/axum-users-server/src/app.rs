@@ -119,6 +119,9 @@ pub async fn build(config: &Config) -> anyhow::Result<AxumUsers> {
     .verify_on_register(config.verify_on_register)
     .app_name(config.app_name.clone());
     builder = mail(builder, config)?;
+    if config.user_cache {
+        builder = builder.user_cache(10_000, Duration::from_secs(config.user_cache_ttl));
+    }
     builder = builder
         .password_hasher(hasher)
         .password_policy(PasswordPolicy {

@@ -321,6 +321,22 @@ async fn postgres_redis_two_instances_share_users_tokens_and_revocations() {
     assert_eq!(on_a.me(&redis_token).await.0, 401);
     on_b.login("redis", galahad, "siege-perilous").await;
 
+    // A deactivation, even one made straight in the database, is refused on the next request
+    // by every instance (no user cache with a shared PostgreSQL).
+    let jwt_a = on_a.login("jwt", galahad, "siege-perilous").await;
+    let jwt_b = on_b.login("jwt", galahad, "siege-perilous").await;
+    assert_eq!(on_a.me(&jwt_a).await.0, 200);
+    assert_eq!(on_b.me(&jwt_b).await.0, 200);
+    let mut db = sqlx::PgConnection::connect(&database.url).await.unwrap();
+    sqlx::query("UPDATE \"user\" SET is_active = false WHERE email = $1")
+        .bind(galahad)
+        .execute(&mut db)
+        .await
+        .unwrap();
+    assert_eq!(on_a.me(&jwt_a).await.0, 401);
+    assert_eq!(on_b.me(&jwt_b).await.0, 401);
+    db.close().await.unwrap();
+
     drop((a, b));
     database.drop().await;
 }

@@ -684,3 +684,85 @@ fn reads_a_toml_configuration_file() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// The user cache (on by default) never serves a user changed by another process: two servers
+/// and the `create-superuser` command share one SQLite file; a deactivation made through one
+/// server is refused at once by the other, whose cache held the user.
+#[tokio::test]
+async fn the_user_cache_sees_writes_of_other_processes() {
+    let dir = temp_dir("cache");
+    let a = start_in(dir.clone(), &[]).await;
+    let b = start_in(dir.clone(), &[]).await;
+    let http = reqwest::Client::new();
+    let login = |base: String, email: &'static str, password: &'static str| {
+        let http = http.clone();
+        async move {
+            let response = http
+                .post(format!("{base}/auth/jwt/login"))
+                .form(&[("username", email), ("password", password)])
+                .send()
+                .await
+                .unwrap();
+            let body: Value = response.json().await.unwrap();
+            body["access_token"].as_str().unwrap().to_owned()
+        }
+    };
+    let me = |base: String, token: String| {
+        let http = http.clone();
+        async move {
+            let response = http
+                .get(format!("{base}/users/me"))
+                .bearer_auth(token)
+                .send()
+                .await
+                .unwrap();
+            text(response).await
+        }
+    };
+    let response = http
+        .post(format!("{}/auth/register", a.base))
+        .json(&json!({"email": "galahad@camelot.bt", "password": "grail-quest"}))
+        .send()
+        .await
+        .unwrap();
+    let id = response.json::<Value>().await.unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let galahad = login(b.base.clone(), "galahad@camelot.bt", "grail-quest").await;
+    for _ in 0..3 {
+        assert_eq!(me(b.base.clone(), galahad.clone()).await.0, 200);
+    }
+
+    // Another process makes Merlin a superuser; server A serves him as one at once.
+    let out = run(
+        &dir,
+        &[
+            "create-superuser",
+            "--email",
+            "merlin@camelot.bt",
+            "--password",
+            "viviane-of-avalon",
+        ],
+        &[],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let merlin = login(a.base.clone(), "merlin@camelot.bt", "viviane-of-avalon").await;
+    let response = http
+        .patch(format!("{}/users/{id}", a.base))
+        .bearer_auth(&merlin)
+        .json(&json!({"is_active": false}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(
+        me(b.base.clone(), galahad.clone()).await,
+        (401, r#"{"detail":"Unauthorized"}"#.to_owned())
+    );
+    drop((a, b));
+}

@@ -113,6 +113,26 @@ pub struct UserManager {
     pub(crate) reset_tokens: TokenSettings,
     /// The backends' strategies, told to revoke a user's tokens.
     pub(crate) strategies: Vec<Arc<dyn DynStrategy>>,
+    pub(crate) cache: Option<Arc<UserCache>>,
+}
+
+/// Users by id, for the one read every authenticated request makes. An entry is used only while
+/// the store's [`generation`](crate::store::UserStore::generation) is the one it was read at and
+/// it is younger than the time to live, and it is dropped on every write made through the
+/// manager; so a stale user is never served when the store can report its writes (SQLite), and
+/// the cache stays off when it cannot (PostgreSQL shared by several instances).
+pub(crate) struct UserCache {
+    entries: quick_cache::sync::Cache<Uuid, (User, std::time::Instant, u128)>,
+    ttl: std::time::Duration,
+}
+
+impl UserCache {
+    pub(crate) fn new(capacity: usize, ttl: std::time::Duration) -> Self {
+        Self {
+            entries: quick_cache::sync::Cache::new(capacity.max(1)),
+            ttl,
+        }
+    }
 }
 
 impl std::fmt::Debug for UserManager {
@@ -138,7 +158,35 @@ impl UserManager {
 
     /// The user with this id.
     pub async fn get(&self, id: Uuid) -> Result<Option<User>, ApiError> {
-        Ok(self.store.get(id).await?)
+        let Some((cache, generation)) = self
+            .cache
+            .as_ref()
+            .and_then(|cache| Some((cache, self.store.generation()?)))
+        else {
+            return Ok(self.store.get(id).await?);
+        };
+        if let Some((user, at, seen)) = cache.entries.get(&id) {
+            if seen == generation && at.elapsed() < cache.ttl {
+                return Ok(Some(user));
+            }
+        }
+        let user = self.store.get(id).await?;
+        match &user {
+            Some(user) => cache
+                .entries
+                .insert(id, (user.clone(), std::time::Instant::now(), generation)),
+            None => {
+                cache.entries.remove(&id);
+            }
+        }
+        Ok(user)
+    }
+
+    /// Drops a user from the cache after a write.
+    fn forget(&self, id: Uuid) {
+        if let Some(cache) = &self.cache {
+            cache.entries.remove(&id);
+        }
     }
 
     /// The user with this e-mail (case-insensitive).
@@ -213,6 +261,7 @@ impl UserManager {
             Verified::YesWithUpgrade(hash) => {
                 user.hashed_password = hash;
                 self.store.update(&user).await?;
+                self.forget(user.id);
                 Ok(Some(user))
             }
         }
@@ -261,6 +310,7 @@ impl UserManager {
             }
         }
         self.store.update(&user).await?;
+        self.forget(user.id);
         if password_changed || (was_active && !user.is_active) {
             self.revoke_tokens(user.id).await?;
         }
@@ -340,6 +390,7 @@ impl UserManager {
         }
         user.is_verified = true;
         self.store.update(&user).await?;
+        self.forget(user.id);
         self.hooks.on_after_verify(&user, request).await?;
         Ok(user)
     }
@@ -401,6 +452,7 @@ impl UserManager {
         self.validate_password(password, &user.email).await?;
         user.hashed_password = self.hasher.hash(password).await?;
         self.store.update(&user).await?;
+        self.forget(user.id);
         self.revoke_tokens(user.id).await?;
         self.hooks.on_after_reset_password(&user, request).await?;
         Ok(user)
@@ -410,6 +462,7 @@ impl UserManager {
     pub async fn delete(&self, user: &User, request: Option<&Parts>) -> Result<(), ApiError> {
         self.hooks.on_before_delete(user, request).await?;
         self.store.delete(user.id).await?;
+        self.forget(user.id);
         self.revoke_tokens(user.id).await?;
         self.hooks.on_after_delete(user, request).await
     }

@@ -1,13 +1,15 @@
 //! Password hashing: argon2id for new hashes, argon2 (any parameters) and bcrypt accepted, and an
 //! upgrade on login when a stored hash is weaker than the configured one. Hashing is CPU-bound:
-//! it runs on Tokio's blocking threads, at most one hash per core at a time, never on an async
-//! worker.
+//! it runs on a pool of its own, one thread per core, never on an async worker. A fixed set of
+//! threads also bounds memory: each argon2 hash takes `memory_kib`, and however many logins
+//! arrive, only one hash per thread is alive at a time (the others wait in the queue).
 
 use std::sync::Arc;
 
-use argon2::password_hash::{PasswordHash, PasswordHasher as _, PasswordVerifier as _, SaltString};
-use argon2::{Algorithm, Argon2, Params, Version};
-use tokio::sync::Semaphore;
+use std::cell::RefCell;
+
+use argon2::password_hash::{Output, ParamsString, PasswordHash, SaltString};
+use argon2::{Algorithm, Argon2, Block, Params, Version};
 
 use crate::error::ApiError;
 
@@ -63,7 +65,7 @@ pub struct PasswordHasher {
 struct Inner {
     argon2: Argon2<'static>,
     params: Argon2Params,
-    permits: Semaphore,
+    pool: rayon::ThreadPool,
 }
 
 impl std::fmt::Debug for PasswordHasher {
@@ -97,11 +99,19 @@ impl PasswordHasher {
             Some(32),
         )
         .map_err(|e| format!("invalid argon2 parameters: {e}"))?;
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(concurrent.max(1))
+            .thread_name(|i| format!("axum-users-hash-{i}"))
+            .start_handler(|_| lower_priority())
+            // A panicking hash fails its request (the result channel closes), not the process.
+            .panic_handler(|_| tracing::error!("a password hashing job panicked"))
+            .build()
+            .map_err(|e| format!("cannot start the password hashing threads: {e}"))?;
         Ok(Self {
             inner: Arc::new(Inner {
                 argon2: Argon2::new(Algorithm::Argon2id, Version::V0x13, argon_params),
                 params,
-                permits: Semaphore::new(concurrent.max(1)),
+                pool,
             }),
         })
     }
@@ -115,16 +125,14 @@ impl PasswordHasher {
         &self,
         work: impl FnOnce(&Inner) -> T + Send + 'static,
     ) -> Result<T, ApiError> {
-        let _permit = self
-            .inner
-            .permits
-            .acquire()
-            .await
-            .map_err(|_| ApiError::Internal("password hasher closed".into()))?;
+        let (done, result) = tokio::sync::oneshot::channel();
         let inner = Arc::clone(&self.inner);
-        tokio::task::spawn_blocking(move || work(&inner))
+        self.inner.pool.spawn(move || {
+            let _ = done.send(work(&inner));
+        });
+        result
             .await
-            .map_err(|e| ApiError::Internal(format!("password hashing task failed: {e}")))
+            .map_err(|_| ApiError::Internal("password hashing job failed".into()))
     }
 
     /// Hashes a password (argon2id PHC string, 16-byte salt, 32-byte hash).
@@ -150,13 +158,70 @@ impl PasswordHasher {
     }
 }
 
+/// Largest argon2 memory cost accepted in a stored hash (256 MiB): a hostile or corrupt row
+/// must not make one login allocate gigabytes.
+const MAX_MEMORY_KIB: u32 = 256 * 1024;
+
+thread_local! {
+    /// Each hashing thread keeps its argon2 memory from one hash to the next: no allocation per
+    /// hash, and resident memory bounded by threads × the largest cost met. (Argon2 writes every
+    /// block before reading it, so what a previous hash left there is never used.)
+    static BLOCKS: RefCell<Vec<Block>> = const { RefCell::new(Vec::new()) };
+}
+
+fn argon2_into(argon2: &Argon2<'_>, password: &[u8], salt: &[u8], out: &mut [u8]) -> bool {
+    let needed = argon2.params().block_count();
+    BLOCKS.with_borrow_mut(|blocks| {
+        if blocks.len() < needed {
+            blocks.resize(needed, Block::default());
+        }
+        argon2
+            .hash_password_into_with_memory(password, salt, out, &mut blocks[..needed])
+            .is_ok()
+    })
+}
+
+/// Runs on each hashing thread as it starts: Linux's `SCHED_IDLE` policy, so that a thread
+/// serving requests always preempts hashing at once. A storm of logins then takes the spare CPU,
+/// not the latency of every other request.
+fn lower_priority() {
+    #[cfg(target_os = "linux")]
+    {
+        use thread_priority::{
+            set_thread_priority_and_policy, thread_native_id, NormalThreadSchedulePolicy,
+            ThreadPriority, ThreadSchedulePolicy,
+        };
+        let idle = ThreadSchedulePolicy::Normal(NormalThreadSchedulePolicy::Idle);
+        if let Err(error) =
+            set_thread_priority_and_policy(thread_native_id(), ThreadPriority::Min, idle)
+        {
+            tracing::debug!(?error, "cannot lower the priority of a hashing thread");
+        }
+    }
+}
+
 impl Inner {
     fn hash(&self, password: &str) -> Result<String, ApiError> {
+        let failed =
+            |e: &dyn std::fmt::Display| ApiError::Internal(format!("argon2 hashing failed: {e}"));
         let salt = SaltString::generate(&mut rand::rngs::OsRng);
-        self.argon2
-            .hash_password(password.as_bytes(), &salt)
-            .map(|h| h.to_string())
-            .map_err(|e| ApiError::Internal(format!("argon2 hashing failed: {e}")))
+        let mut salt_bytes = [0u8; 64];
+        let salt_bytes = salt
+            .as_salt()
+            .decode_b64(&mut salt_bytes)
+            .map_err(|e| failed(&e))?;
+        let mut out = [0u8; 32];
+        if !argon2_into(&self.argon2, password.as_bytes(), salt_bytes, &mut out) {
+            return Err(failed(&"invalid input"));
+        }
+        let hash = PasswordHash {
+            algorithm: Algorithm::Argon2id.ident(),
+            version: Some(Version::V0x13.into()),
+            params: ParamsString::try_from(self.argon2.params()).map_err(|e| failed(&e))?,
+            salt: Some(salt.as_salt()),
+            hash: Some(Output::new(&out).map_err(|e| failed(&e))?),
+        };
+        Ok(hash.to_string())
     }
 
     fn verify(&self, password: &str, stored: &str) -> Result<Verified, ApiError> {
@@ -189,11 +254,30 @@ impl Inner {
             );
             return None;
         }
-        // `verify_password` reads the algorithm, version and costs from the stored hash itself.
-        Argon2::default()
-            .verify_password(password.as_bytes(), &parsed)
-            .ok()
-            .map(|()| self.is_weaker(&parsed))
+        // The algorithm, version and costs come from the stored hash itself.
+        let params = Params::try_from(&parsed).ok()?;
+        if params.m_cost() > MAX_MEMORY_KIB {
+            tracing::warn!(
+                memory_kib = params.m_cost(),
+                "stored password hash asks for too much memory; refused"
+            );
+            return None;
+        }
+        let algorithm = Algorithm::try_from(parsed.algorithm).ok()?;
+        let version = parsed
+            .version
+            .map_or(Ok(Version::V0x13), Version::try_from)
+            .ok()?;
+        let (expected, salt) = (parsed.hash?, parsed.salt?);
+        let mut salt_bytes = [0u8; 64];
+        let salt_bytes = salt.decode_b64(&mut salt_bytes).ok()?;
+        let mut out = vec![0u8; expected.len()];
+        let argon2 = Argon2::new(algorithm, version, params);
+        if !argon2_into(&argon2, password.as_bytes(), salt_bytes, &mut out) {
+            return None;
+        }
+        // `Output` compares in constant time.
+        (Output::new(&out).ok()? == expected).then(|| self.is_weaker(&parsed))
     }
 
     /// Weaker than configured: another argon2 variant or version, or less memory or fewer
@@ -301,6 +385,8 @@ mod tests {
             "plaintext",
             "$1$abc$def",
             "$pbkdf2-sha256$29000$abc$def",
+            // A cost no login should pay (1 GiB): refused before anything is allocated.
+            "$argon2id$v=19$m=1048576,t=1,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaGhhc2hoYXNoaGFzaA",
         ] {
             assert_eq!(
                 hasher.verify("x", stored).await.unwrap(),

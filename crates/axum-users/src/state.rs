@@ -9,7 +9,7 @@ use crate::auth::{self, Authenticated, Backend, Guard};
 use crate::background::Background;
 use crate::hooks::{Hooks, NoHooks};
 use crate::mail::{MailSettings, MailTemplates, Mailer, RetryPolicy};
-use crate::manager::{PasswordPolicy, UserManager};
+use crate::manager::{PasswordPolicy, UserCache, UserManager};
 use crate::password::PasswordHasher;
 use crate::store::UserStore;
 use crate::tokens::{TokenKind, TokenSettings};
@@ -63,6 +63,7 @@ impl AxumUsers {
             verify_tokens: None,
             reset_tokens: None,
             mail: MailSettings::default(),
+            user_cache: None,
         }
     }
 
@@ -142,9 +143,21 @@ pub struct AxumUsersBuilder {
     verify_tokens: Option<TokenSettings>,
     reset_tokens: Option<TokenSettings>,
     mail: MailSettings,
+    user_cache: Option<(usize, std::time::Duration)>,
 }
 
 impl AxumUsersBuilder {
+    /// Keeps up to `capacity` users in memory for the read every authenticated request makes,
+    /// each for at most `ttl`. Used only with a store that reports its writes
+    /// ([`UserStore::generation`](crate::store::UserStore::generation): a SQLite file does, so
+    /// even a write by another process is seen at once); otherwise every request reads the
+    /// store. Off by default.
+    #[must_use]
+    pub fn user_cache(mut self, capacity: usize, ttl: std::time::Duration) -> Self {
+        self.user_cache = Some((capacity, ttl));
+        self
+    }
+
     /// Secret, lifetime (default 1 hour) and audience of e-mail verification tokens
     /// (FastAPI Users' `verification_token_*`). Without it a random secret is used: tokens then
     /// die with the process and are not shared between instances.
@@ -292,6 +305,9 @@ impl AxumUsersBuilder {
                         TokenSettings::random(TokenKind::Reset)
                     }),
                     strategies: self.backends.iter().map(|b| b.strategy.clone()).collect(),
+                    cache: self
+                        .user_cache
+                        .map(|(capacity, ttl)| Arc::new(UserCache::new(capacity, ttl))),
                 },
                 backends: self.backends,
                 requires_verification: self.requires_verification,

@@ -88,6 +88,12 @@ pub trait UserStore: Send + Sync + 'static {
     fn update(&self, user: &User) -> impl Future<Output = Result<(), StoreError>> + Send;
     /// Deletes a user and the rows that belong to it.
     fn delete(&self, id: Uuid) -> impl Future<Output = Result<(), StoreError>> + Send;
+    /// A value that changes whenever anyone (another process too) writes to the store, read
+    /// without a query; `None` (the default) when the store cannot tell, which keeps the user
+    /// cache off. The cache is trusted only while this value stays the same.
+    fn generation(&self) -> Option<u128> {
+        None
+    }
 }
 
 /// The `accesstoken` table of the database token strategy (FastAPI Users'
@@ -175,6 +181,7 @@ pub(crate) trait DynUserStore: Send + Sync {
     fn create<'a>(&'a self, user: &'a User) -> BoxFuture<'a, Result<(), StoreError>>;
     fn update<'a>(&'a self, user: &'a User) -> BoxFuture<'a, Result<(), StoreError>>;
     fn delete(&self, id: Uuid) -> BoxFuture<'_, Result<(), StoreError>>;
+    fn generation(&self) -> Option<u128>;
 }
 
 impl<T: UserStore> DynUserStore for T {
@@ -195,5 +202,8 @@ impl<T: UserStore> DynUserStore for T {
     }
     fn delete(&self, id: Uuid) -> BoxFuture<'_, Result<(), StoreError>> {
         Box::pin(UserStore::delete(self, id))
+    }
+    fn generation(&self) -> Option<u128> {
+        UserStore::generation(self)
     }
 }

@@ -29,6 +29,8 @@ const MIGRATION: &str = include_str!("../../migrations/sqlite/0001_fastapi_users
 #[derive(Clone)]
 pub struct SqliteStore {
     pool: SqlitePool,
+    /// The database file and its write-ahead log, watched for writes by any process.
+    files: Option<[std::path::PathBuf; 2]>,
     schema: UserSchema,
     select: String,
     insert: String,
@@ -66,6 +68,7 @@ impl SqliteStore {
             .foreign_keys(true)
             .busy_timeout(Duration::from_secs(5));
         let memory = url.contains(":memory:") || url.contains("mode=memory");
+        let filename = options.get_filename().to_path_buf();
         let pool = if memory {
             // Each connection to `:memory:` is a database of its own: keep exactly one, forever.
             SqlitePoolOptions::new()
@@ -83,7 +86,14 @@ impl SqliteStore {
                 .await
         }
         .map_err(map_err)?;
-        Ok(Self::new(pool, schema))
+        let mut store = Self::new(pool, schema);
+        if !memory {
+            let path = filename;
+            let mut wal = path.clone().into_os_string();
+            wal.push("-wal");
+            store.files = Some([path, wal.into()]);
+        }
+        Ok(store)
     }
 
     /// Wraps an existing pool.
@@ -105,6 +115,7 @@ impl SqliteStore {
             .collect::<Vec<_>>()
             .join(", ");
         Self {
+            files: None,
             select: format!("SELECT {list} FROM user"),
             insert: format!("INSERT INTO user ({list}) VALUES ({placeholders})"),
             update: format!("UPDATE user SET {assignments} WHERE id = ?"),
@@ -210,6 +221,33 @@ impl SqliteStore {
 }
 
 impl UserStore for SqliteStore {
+    /// Size and modification time of the database file and its WAL: every committed write, by
+    /// this process or another (`create-superuser`, a script), changes one of them. Two `stat`
+    /// calls, no query. `None` for in-memory databases and pools given to [`SqliteStore::new`].
+    fn generation(&self) -> Option<u128> {
+        let files = self.files.as_ref()?;
+        let mut generation = 0u128;
+        for file in files {
+            let (len, modified) = match std::fs::metadata(file) {
+                Ok(meta) => (
+                    meta.len(),
+                    meta.modified()
+                        .ok()?
+                        .duration_since(std::time::UNIX_EPOCH)
+                        .ok()?
+                        .as_nanos(),
+                ),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => (0, 0),
+                Err(_) => return None,
+            };
+            generation = generation
+                .wrapping_mul(1_000_003)
+                .wrapping_add(modified)
+                .wrapping_add(u128::from(len) << 64);
+        }
+        Some(generation)
+    }
+
     async fn get(&self, id: Uuid) -> Result<Option<User>, StoreError> {
         let sql = format!("{} WHERE id = ?", self.select);
         let row = sqlx::query(&sql)

@@ -1,0 +1,46 @@
+-- One wrk script for every scenario of bench/run, chosen by WRK_MODE:
+--   me        GET /users/me with the token in WRK_TOKEN
+--   login     POST /auth/<WRK_BACKEND>/login as WRK_EMAIL / WRK_PASSWORD (form)
+--   register  POST /auth/register with a fresh e-mail per request (WRK_RUN keeps runs apart)
+-- At the end it prints one JSON line that bench/harness.py reads.
+
+local mode = os.getenv("WRK_MODE") or "me"
+local token = os.getenv("WRK_TOKEN") or ""
+local email = os.getenv("WRK_EMAIL") or ""
+local password = os.getenv("WRK_PASSWORD") or ""
+local backend = os.getenv("WRK_BACKEND") or "jwt"
+local run = os.getenv("WRK_RUN") or "0"
+
+local threads = {}
+local next_id = 0
+
+function setup(thread)
+  thread:set("thread_id", next_id)
+  next_id = next_id + 1
+  table.insert(threads, thread)
+end
+
+local counter = 0
+
+function request()
+  if mode == "me" then
+    return wrk.format("GET", "/users/me", { ["Authorization"] = "Bearer " .. token })
+  elseif mode == "login" then
+    return wrk.format("POST", "/auth/" .. backend .. "/login",
+      { ["Content-Type"] = "application/x-www-form-urlencoded" },
+      "username=" .. email .. "&password=" .. password)
+  else
+    counter = counter + 1
+    local address = string.format("r%s-%d-%d@bench.example.com", run, thread_id, counter)
+    return wrk.format("POST", "/auth/register", { ["Content-Type"] = "application/json" },
+      '{"email":"' .. address .. '","password":"correct-horse-battery"}')
+  end
+end
+
+function done(summary, latency, requests)
+  local errors = summary.errors
+  io.write(string.format(
+    '{"requests":%d,"duration_us":%d,"p50_us":%d,"p99_us":%d,"bad_status":%d,"socket_errors":%d}\n',
+    summary.requests, summary.duration, latency:percentile(50), latency:percentile(99),
+    errors.status, errors.connect + errors.read + errors.write + errors.timeout))
+end
