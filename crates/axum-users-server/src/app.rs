@@ -119,6 +119,14 @@ pub async fn build(config: &Config) -> anyhow::Result<AxumUsers> {
     .verify_on_register(config.verify_on_register)
     .app_name(config.app_name.clone());
     builder = mail(builder, config)?;
+    let origins = config
+        .allowed_origins
+        .split(',')
+        .map(str::trim)
+        .filter(|o| !o.is_empty());
+    builder = builder
+        .allowed_origins(origins)
+        .map_err(|e| anyhow::anyhow!("invalid configuration: AXUM_USERS_ALLOWED_ORIGINS: {e}"))?;
     if config.user_cache {
         builder = builder.user_cache(10_000, Duration::from_secs(config.user_cache_ttl));
     }

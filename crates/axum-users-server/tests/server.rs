@@ -339,10 +339,11 @@ async fn serves_openapi_and_docs_without_a_cdn() {
 #[test]
 fn bad_configuration_fails_with_one_clear_line() {
     let dir = temp_dir("config");
-    let cases: [(&[(&str, &str)], &str); 14] = [
+    let cases: [(&[(&str, &str)], &str); 15] = [
         (&[("AXUM_USERS_DATABASE_URL", "mysql://nope")], "error: invalid configuration: AXUM_USERS_DATABASE_URL must be a sqlite: or postgres:// URL (got mysql://nope)\n"),
         (&[("AXUM_USERS_DATABASE_URL", "postgres://app:hunter2@127.0.0.1:1/app")], "error: invalid configuration: AXUM_USERS_SECRET must be set with a PostgreSQL database (and be the same on every instance)\n"),
         (&[("AXUM_USERS_BACKENDS", "jwt,ldap")], "error: invalid configuration: AXUM_USERS_BACKENDS: unknown backend \"ldap\" (jwt, cookie, db, redis)\n"),
+        (&[("AXUM_USERS_ALLOWED_ORIGINS", "https://app.camelot.bt, camelot.bt")], "error: invalid configuration: AXUM_USERS_ALLOWED_ORIGINS: \"camelot.bt\" is not an origin (scheme://host[:port])\n"),
         (&[("AXUM_USERS_BACKENDS", "jwt,jwt")], "error: invalid configuration: AXUM_USERS_BACKENDS names \"jwt\" twice\n"),
         (&[("AXUM_USERS_BACKENDS", "redis")], "error: invalid configuration: the redis backend needs AXUM_USERS_REDIS_URL\n"),
         (&[("AXUM_USERS_BACKENDS", "redis"), ("AXUM_USERS_REDIS_URL", "redis://:hunter2@127.0.0.1:1")], ""),

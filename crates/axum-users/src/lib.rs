@@ -2,6 +2,7 @@
 
 pub mod auth;
 mod background;
+pub mod csrf;
 pub mod email;
 pub mod error;
 pub mod hooks;

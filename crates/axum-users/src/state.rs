@@ -7,6 +7,7 @@ use http::HeaderMap;
 
 use crate::auth::{self, Authenticated, Backend, Guard};
 use crate::background::Background;
+use crate::csrf::CsrfPolicy;
 use crate::hooks::{Hooks, NoHooks};
 use crate::mail::{MailSettings, MailTemplates, Mailer, RetryPolicy};
 use crate::manager::{PasswordPolicy, UserCache, UserManager};
@@ -29,6 +30,7 @@ struct Inner {
     verify_on_register: bool,
     mail: MailSettings,
     background: Background,
+    csrf: CsrfPolicy,
 }
 
 impl std::fmt::Debug for AxumUsers {
@@ -64,6 +66,7 @@ impl AxumUsers {
             reset_tokens: None,
             mail: MailSettings::default(),
             user_cache: None,
+            allowed_origins: Vec::new(),
         }
     }
 
@@ -110,7 +113,25 @@ impl AxumUsers {
         &self.inner.mail
     }
 
-    /// Authenticates a request's headers against every backend, as the extractors do.
+    /// Authenticates a request as the extractors do: the CSRF check for cookie sessions
+    /// ([`crate::csrf`]), then every backend in order.
+    pub async fn authenticate_request(
+        &self,
+        method: &http::Method,
+        headers: &HeaderMap,
+        guard: Guard,
+    ) -> Result<Option<Authenticated>, ApiError> {
+        if !self.inner.csrf.allows(method, headers) {
+            return Err(ApiError::Custom {
+                status: http::StatusCode::FORBIDDEN,
+                detail: serde_json::Value::from(crate::csrf::CSRF_ORIGIN_NOT_ALLOWED),
+            });
+        }
+        self.authenticate(headers, guard).await
+    }
+
+    /// Authenticates a request's headers against every backend (no CSRF check: see
+    /// [`Self::authenticate_request`]).
     pub async fn authenticate(
         &self,
         headers: &HeaderMap,
@@ -144,9 +165,30 @@ pub struct AxumUsersBuilder {
     reset_tokens: Option<TokenSettings>,
     mail: MailSettings,
     user_cache: Option<(usize, std::time::Duration)>,
+    allowed_origins: Vec<String>,
 }
 
 impl AxumUsersBuilder {
+    /// Origins (`https://app.example.com`) whose pages may send cookie-authenticated
+    /// state-changing requests, besides the server's own ([`crate::csrf`]). Refuses anything
+    /// that is not an origin.
+    pub fn allowed_origins<I, O>(mut self, origins: I) -> Result<Self, ConfigError>
+    where
+        I: IntoIterator<Item = O>,
+        O: AsRef<str>,
+    {
+        for origin in origins {
+            let origin = origin.as_ref();
+            let normal = crate::csrf::normalise_origin(origin).ok_or_else(|| {
+                ConfigError(format!(
+                    "{origin:?} is not an origin (scheme://host[:port])"
+                ))
+            })?;
+            self.allowed_origins.push(normal);
+        }
+        Ok(self)
+    }
+
     /// Keeps up to `capacity` users in memory for the read every authenticated request makes,
     /// each for at most `ttl`. Used only with a store that reports its writes
     /// ([`UserStore::generation`](crate::store::UserStore::generation): a SQLite file does, so
@@ -288,6 +330,14 @@ impl AxumUsersBuilder {
                 return Err(ConfigError(format!("two backends are named {name:?}")));
             }
         }
+        let cookies = self
+            .backends
+            .iter()
+            .filter_map(|b| match b.transport() {
+                crate::auth::Transport::Cookie(cookie) => Some(cookie.name.clone()),
+                crate::auth::Transport::Bearer(_) => None,
+            })
+            .collect();
         Ok(AxumUsers {
             inner: Arc::new(Inner {
                 manager: UserManager {
@@ -314,6 +364,10 @@ impl AxumUsersBuilder {
                 verify_on_register: self.verify_on_register,
                 mail: self.mail,
                 background: Background::default(),
+                csrf: CsrfPolicy {
+                    cookies,
+                    origins: self.allowed_origins,
+                },
             }),
         })
     }

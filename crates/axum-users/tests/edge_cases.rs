@@ -60,18 +60,33 @@ async fn malformed_multipart_is_a_422() {
 #[tokio::test]
 async fn oversized_bodies_are_refused() {
     let app = app().await;
-    let big = format!(
-        r#"{{"email":"a@b.co","password":"{}"}}"#,
-        "x".repeat(2 * 1024 * 1024)
-    );
-    let reply = app.json(Method::POST, "/auth/register", None, &big).await;
-    assert_eq!(
-        (reply.status, reply.body.as_str()),
-        (
-            StatusCode::PAYLOAD_TOO_LARGE,
-            r#"{"detail":"Payload Too Large"}"#
+    let body = |size: usize| {
+        let padding = size - r#"{"email":"a@b.co","password":""}"#.len();
+        format!(
+            r#"{{"email":"a@b.co","password":"{}"}}"#,
+            "x".repeat(padding)
         )
-    );
+    };
+    // 64 KiB is read whole (this app sets no maximum password length); one byte more is not.
+    let reply = app
+        .json(Method::POST, "/auth/register", None, &body(64 * 1024))
+        .await;
+    assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.body);
+    for (uri, size) in [
+        ("/auth/register", 64 * 1024 + 1),
+        ("/auth/forgot-password", 2 * 1024 * 1024),
+        ("/auth/reset-password", 100_000),
+    ] {
+        let reply = app.json(Method::POST, uri, None, &body(size)).await;
+        assert_eq!(
+            (reply.status, reply.body.as_str()),
+            (
+                StatusCode::PAYLOAD_TOO_LARGE,
+                r#"{"detail":"Payload Too Large"}"#
+            ),
+            "{uri}"
+        );
+    }
 }
 
 #[tokio::test]

@@ -37,7 +37,7 @@ where
 {
     let users = AxumUsers::from_ref(state);
     Ok(users
-        .authenticate(&parts.headers, guard)
+        .authenticate_request(&parts.method, &parts.headers, guard)
         .await?
         .map(|auth| auth.user))
 }

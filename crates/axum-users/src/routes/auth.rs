@@ -106,7 +106,11 @@ async fn logout(users: AxumUsers, backend: &str, request: Request) -> Result<Res
         .backend(backend)
         .ok_or_else(|| ApiError::Internal(format!("backend {backend} vanished")))?;
     let auth = users
-        .authenticate(request.headers(), users.route_guard(false))
+        .authenticate_request(
+            request.method(),
+            request.headers(),
+            users.route_guard(false),
+        )
         .await?
         .ok_or(ApiError::UNAUTHORIZED)?;
     // As FastAPI Users: whichever backend authenticated, this backend's strategy revokes.

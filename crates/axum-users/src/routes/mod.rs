@@ -12,8 +12,9 @@ pub(crate) mod auth;
 pub(crate) mod register;
 pub(crate) mod users;
 
-/// Largest request body the routes read (1 MiB); larger bodies answer 413.
-pub const MAX_BODY_BYTES: usize = 1024 * 1024;
+/// Largest request body the routes read (64 KiB: a registration with generous custom fields
+/// is a few hundred bytes); larger bodies answer 413 without being read further.
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
 
 pub(crate) async fn read_body(body: Body) -> Result<Bytes, ApiError> {
     axum::body::to_bytes(body, MAX_BODY_BYTES)

@@ -52,7 +52,7 @@ impl AxumUsers {
     }
 
     async fn caller(&self, parts: &Parts, superuser: bool) -> Result<User, ApiError> {
-        self.authenticate(&parts.headers, self.route_guard(superuser))
+        self.authenticate_request(&parts.method, &parts.headers, self.route_guard(superuser))
             .await?
             .map(|auth| auth.user)
             .ok_or(ApiError::UNAUTHORIZED)

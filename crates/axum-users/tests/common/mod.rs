@@ -154,6 +154,7 @@ pub fn cookie_transport() -> CookieTransport {
 }
 
 pub struct Options {
+    pub allowed_origins: Vec<String>,
     pub requires_verification: bool,
     pub verify_on_register: bool,
     pub schema: UserSchema,
@@ -163,6 +164,7 @@ pub struct Options {
 impl Default for Options {
     fn default() -> Self {
         Self {
+            allowed_origins: Vec::new(),
             requires_verification: false,
             verify_on_register: false,
             schema: UserSchema::new(),
@@ -206,7 +208,9 @@ pub async fn app_with(options: Options) -> TestApp {
             min_length: 3,
             max_length: 0,
         })
-        .requires_verification(options.requires_verification);
+        .requires_verification(options.requires_verification)
+        .allowed_origins(&options.allowed_origins)
+        .unwrap();
     for backend in options.backends {
         builder = builder.backend(backend);
     }

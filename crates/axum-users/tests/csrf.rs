@@ -1,0 +1,150 @@
+//! CSRF protection of cookie sessions: a state-changing request carrying the auth cookie must
+//! come from the server's own origin or an allowed one; Bearer requests, safe methods and
+//! requests without Origin/Referer (non-browser clients) are untouched.
+
+mod common;
+
+use axum::body::Body;
+use common::{app, app_with, Options, TestApp};
+use http::{Method, Request, StatusCode};
+
+const REFUSED: &str = r#"{"detail":"CSRF_ORIGIN_NOT_ALLOWED"}"#;
+
+async fn cookie(app: &TestApp) -> String {
+    let reply = app
+        .form(
+            "/auth/cookie/login",
+            "username=king.arthur%40camelot.bt&password=guinevere",
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::NO_CONTENT);
+    let set = reply.header("set-cookie").unwrap();
+    set.split(';').next().unwrap().to_owned()
+}
+
+/// PATCH /users/me with the cookie (or a Bearer token) and the given browser headers.
+async fn patch(app: &TestApp, auth: &str, headers: &[(&str, &str)]) -> (StatusCode, String) {
+    let mut request = Request::builder()
+        .method(Method::PATCH)
+        .uri("/users/me")
+        .header("host", "auth.camelot.bt")
+        .header("content-type", "application/json");
+    request = if auth.starts_with("fastapiusersauth=") {
+        request.header("cookie", auth)
+    } else {
+        request.header("authorization", format!("Bearer {auth}"))
+    };
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    let reply = app
+        .send(request.body(Body::from(r#"{"first_name":null}"#)).unwrap())
+        .await;
+    (reply.status, reply.body)
+}
+
+#[tokio::test]
+async fn cross_site_cookie_requests_are_refused() {
+    let app = app().await;
+    let cookie = cookie(&app).await;
+    for headers in [
+        vec![("origin", "https://evil.example")],
+        vec![("referer", "https://evil.example/page?x=1")],
+        vec![("origin", "null")],
+        // The Origin decides, whatever the Referer says.
+        vec![
+            ("origin", "https://evil.example"),
+            ("referer", "https://auth.camelot.bt/"),
+        ],
+        // Same host, other port: another origin.
+        vec![("origin", "https://auth.camelot.bt:8443")],
+    ] {
+        assert_eq!(
+            patch(&app, &cookie, &headers).await,
+            (StatusCode::FORBIDDEN, REFUSED.to_owned()),
+            "{headers:?}"
+        );
+    }
+    // Logout too (POST with the cookie).
+    let request = Request::builder()
+        .method(Method::POST)
+        .uri("/auth/cookie/logout")
+        .header("cookie", &cookie)
+        .header("origin", "https://evil.example")
+        .body(Body::empty())
+        .unwrap();
+    let reply = app.send(request).await;
+    assert_eq!(
+        (reply.status, reply.body.as_str()),
+        (StatusCode::FORBIDDEN, REFUSED)
+    );
+}
+
+#[tokio::test]
+async fn same_site_allowed_and_non_browser_requests_pass() {
+    let app = app_with(Options {
+        allowed_origins: vec!["https://app.camelot.bt".into()],
+        ..Options::default()
+    })
+    .await;
+    let cookie = cookie(&app).await;
+    for headers in [
+        vec![],
+        vec![("origin", "https://auth.camelot.bt")],
+        vec![("origin", "HTTPS://APP.CAMELOT.BT:443")],
+        vec![("referer", "https://auth.camelot.bt/settings")],
+    ] {
+        let (status, body) = patch(&app, &cookie, &headers).await;
+        assert_eq!(status, StatusCode::OK, "{headers:?}: {body}");
+    }
+    // Bearer tokens cannot be sent by another site: no check.
+    let token = app.login("king.arthur@camelot.bt", "guinevere").await;
+    let (status, _) = patch(&app, &token, &[("origin", "https://evil.example")]).await;
+    assert_eq!(status, StatusCode::OK);
+    // Reads are not state changes.
+    let request = Request::builder()
+        .uri("/users/me")
+        .header("cookie", &cookie)
+        .header("origin", "https://evil.example")
+        .body(Body::empty())
+        .unwrap();
+    assert_eq!(app.send(request).await.status, StatusCode::OK);
+}
+
+#[test]
+fn allowed_origins_must_be_origins() {
+    let err = axum_users::AxumUsers::builder(NoStore)
+        .allowed_origins(["camelot.bt"])
+        .err()
+        .unwrap();
+    assert_eq!(
+        err.to_string(),
+        r#""camelot.bt" is not an origin (scheme://host[:port])"#
+    );
+}
+
+struct NoStore;
+
+impl axum_users::store::UserStore for NoStore {
+    async fn get(
+        &self,
+        _: uuid::Uuid,
+    ) -> Result<Option<axum_users::User>, axum_users::store::StoreError> {
+        Ok(None)
+    }
+    async fn get_by_email(
+        &self,
+        _: &str,
+    ) -> Result<Option<axum_users::User>, axum_users::store::StoreError> {
+        Ok(None)
+    }
+    async fn create(&self, _: &axum_users::User) -> Result<(), axum_users::store::StoreError> {
+        Ok(())
+    }
+    async fn update(&self, _: &axum_users::User) -> Result<(), axum_users::store::StoreError> {
+        Ok(())
+    }
+    async fn delete(&self, _: uuid::Uuid) -> Result<(), axum_users::store::StoreError> {
+        Ok(())
+    }
+}
