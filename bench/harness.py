@@ -117,6 +117,8 @@ class Server:
                 "AXUM_USERS_BACKENDS": "jwt,db,redis",
                 "AXUM_USERS_REDIS_URL": self.options.redis,
                 "AXUM_USERS_VERIFY_ON_REGISTER": "false",
+                # One load generator on one address: measure the server, not its limits.
+                "AXUM_USERS_RATE_LIMITS": "off",
                 "RUST_LOG": "warn",
             })
         elif self.kind == "fastapi":

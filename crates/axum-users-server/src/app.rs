@@ -12,6 +12,7 @@ use axum_users::auth::{
 };
 use axum_users::jwt::JwtKeys;
 use axum_users::mail::{MailTemplates, OutboxMailer, SmtpMailer};
+use axum_users::ratelimit::{Backoff, Limit, RateLimits};
 use axum_users::{
     Argon2Params, AxumUsers, AxumUsersBuilder, PasswordHasher, PasswordPolicy, PostgresStore,
     SqliteStore, TokenKind, TokenSettings, UserSchema,
@@ -127,6 +128,7 @@ pub async fn build(config: &Config) -> anyhow::Result<AxumUsers> {
     builder = builder
         .allowed_origins(origins)
         .map_err(|e| anyhow::anyhow!("invalid configuration: AXUM_USERS_ALLOWED_ORIGINS: {e}"))?;
+    builder = builder.rate_limits(rate_limits(config).await?);
     if config.user_cache {
         builder = builder.user_cache(10_000, Duration::from_secs(config.user_cache_ttl));
     }
@@ -183,6 +185,72 @@ pub async fn build(config: &Config) -> anyhow::Result<AxumUsers> {
     builder
         .build()
         .map_err(|e| anyhow::anyhow!("invalid configuration: {e}"))
+}
+
+/// `N/S`: N per S seconds; `off`.
+fn limit(name: &str, value: &str) -> anyhow::Result<Option<Limit>> {
+    if value.eq_ignore_ascii_case("off") {
+        return Ok(None);
+    }
+    let parsed = value
+        .split_once('/')
+        .and_then(|(n, s)| Some(Limit::per(n.trim().parse().ok()?, s.trim().parse().ok()?)))
+        .filter(|l| l.requests > 0 && !l.window.is_zero());
+    parsed
+        .map(Some)
+        .ok_or_else(|| anyhow::anyhow!("invalid configuration: AXUM_USERS_{name} must be N/SECONDS (e.g. 20/60) or off, got {value:?}"))
+}
+
+async fn rate_limits(config: &Config) -> anyhow::Result<RateLimits> {
+    match config.rate_limits.to_ascii_lowercase().as_str() {
+        "off" | "false" => return Ok(RateLimits::off()),
+        "on" | "true" => {}
+        other => {
+            bail!("invalid configuration: AXUM_USERS_RATE_LIMITS must be on or off, got {other:?}")
+        }
+    }
+    let mut limits = RateLimits::default();
+    limits.login = limit("RATE_LIMIT_LOGIN", &config.rate_limit_login)?;
+    limits.register = limit("RATE_LIMIT_REGISTER", &config.rate_limit_register)?;
+    limits.mail = limit("RATE_LIMIT_EMAIL", &config.rate_limit_email)?;
+    limits.token = limit("RATE_LIMIT_TOKEN", &config.rate_limit_token)?;
+    limits.account = if config.login_backoff.eq_ignore_ascii_case("off") {
+        None
+    } else {
+        let parts: Vec<u64> = config
+            .login_backoff
+            .split('/')
+            .map(|p| p.trim().parse())
+            .collect::<Result<_, _>>()
+            .unwrap_or_default();
+        let [free, first, max] = parts[..] else {
+            bail!("invalid configuration: AXUM_USERS_LOGIN_BACKOFF must be FREE/FIRST_SECONDS/MAX_SECONDS (e.g. 5/1/900) or off, got {:?}", config.login_backoff);
+        };
+        Some(Backoff {
+            free_failures: free,
+            first_delay: Duration::from_secs(first.max(1)),
+            max_delay: Duration::from_secs(max.max(first.max(1))),
+        })
+    };
+    for proxy in config
+        .trusted_proxies
+        .split(',')
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+    {
+        limits.trusted_proxies.push(proxy.parse().map_err(|_| {
+            anyhow::anyhow!(
+                "invalid configuration: AXUM_USERS_TRUSTED_PROXIES: {proxy:?} is not an IP address"
+            )
+        })?);
+    }
+    if let Some(url) = config.redis_url.as_deref().filter(|u| !u.is_empty()) {
+        limits = limits
+            .redis(url)
+            .await
+            .map_err(|e| anyhow::anyhow!("{e} ({})", redact_url(url)))?;
+    }
+    Ok(limits)
 }
 
 /// SMTP when `AXUM_USERS_SMTP_URL` is set, the outbox directory otherwise; templates and
@@ -271,10 +339,13 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         .with_context(|| format!("cannot listen on {addr}"))?;
     let local = listener.local_addr().context("no local address")?;
     tracing::info!(address = %local, database = %redact_url(&config.database_url), "axum-users listening on http://{local}");
-    axum::serve(listener, router(&users))
-        .with_graceful_shutdown(shutdown_signal())
-        .await
-        .context("server error")?;
+    axum::serve(
+        listener,
+        router(&users).into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown_signal())
+    .await
+    .context("server error")?;
     // E-mails already accepted (202) are still sent, retries included, within a bound.
     if tokio::time::timeout(Duration::from_secs(30), users.wait_background())
         .await

@@ -339,11 +339,15 @@ async fn serves_openapi_and_docs_without_a_cdn() {
 #[test]
 fn bad_configuration_fails_with_one_clear_line() {
     let dir = temp_dir("config");
-    let cases: [(&[(&str, &str)], &str); 15] = [
+    let cases: [(&[(&str, &str)], &str); 19] = [
         (&[("AXUM_USERS_DATABASE_URL", "mysql://nope")], "error: invalid configuration: AXUM_USERS_DATABASE_URL must be a sqlite: or postgres:// URL (got mysql://nope)\n"),
         (&[("AXUM_USERS_DATABASE_URL", "postgres://app:hunter2@127.0.0.1:1/app")], "error: invalid configuration: AXUM_USERS_SECRET must be set with a PostgreSQL database (and be the same on every instance)\n"),
         (&[("AXUM_USERS_BACKENDS", "jwt,ldap")], "error: invalid configuration: AXUM_USERS_BACKENDS: unknown backend \"ldap\" (jwt, cookie, db, redis)\n"),
         (&[("AXUM_USERS_ALLOWED_ORIGINS", "https://app.camelot.bt, camelot.bt")], "error: invalid configuration: AXUM_USERS_ALLOWED_ORIGINS: \"camelot.bt\" is not an origin (scheme://host[:port])\n"),
+        (&[("AXUM_USERS_RATE_LIMITS", "on"), ("AXUM_USERS_RATE_LIMIT_LOGIN", "fast")], "error: invalid configuration: AXUM_USERS_RATE_LIMIT_LOGIN must be N/SECONDS (e.g. 20/60) or off, got \"fast\"\n"),
+        (&[("AXUM_USERS_RATE_LIMITS", "sometimes")], "error: invalid configuration: AXUM_USERS_RATE_LIMITS must be on or off, got \"sometimes\"\n"),
+        (&[("AXUM_USERS_RATE_LIMITS", "on"), ("AXUM_USERS_LOGIN_BACKOFF", "5/1")], "error: invalid configuration: AXUM_USERS_LOGIN_BACKOFF must be FREE/FIRST_SECONDS/MAX_SECONDS (e.g. 5/1/900) or off, got \"5/1\"\n"),
+        (&[("AXUM_USERS_RATE_LIMITS", "on"), ("AXUM_USERS_TRUSTED_PROXIES", "10.0.0.1, proxy.local")], "error: invalid configuration: AXUM_USERS_TRUSTED_PROXIES: \"proxy.local\" is not an IP address\n"),
         (&[("AXUM_USERS_BACKENDS", "jwt,jwt")], "error: invalid configuration: AXUM_USERS_BACKENDS names \"jwt\" twice\n"),
         (&[("AXUM_USERS_BACKENDS", "redis")], "error: invalid configuration: the redis backend needs AXUM_USERS_REDIS_URL\n"),
         (&[("AXUM_USERS_BACKENDS", "redis"), ("AXUM_USERS_REDIS_URL", "redis://:hunter2@127.0.0.1:1")], ""),
@@ -446,7 +450,12 @@ async fn readme_walkthrough_works_as_written() {
         .filter(|line| !line.starts_with("```"))
         .collect::<Vec<_>>()
         .join("\n");
-    let server = start("readme").await;
+    // With the default limits on, as a newcomer runs it.
+    let server = start_in(
+        temp_dir("readme"),
+        &[("AXUM_USERS_RATE_LIMITS", "on".to_owned())],
+    )
+    .await;
     let script = script
         .replace("http://localhost:8000", &server.base)
         .replace("cargo run --release -q --", BIN);
@@ -766,4 +775,43 @@ async fn the_user_cache_sees_writes_of_other_processes() {
         (401, r#"{"detail":"Unauthorized"}"#.to_owned())
     );
     drop((a, b));
+}
+
+/// The limits are on by default and count the socket's address: the third login from this
+/// client within the window gets 429, with Retry-After.
+#[tokio::test]
+async fn rate_limits_apply_to_real_connections() {
+    let env = [
+        ("AXUM_USERS_RATE_LIMITS", "on".to_owned()),
+        ("AXUM_USERS_RATE_LIMIT_LOGIN", "2/60".to_owned()),
+    ];
+    let server = start_in(temp_dir("limits"), &env).await;
+    let http = reqwest::Client::new();
+    let mut statuses = Vec::new();
+    for _ in 0..3 {
+        let response = http
+            .post(format!("{}/auth/jwt/login", server.base))
+            .form(&[
+                ("username", "nobody@camelot.bt"),
+                ("password", "wrong-password"),
+            ])
+            .send()
+            .await
+            .unwrap();
+        let retry = response
+            .headers()
+            .get("retry-after")
+            .map(|v| v.to_str().unwrap().to_owned());
+        statuses.push((text(response).await, retry));
+    }
+    let bad = (400, r#"{"detail":"LOGIN_BAD_CREDENTIALS"}"#.to_owned());
+    assert_eq!(statuses[0], (bad.clone(), None));
+    assert_eq!(statuses[1], (bad, None));
+    let ((status, body), retry) = &statuses[2];
+    assert_eq!(
+        (*status, body.as_str()),
+        (429, r#"{"detail":"TOO_MANY_REQUESTS"}"#)
+    );
+    let retry: u64 = retry.as_deref().unwrap().parse().unwrap();
+    assert!((1..=60).contains(&retry), "{retry}");
 }

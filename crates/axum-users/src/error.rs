@@ -87,6 +87,9 @@ pub enum ApiError {
     /// 422 with Pydantic-shaped items.
     #[error("validation failed")]
     Validation(ValidationErrors),
+    /// Over a rate limit: 429 `{"detail":"TOO_MANY_REQUESTS"}` with `Retry-After`.
+    #[error("too many requests")]
+    TooManyRequests(std::time::Duration),
     /// A backend (database, cache) failed or is unreachable: 503, logged, details withheld.
     #[error("service unavailable: {0}")]
     Unavailable(String),
@@ -110,6 +113,7 @@ impl ApiError {
             Self::Status(s) | Self::Custom { status: s, .. } => *s,
             Self::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -125,6 +129,7 @@ impl ApiError {
             Self::Custom { detail, .. } => detail.clone(),
             Self::Validation(errors) => errors.to_value(),
             Self::Unavailable(_) => Value::from("SERVICE_UNAVAILABLE"),
+            Self::TooManyRequests(_) => Value::from("TOO_MANY_REQUESTS"),
             Self::Internal(_) => Value::from("Internal Server Error"),
         };
         json!({ "detail": detail })
@@ -161,6 +166,12 @@ impl IntoResponse for ApiError {
             response
                 .headers_mut()
                 .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+        }
+        if let Self::TooManyRequests(wait) = &self {
+            let seconds = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(seconds.max(1)));
         }
         response
     }

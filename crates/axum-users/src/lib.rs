@@ -11,6 +11,7 @@ pub mod mail;
 pub mod manager;
 pub mod openapi;
 pub mod password;
+pub mod ratelimit;
 pub mod routes;
 mod state;
 pub mod store;

@@ -12,6 +12,7 @@ use crate::hooks::{Hooks, NoHooks};
 use crate::mail::{MailSettings, MailTemplates, Mailer, RetryPolicy};
 use crate::manager::{PasswordPolicy, UserCache, UserManager};
 use crate::password::PasswordHasher;
+use crate::ratelimit::RateLimits;
 use crate::store::UserStore;
 use crate::tokens::{TokenKind, TokenSettings};
 use crate::user::UserSchema;
@@ -31,6 +32,7 @@ struct Inner {
     mail: MailSettings,
     background: Background,
     csrf: CsrfPolicy,
+    limits: RateLimits,
 }
 
 impl std::fmt::Debug for AxumUsers {
@@ -67,6 +69,7 @@ impl AxumUsers {
             mail: MailSettings::default(),
             user_cache: None,
             allowed_origins: Vec::new(),
+            limits: RateLimits::default(),
         }
     }
 
@@ -107,6 +110,10 @@ impl AxumUsers {
         job: impl std::future::Future<Output = ()> + Send + 'static,
     ) {
         self.inner.background.spawn(job);
+    }
+
+    pub(crate) fn limits(&self) -> &RateLimits {
+        &self.inner.limits
     }
 
     pub(crate) fn mail(&self) -> &MailSettings {
@@ -166,9 +173,18 @@ pub struct AxumUsersBuilder {
     mail: MailSettings,
     user_cache: Option<(usize, std::time::Duration)>,
     allowed_origins: Vec<String>,
+    limits: RateLimits,
 }
 
 impl AxumUsersBuilder {
+    /// Brute-force and abuse limits ([`crate::ratelimit`]); on by default,
+    /// [`RateLimits::off`] turns them off.
+    #[must_use]
+    pub fn rate_limits(mut self, limits: RateLimits) -> Self {
+        self.limits = limits;
+        self
+    }
+
     /// Origins (`https://app.example.com`) whose pages may send cookie-authenticated
     /// state-changing requests, besides the server's own ([`crate::csrf`]). Refuses anything
     /// that is not an origin.
@@ -368,6 +384,7 @@ impl AxumUsersBuilder {
                     cookies,
                     origins: self.allowed_origins,
                 },
+                limits: self.limits,
             }),
         })
     }

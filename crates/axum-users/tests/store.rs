@@ -199,6 +199,7 @@ async fn access_tokens_and_cascade<S: Store>(store: S) {
 /// An application over this store with Bearer + database tokens, as the server's `db` backend.
 fn app<S: Store>(store: S) -> (AxumUsers, Router) {
     let users = AxumUsers::builder(store.clone())
+        .rate_limits(axum_users::ratelimit::RateLimits::off())
         .schema(schema())
         .password_hasher(fast_hasher())
         .password_policy(PasswordPolicy {

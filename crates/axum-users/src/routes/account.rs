@@ -17,6 +17,7 @@ use serde_json::Value;
 use super::read_body;
 use crate::error::{json_response, ErrorCode};
 use crate::manager::ManagerError;
+use crate::ratelimit::Scope;
 use crate::tokens::TokenKind;
 use crate::user::validate_email_value;
 use crate::validation::{read_json_body, RawBody, ValidationErrors, ValidationItem};
@@ -129,6 +130,7 @@ async fn email_job(
     kind: TokenKind,
 ) -> Result<Response, ApiError> {
     let (parts, body) = request.into_parts();
+    users.limits().check(Scope::Mail, &parts).await?;
     let email = email_body(&parts, body).await?;
     let job = users.clone();
     users.spawn_background(async move {
@@ -151,6 +153,7 @@ async fn request_verify_token(
 
 async fn verify(State(users): State<AxumUsers>, request: Request) -> Result<Response, ApiError> {
     let (parts, body) = request.into_parts();
+    users.limits().check(Scope::Token, &parts).await?;
     let values = embedded_strings(&parts, body, &["token"]).await?;
     match users.manager().verify(text(&values[0]), Some(&parts)).await {
         Ok(user) => Ok(json_response(StatusCode::OK, &user.to_read())),
@@ -174,6 +177,7 @@ async fn reset_password(
     request: Request,
 ) -> Result<Response, ApiError> {
     let (parts, body) = request.into_parts();
+    users.limits().check(Scope::Token, &parts).await?;
     let values = embedded_strings(&parts, body, &["token", "password"]).await?;
     match users
         .manager()

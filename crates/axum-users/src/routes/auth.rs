@@ -8,6 +8,7 @@ use serde_json::{json, Value};
 
 use super::read_body;
 use crate::error::ErrorCode;
+use crate::ratelimit::Scope;
 use crate::validation::{FormFields, ValidationErrors, ValidationItem};
 use crate::{ApiError, AxumUsers};
 
@@ -81,14 +82,21 @@ async fn login(users: AxumUsers, backend: &str, request: Request) -> Result<Resp
         .backend(backend)
         .ok_or_else(|| ApiError::Internal(format!("backend {backend} vanished")))?;
     let (parts, body) = request.into_parts();
+    let limits = users.limits();
+    limits.check(Scope::Login, &parts).await?;
     let bytes = read_body(body).await?;
     let form = FormFields::parse(&parts.headers, bytes).await?;
     let (username, password) = credentials(&form)?;
+    limits.check_account(&username).await?;
     let manager = users.manager();
     let user = match manager.authenticate(&username, &password).await? {
         Some(user) if user.is_active => user,
-        _ => return Err(ApiError::Code(ErrorCode::LoginBadCredentials)),
+        _ => {
+            limits.login_failed(&username).await?;
+            return Err(ApiError::Code(ErrorCode::LoginBadCredentials));
+        }
     };
+    limits.login_succeeded(&username).await?;
     if users.requires_verification() && !user.is_verified {
         return Err(ApiError::Code(ErrorCode::LoginUserNotVerified));
     }

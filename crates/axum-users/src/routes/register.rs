@@ -26,6 +26,10 @@ impl AxumUsers {
 
 async fn register(State(users): State<AxumUsers>, request: Request) -> Result<Response, ApiError> {
     let (parts, body) = request.into_parts();
+    users
+        .limits()
+        .check(crate::ratelimit::Scope::Register, &parts)
+        .await?;
     let bytes = read_body(body).await?;
     let raw = read_json_body(&parts.headers, &bytes)?;
     let input = parse_create(raw, users.manager().schema())?;

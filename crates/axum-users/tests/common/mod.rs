@@ -155,6 +155,8 @@ pub fn cookie_transport() -> CookieTransport {
 
 pub struct Options {
     pub allowed_origins: Vec<String>,
+    /// Off unless a test is about them: the tests log in many times from one "client".
+    pub rate_limits: axum_users::ratelimit::RateLimits,
     pub requires_verification: bool,
     pub verify_on_register: bool,
     pub schema: UserSchema,
@@ -165,6 +167,7 @@ impl Default for Options {
     fn default() -> Self {
         Self {
             allowed_origins: Vec::new(),
+            rate_limits: axum_users::ratelimit::RateLimits::off(),
             requires_verification: false,
             verify_on_register: false,
             schema: UserSchema::new(),
@@ -210,7 +213,8 @@ pub async fn app_with(options: Options) -> TestApp {
         })
         .requires_verification(options.requires_verification)
         .allowed_origins(&options.allowed_origins)
-        .unwrap();
+        .unwrap()
+        .rate_limits(options.rate_limits);
     for backend in options.backends {
         builder = builder.backend(backend);
     }
