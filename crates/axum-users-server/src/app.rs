@@ -88,6 +88,20 @@ pub async fn build(config: &Config) -> anyhow::Result<AxumUsers> {
     })
     .map_err(|e| anyhow::anyhow!("invalid configuration: {e}"))?;
     let lifetime = Some(config.token_lifetime);
+    // A rotation: tokens signed with a previous HS256 secret stay valid.
+    let previous: Vec<String> = config
+        .previous_secrets
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+        .collect();
+    let jwt = |keys: &JwtKeys| {
+        previous.iter().fold(
+            JwtStrategy::with_keys(keys.clone(), lifetime),
+            |strategy, old| strategy.also_accept(JwtKeys::hs256(old.as_bytes())),
+        )
+    };
     let cookie = CookieTransport {
         name: config.cookie_name.clone(),
         max_age: Some(config.cookie_max_age.unwrap_or(config.token_lifetime)).filter(|&s| s > 0),
@@ -141,16 +155,8 @@ pub async fn build(config: &Config) -> anyhow::Result<AxumUsers> {
         .requires_verification(config.require_verification);
     for name in config.backend_names() {
         let backend = match name {
-            "jwt" => Backend::new(
-                "jwt",
-                BearerTransport::new("auth/jwt/login"),
-                JwtStrategy::with_keys(keys.clone(), lifetime),
-            ),
-            "cookie" => Backend::new(
-                "cookie",
-                cookie.clone(),
-                JwtStrategy::with_keys(keys.clone(), lifetime),
-            ),
+            "jwt" => Backend::new("jwt", BearerTransport::new("auth/jwt/login"), jwt(&keys)),
+            "cookie" => Backend::new("cookie", cookie.clone(), jwt(&keys)),
             "db" => {
                 let bearer = BearerTransport::new("auth/db/login");
                 match &store {

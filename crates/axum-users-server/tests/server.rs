@@ -815,3 +815,63 @@ async fn rate_limits_apply_to_real_connections() {
     let retry: u64 = retry.as_deref().unwrap().parse().unwrap();
     assert!((1..=60).contains(&retry), "{retry}");
 }
+
+/// Rotating AXUM_USERS_SECRET with AXUM_USERS_PREVIOUS_SECRETS logs nobody out; dropping the
+/// old secret then ends its tokens.
+#[tokio::test]
+async fn a_secret_rotation_keeps_sessions() {
+    let dir = temp_dir("rotation");
+    let old = "the old secret of at least 32 bytes";
+    let new = "the new secret of at least 32 bytes";
+    let server = start_in(dir.clone(), &[("AXUM_USERS_SECRET", old.to_owned())]).await;
+    let http = reqwest::Client::new();
+    http.post(format!("{}/auth/register", server.base))
+        .json(&json!({"email": "galahad@camelot.bt", "password": "grail-quest"}))
+        .send()
+        .await
+        .unwrap();
+    let response = http
+        .post(format!("{}/auth/jwt/login", server.base))
+        .form(&[
+            ("username", "galahad@camelot.bt"),
+            ("password", "grail-quest"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    let token = response.json::<Value>().await.unwrap()["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    // Stop without removing the directory (the database stays).
+    let mut server = std::mem::ManuallyDrop::new(server);
+    let _ = server.child.kill();
+    let _ = server.child.wait();
+    let me = |base: String| {
+        let http = http.clone();
+        let token = token.clone();
+        async move {
+            let response = http
+                .get(format!("{base}/users/me"))
+                .bearer_auth(token)
+                .send()
+                .await
+                .unwrap();
+            response.status().as_u16()
+        }
+    };
+    let rotated = start_in(
+        dir.clone(),
+        &[
+            ("AXUM_USERS_SECRET", new.to_owned()),
+            ("AXUM_USERS_PREVIOUS_SECRETS", old.to_owned()),
+        ],
+    )
+    .await;
+    assert_eq!(me(rotated.base.clone()).await, 200);
+    let mut rotated = std::mem::ManuallyDrop::new(rotated);
+    let _ = rotated.child.kill();
+    let _ = rotated.child.wait();
+    let done = start_in(dir, &[("AXUM_USERS_SECRET", new.to_owned())]).await;
+    assert_eq!(me(done.base.clone()).await, 401);
+}

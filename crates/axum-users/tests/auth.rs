@@ -366,3 +366,45 @@ async fn unknown_stored_hash_is_a_clean_bad_credentials() {
     assert_eq!(reply.status, StatusCode::BAD_REQUEST);
     assert_eq!(reply.body, r#"{"detail":"LOGIN_BAD_CREDENTIALS"}"#);
 }
+
+/// A key rotation: the strategy signs with the new secret and still accepts the previous one;
+/// a token of any other secret stays refused.
+#[tokio::test]
+async fn rotated_secrets_keep_sessions_alive() {
+    use axum_users::auth::{Backend, BearerTransport, JwtStrategy};
+    use axum_users::jwt::JwtKeys;
+    let app = app_with(Options {
+        backends: vec![Backend::new(
+            "jwt",
+            BearerTransport::new("auth/jwt/login"),
+            JwtStrategy::new("the new secret, thirty-two bytes!", Some(3600))
+                .also_accept(JwtKeys::hs256(common::SECRET.as_bytes())),
+        )],
+        ..Options::default()
+    })
+    .await;
+    let id = app.user("king.arthur@camelot.bt").await.id.to_string();
+    let claims = json!({"sub": id, "aud": ["fastapi-users:auth"]});
+    // Signed with the previous secret (common::SECRET).
+    let old = sign(claims.clone());
+    assert_eq!(
+        app.get("/users/me", Some(&old)).await.status,
+        StatusCode::OK
+    );
+    // New tokens are signed with the new secret.
+    let new = app.login("king.arthur@camelot.bt", "guinevere").await;
+    let with_new = JwtKeys::hs256(b"the new secret, thirty-two bytes!");
+    assert!(with_new.decode(&new, &["fastapi-users:auth"]).is_ok());
+    assert_eq!(
+        app.get("/users/me", Some(&new)).await.status,
+        StatusCode::OK
+    );
+    let stranger = JwtKeys::hs256(b"some other secret entirely......")
+        .encode(claims.as_object().unwrap())
+        .unwrap();
+    let reply = app.get("/users/me", Some(&stranger)).await;
+    assert_eq!(
+        (reply.status, reply.body.as_str()),
+        (StatusCode::UNAUTHORIZED, r#"{"detail":"Unauthorized"}"#)
+    );
+}

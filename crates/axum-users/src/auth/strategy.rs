@@ -79,6 +79,8 @@ pub const AUTH_AUDIENCE: &str = "fastapi-users:auth";
 #[derive(Debug, Clone)]
 pub struct JwtStrategy {
     keys: Arc<JwtKeys>,
+    /// Keys retired by a rotation, still accepted (never used to sign).
+    previous: Vec<Arc<JwtKeys>>,
     lifetime_seconds: Option<u64>,
     audience: Vec<String>,
 }
@@ -93,9 +95,18 @@ impl JwtStrategy {
     pub fn with_keys(keys: JwtKeys, lifetime_seconds: Option<u64>) -> Self {
         Self {
             keys: Arc::new(keys),
+            previous: Vec::new(),
             lifetime_seconds: lifetime_seconds.filter(|&s| s > 0),
             audience: vec![AUTH_AUDIENCE.to_owned()],
         }
+    }
+
+    /// Also accepts tokens signed with `keys` (a key rotation: sign with the new key, keep
+    /// accepting the old one for one token lifetime, so that nobody is logged out).
+    #[must_use]
+    pub fn also_accept(mut self, keys: JwtKeys) -> Self {
+        self.previous.push(Arc::new(keys));
+        self
     }
 
     /// Replaces the audience list (written as-is; any one of them is accepted on read).
@@ -109,10 +120,14 @@ impl JwtStrategy {
 impl Strategy for JwtStrategy {
     async fn read_token(&self, token: &str) -> Result<Option<Uuid>, ApiError> {
         let audience: Vec<&str> = self.audience.iter().map(String::as_str).collect();
-        let Ok(claims) = self.keys.decode(token, &audience) else {
-            return Ok(None);
-        };
-        Ok(claims.get("sub").and_then(Value::as_str).and_then(parse_id))
+        let claims = std::iter::once(&self.keys)
+            .chain(&self.previous)
+            .find_map(|keys| keys.decode(token, &audience).ok());
+        Ok(claims
+            .as_ref()
+            .and_then(|c| c.get("sub"))
+            .and_then(Value::as_str)
+            .and_then(parse_id))
     }
 
     async fn write_token(&self, user: &User) -> Result<String, ApiError> {
