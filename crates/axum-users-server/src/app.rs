@@ -142,7 +142,9 @@ pub async fn build(config: &Config) -> anyhow::Result<AxumUsers> {
     builder = builder
         .allowed_origins(origins)
         .map_err(|e| anyhow::anyhow!("invalid configuration: AXUM_USERS_ALLOWED_ORIGINS: {e}"))?;
-    builder = builder.rate_limits(rate_limits(config).await?);
+    builder = builder
+        .rate_limits(rate_limits(config).await?)
+        .require_current_password(config.require_current_password);
     if config.user_cache {
         builder = builder.user_cache(10_000, Duration::from_secs(config.user_cache_ttl));
     }

@@ -29,6 +29,10 @@ pub enum ErrorCode {
     AccessTokenAlreadyExpired,
 }
 
+/// `PATCH /users/me` changing the password or e-mail without the right `current_password`,
+/// when [`crate::AxumUsersBuilder::require_current_password`] is on (not a FastAPI Users code).
+pub const UPDATE_USER_BAD_CURRENT_PASSWORD: &str = "UPDATE_USER_BAD_CURRENT_PASSWORD";
+
 impl ErrorCode {
     /// The wire value, e.g. `LOGIN_BAD_CREDENTIALS`.
     pub const fn as_str(self) -> &'static str {

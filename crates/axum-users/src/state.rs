@@ -33,6 +33,7 @@ struct Inner {
     background: Background,
     csrf: CsrfPolicy,
     limits: RateLimits,
+    require_current_password: bool,
 }
 
 impl std::fmt::Debug for AxumUsers {
@@ -70,6 +71,7 @@ impl AxumUsers {
             user_cache: None,
             allowed_origins: Vec::new(),
             limits: RateLimits::default(),
+            require_current_password: false,
         }
     }
 
@@ -110,6 +112,11 @@ impl AxumUsers {
         job: impl std::future::Future<Output = ()> + Send + 'static,
     ) {
         self.inner.background.spawn(job);
+    }
+
+    /// Whether `PATCH /users/me` asks for the current password ([`AxumUsersBuilder::require_current_password`]).
+    pub fn requires_current_password(&self) -> bool {
+        self.inner.require_current_password
     }
 
     pub(crate) fn limits(&self) -> &RateLimits {
@@ -174,9 +181,19 @@ pub struct AxumUsersBuilder {
     user_cache: Option<(usize, std::time::Duration)>,
     allowed_origins: Vec<String>,
     limits: RateLimits,
+    require_current_password: bool,
 }
 
 impl AxumUsersBuilder {
+    /// `PATCH /users/me` changes the password or the e-mail only with the right
+    /// `current_password` in the body; otherwise `400 UPDATE_USER_BAD_CURRENT_PASSWORD`.
+    /// Off by default (FastAPI Users clients do not send it).
+    #[must_use]
+    pub fn require_current_password(mut self, on: bool) -> Self {
+        self.require_current_password = on;
+        self
+    }
+
     /// Brute-force and abuse limits ([`crate::ratelimit`]); on by default,
     /// [`RateLimits::off`] turns them off.
     #[must_use]
@@ -385,6 +402,7 @@ impl AxumUsersBuilder {
                     origins: self.allowed_origins,
                 },
                 limits: self.limits,
+                require_current_password: self.require_current_password,
             }),
         })
     }

@@ -403,3 +403,62 @@ async fn requires_verification_guards_superuser_routes() {
         StatusCode::OK
     );
 }
+
+/// Opt-in: the password or e-mail of `PATCH /users/me` change only with the current password.
+#[tokio::test]
+async fn current_password_can_be_required() {
+    let app = common::app_with(common::Options {
+        require_current_password: true,
+        ..common::Options::default()
+    })
+    .await;
+    let token = app.login("king.arthur@camelot.bt", "guinevere").await;
+    let refused = r#"{"detail":"UPDATE_USER_BAD_CURRENT_PASSWORD"}"#;
+    for body in [
+        r#"{"password":"lancelot"}"#,
+        r#"{"password":"lancelot","current_password":"wrong"}"#,
+        r#"{"password":"lancelot","current_password":null}"#,
+        r#"{"email":"arthur@avalon.bt"}"#,
+        r#"{"email":"arthur@avalon.bt","current_password":"lancelot"}"#,
+    ] {
+        let reply = app
+            .json(Method::PATCH, "/users/me", Some(&token), body)
+            .await;
+        assert_eq!(
+            (reply.status, reply.body.as_str()),
+            (StatusCode::BAD_REQUEST, refused),
+            "{body}"
+        );
+    }
+    // Nothing sensitive (the same e-mail, privileged flags that are ignored): no password asked.
+    let reply = app
+        .json(
+            Method::PATCH,
+            "/users/me",
+            Some(&token),
+            r#"{"email":"king.arthur@camelot.bt","is_superuser":true}"#,
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::OK);
+    // Validation still comes first.
+    let reply = app
+        .json(
+            Method::PATCH,
+            "/users/me",
+            Some(&token),
+            r#"{"password":1}"#,
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let reply = app
+        .json(
+            Method::PATCH,
+            "/users/me",
+            Some(&token),
+            r#"{"password":"lancelot","email":"arthur@avalon.bt","current_password":"guinevere"}"#,
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+    assert_eq!(reply.json()["email"], "arthur@avalon.bt");
+    app.login("arthur@avalon.bt", "lancelot").await;
+}

@@ -12,9 +12,10 @@ use super::read_body;
 use crate::error::json_response;
 use crate::error::ErrorCode;
 use crate::manager::{parse_id, ManagerError};
-use crate::user::{parse_update, UserUpdate};
+use crate::user::{parse_update, UpdateField, UserUpdate};
 use crate::validation::{read_json_body, RawBody};
 use crate::{ApiError, AxumUsers, User};
+use serde_json::Value;
 
 impl AxumUsers {
     /// `GET /me`, `PATCH /me`, and for superusers `GET`, `PATCH`, `DELETE /{id}` (mount under
@@ -87,11 +88,9 @@ async fn json_first(request: Request) -> Result<(Parts, RawBody), ApiError> {
 async fn apply_update(
     users: &AxumUsers,
     user: User,
-    raw: RawBody,
-    safe: bool,
+    update: UserUpdate,
     parts: &Parts,
 ) -> Result<Response, ApiError> {
-    let update: UserUpdate = parse_update(raw, users.manager().schema(), safe)?;
     let user = users
         .manager()
         .update(user, update, Some(parts))
@@ -103,7 +102,38 @@ async fn apply_update(
 async fn patch_me(State(users): State<AxumUsers>, request: Request) -> Result<Response, ApiError> {
     let (parts, raw) = json_first(request).await?;
     let user = users.caller(&parts, false).await?;
-    apply_update(&users, user, raw, true, &parts).await
+    let current = match &raw {
+        RawBody::Json(Value::Object(body)) => body
+            .get("current_password")
+            .and_then(Value::as_str)
+            .map(str::to_owned),
+        _ => None,
+    };
+    let update = parse_update(raw, users.manager().schema(), true)?;
+    if users.requires_current_password() {
+        let sensitive = update.fields.iter().any(|field| match field {
+            UpdateField::Password(_) => true,
+            UpdateField::Email(email) => *email != user.email,
+            _ => false,
+        });
+        let confirmed = match &current {
+            Some(password) => {
+                users
+                    .manager()
+                    .hasher()
+                    .matches(password, &user.hashed_password)
+                    .await?
+            }
+            None => false,
+        };
+        if sensitive && !confirmed {
+            return Err(ApiError::Custom {
+                status: StatusCode::BAD_REQUEST,
+                detail: Value::from(crate::error::UPDATE_USER_BAD_CURRENT_PASSWORD),
+            });
+        }
+    }
+    apply_update(&users, user, update, &parts).await
 }
 
 async fn get_user(
@@ -127,7 +157,8 @@ async fn patch_user(
     users.caller(&parts, true).await?;
     let id = path.ok().map(|Path(id)| id);
     let user = users.user_or_404(id.as_deref()).await?;
-    apply_update(&users, user, raw, false, &parts).await
+    let update = parse_update(raw, users.manager().schema(), false)?;
+    apply_update(&users, user, update, &parts).await
 }
 
 async fn delete_user(

@@ -154,6 +154,7 @@ pub fn cookie_transport() -> CookieTransport {
 }
 
 pub struct Options {
+    pub require_current_password: bool,
     pub allowed_origins: Vec<String>,
     /// Off unless a test is about them: the tests log in many times from one "client".
     pub rate_limits: axum_users::ratelimit::RateLimits,
@@ -166,6 +167,7 @@ pub struct Options {
 impl Default for Options {
     fn default() -> Self {
         Self {
+            require_current_password: false,
             allowed_origins: Vec::new(),
             rate_limits: axum_users::ratelimit::RateLimits::off(),
             requires_verification: false,
@@ -214,7 +216,8 @@ pub async fn app_with(options: Options) -> TestApp {
         .requires_verification(options.requires_verification)
         .allowed_origins(&options.allowed_origins)
         .unwrap()
-        .rate_limits(options.rate_limits);
+        .rate_limits(options.rate_limits)
+        .require_current_password(options.require_current_password);
     for backend in options.backends {
         builder = builder.backend(backend);
     }
