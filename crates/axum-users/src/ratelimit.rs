@@ -133,16 +133,7 @@ impl RateLimits {
     /// Counters in Redis, shared by every instance that uses the same Redis.
     #[cfg(feature = "redis")]
     pub async fn redis(mut self, url: &str) -> Result<Self, String> {
-        let client = redis::Client::open(url).map_err(|e| format!("invalid Redis URL: {e}"))?;
-        let config = redis::aio::ConnectionManagerConfig::new()
-            .set_connection_timeout(Some(Duration::from_secs(2)))
-            .set_response_timeout(Some(Duration::from_secs(2)))
-            .set_number_of_retries(1);
-        let connection = client
-            .get_connection_manager_with_config(config)
-            .await
-            .map_err(|e| format!("cannot connect to Redis: {e}"))?;
-        self.counters = Counters::Redis(connection);
+        self.counters = Counters::Redis(crate::auth::redis::connect_manager(url).await?);
         Ok(self)
     }
 
@@ -283,9 +274,7 @@ enum Counters {
 }
 
 #[cfg(feature = "redis")]
-fn unavailable(err: redis::RedisError) -> ApiError {
-    ApiError::Unavailable(format!("redis: {err}"))
-}
+use crate::auth::redis::unavailable;
 
 impl Counters {
     fn memory() -> Self {

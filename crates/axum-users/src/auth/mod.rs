@@ -11,7 +11,7 @@ use crate::{ApiError, User};
 
 pub mod extract;
 #[cfg(feature = "redis")]
-mod redis;
+pub(crate) mod redis;
 pub mod strategy;
 pub mod transport;
 

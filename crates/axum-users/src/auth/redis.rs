@@ -30,26 +30,31 @@ impl std::fmt::Debug for RedisStrategy {
     }
 }
 
-fn unavailable(err: redis::RedisError) -> ApiError {
+pub(crate) fn unavailable(err: redis::RedisError) -> ApiError {
     ApiError::Unavailable(format!("redis: {err}"))
+}
+
+/// A connection to Redis that re-establishes itself after an outage; while Redis is away a
+/// command fails within the 2 s timeouts (503), never hangs.
+pub(crate) async fn connect_manager(url: &str) -> Result<ConnectionManager, String> {
+    let client = redis::Client::open(url).map_err(|e| format!("invalid Redis URL: {e}"))?;
+    let config = ConnectionManagerConfig::new()
+        .set_connection_timeout(Some(Duration::from_secs(2)))
+        .set_response_timeout(Some(Duration::from_secs(2)))
+        .set_number_of_retries(1)
+        .set_max_delay(Duration::from_millis(500));
+    client
+        .get_connection_manager_with_config(config)
+        .await
+        .map_err(|e| format!("cannot connect to Redis: {e}"))
 }
 
 impl RedisStrategy {
     /// Connects to `url` (`redis://host:port/db`, `rediss://` for TLS). The connection is
     /// re-established by itself after an outage.
     pub async fn connect(url: &str, lifetime_seconds: Option<u64>) -> Result<Self, String> {
-        let client = redis::Client::open(url).map_err(|e| format!("invalid Redis URL: {e}"))?;
-        let config = ConnectionManagerConfig::new()
-            .set_connection_timeout(Some(Duration::from_secs(2)))
-            .set_response_timeout(Some(Duration::from_secs(2)))
-            .set_number_of_retries(1)
-            .set_max_delay(Duration::from_millis(500));
-        let connection = client
-            .get_connection_manager_with_config(config)
-            .await
-            .map_err(|e| format!("cannot connect to Redis: {e}"))?;
         Ok(Self {
-            connection,
+            connection: connect_manager(url).await?,
             lifetime_seconds: lifetime_seconds.filter(|&s| s > 0),
             key_prefix: "fastapi_users_token:".into(),
         })

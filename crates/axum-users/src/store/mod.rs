@@ -125,6 +125,23 @@ pub trait AccessTokenStore: Send + Sync + 'static {
     ) -> impl Future<Output = Result<u64, StoreError>> + Send;
 }
 
+/// The user whose e-mail equals `email` under full Unicode case folding: the fallback of the
+/// stores whose SQL `lower()` folds ASCII only.
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+pub(crate) fn find_folded(
+    users: impl IntoIterator<Item = Result<User, StoreError>>,
+    email: &str,
+) -> Result<Option<User>, StoreError> {
+    let wanted = email.to_lowercase();
+    for user in users {
+        let user = user?;
+        if user.email.to_lowercase() == wanted {
+            return Ok(Some(user));
+        }
+    }
+    Ok(None)
+}
+
 /// The custom columns of a user row, from column `start` on, in schema order.
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
 pub(crate) fn read_custom_fields<'r, R>(

@@ -288,14 +288,7 @@ impl UserStore for PostgresStore {
             .fetch_all(&self.pool)
             .await
             .map_err(map_err)?;
-        let wanted = email.to_lowercase();
-        for row in rows {
-            let user = self.read(&row)?;
-            if user.email.to_lowercase() == wanted {
-                return Ok(Some(user));
-            }
-        }
-        Ok(None)
+        super::find_folded(rows.iter().map(|row| self.read(row)), email)
     }
 
     async fn create(&self, user: &User) -> Result<(), StoreError> {
