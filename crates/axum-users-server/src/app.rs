@@ -144,7 +144,8 @@ pub async fn build(config: &Config) -> anyhow::Result<AxumUsers> {
         .map_err(|e| anyhow::anyhow!("invalid configuration: AXUM_USERS_ALLOWED_ORIGINS: {e}"))?;
     builder = builder
         .rate_limits(rate_limits(config).await?)
-        .require_current_password(config.require_current_password);
+        .require_current_password(config.require_current_password)
+        .password_change_revokes_jwts(config.password_change_revokes_jwts);
     if config.user_cache {
         builder = builder.user_cache(10_000, Duration::from_secs(config.user_cache_ttl));
     }

@@ -304,6 +304,7 @@ async fn serves_openapi_and_docs_without_a_cdn() {
             "/auth/forgot-password",
             "/auth/jwt/login",
             "/auth/jwt/logout",
+            "/auth/logout-everywhere",
             "/auth/register",
             "/auth/request-verify-token",
             "/auth/reset-password",
@@ -874,4 +875,67 @@ async fn a_secret_rotation_keeps_sessions() {
     let _ = rotated.child.wait();
     let done = start_in(dir, &[("AXUM_USERS_SECRET", new.to_owned())]).await;
     assert_eq!(me(done.base.clone()).await, 401);
+}
+
+#[tokio::test]
+async fn password_change_revokes_jwts_when_configured() {
+    let server = start_in(
+        temp_dir("revoke-jwts"),
+        &[("AXUM_USERS_PASSWORD_CHANGE_REVOKES_JWTS", "true".to_owned())],
+    )
+    .await;
+    let http = reqwest::Client::new();
+    let url = |path: &str| format!("{}{path}", server.base);
+    let response = http
+        .post(url("/auth/register"))
+        .json(&json!({"email": "galahad@camelot.bt", "password": "grail-quest"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 201);
+    let login = |password: &'static str| {
+        let http = http.clone();
+        let url = url("/auth/jwt/login");
+        async move {
+            let response = http
+                .post(url)
+                .form(&[("username", "galahad@camelot.bt"), ("password", password)])
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(response.status().as_u16(), 200);
+            response.json::<Value>().await.unwrap()["access_token"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        }
+    };
+    let me = |token: String| {
+        let http = http.clone();
+        let url = url("/users/me");
+        async move { text(http.get(url).bearer_auth(token).send().await.unwrap()).await }
+    };
+    let unauthorized = (401, r#"{"detail":"Unauthorized"}"#.to_owned());
+    let first = login("grail-quest").await;
+    let second = login("grail-quest").await;
+    let response = http
+        .patch(url("/users/me"))
+        .bearer_auth(&first)
+        .json(&json!({"password": "holy-grail"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 200);
+    assert_eq!(me(first).await, unauthorized);
+    assert_eq!(me(second).await, unauthorized);
+    let third = login("holy-grail").await;
+    assert_eq!(me(third.clone()).await.0, 200);
+    let response = http
+        .post(url("/auth/logout-everywhere"))
+        .bearer_auth(&third)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(text(response).await, (204, String::new()));
+    assert_eq!(me(third).await, unauthorized);
 }

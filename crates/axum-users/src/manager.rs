@@ -114,6 +114,8 @@ pub struct UserManager {
     /// The backends' strategies, told to revoke a user's tokens.
     pub(crate) strategies: Vec<Arc<dyn DynStrategy>>,
     pub(crate) cache: Option<Arc<UserCache>>,
+    /// A password change also raises the token version, so JWTs die with the old password.
+    pub(crate) password_change_revokes_jwts: bool,
 }
 
 /// Users by id, for the one read every authenticated request makes. An entry is used only while
@@ -314,6 +316,11 @@ impl UserManager {
         if password_changed || (was_active && !user.is_active) {
             self.revoke_tokens(user.id).await?;
         }
+        if password_changed && self.password_change_revokes_jwts {
+            self.store.bump_token_version(user.id).await?;
+            self.forget(user.id);
+            user.token_version += 1;
+        }
         self.hooks
             .on_after_update(&user, &update.raw, request)
             .await?;
@@ -328,6 +335,14 @@ impl UserManager {
             strategy.revoke_user(user_id).await?;
         }
         Ok(())
+    }
+
+    /// Ends every session of a user: raises the token version (every JWT minted before is
+    /// refused) and revokes the database and Redis tokens. The next login starts afresh.
+    pub async fn logout_everywhere(&self, user: &User) -> Result<(), ApiError> {
+        self.store.bump_token_version(user.id).await?;
+        self.forget(user.id);
+        self.revoke_tokens(user.id).await
     }
 
     /// The verification and reset token settings.
@@ -454,6 +469,11 @@ impl UserManager {
         self.store.update(&user).await?;
         self.forget(user.id);
         self.revoke_tokens(user.id).await?;
+        if self.password_change_revokes_jwts {
+            self.store.bump_token_version(user.id).await?;
+            self.forget(user.id);
+            user.token_version += 1;
+        }
         self.hooks.on_after_reset_password(&user, request).await?;
         Ok(user)
     }

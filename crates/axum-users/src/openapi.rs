@@ -253,6 +253,18 @@ impl AxumUsers {
             paths.insert(path.into(), json!({"post": op}));
         }
 
+        let everywhere = operation(
+            "sessions_logout_everywhere_auth_logout_everywhere_post",
+            "Sessions:Logout Everywhere",
+            &["auth"],
+            json!({"204": {"description": "Every session of the user ended: JWTs minted before are refused, database and Redis tokens deleted, auth cookies cleared."},
+                "401": error_response("Missing token or inactive user.")}),
+        );
+        paths.insert(
+            "/auth/logout-everywhere".into(),
+            json!({"post": secured(everywhere)}),
+        );
+
         let update_bad = bad_request(&[
             (
                 "UPDATE_USER_EMAIL_ALREADY_EXISTS",

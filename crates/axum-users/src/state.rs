@@ -72,6 +72,7 @@ impl AxumUsers {
             allowed_origins: Vec::new(),
             limits: RateLimits::default(),
             require_current_password: false,
+            password_change_revokes_jwts: false,
         }
     }
 
@@ -182,9 +183,20 @@ pub struct AxumUsersBuilder {
     allowed_origins: Vec<String>,
     limits: RateLimits,
     require_current_password: bool,
+    password_change_revokes_jwts: bool,
 }
 
 impl AxumUsersBuilder {
+    /// A password change (`PATCH /users/me`, `PATCH /users/{id}`, reset) also ends every JWT
+    /// session of the user, as "log out everywhere" does; database and Redis tokens are revoked
+    /// on a password change in any case. Off by default: a FastAPI Users client expects its JWT
+    /// to outlive a password change.
+    #[must_use]
+    pub fn password_change_revokes_jwts(mut self, on: bool) -> Self {
+        self.password_change_revokes_jwts = on;
+        self
+    }
+
     /// `PATCH /users/me` changes the password or the e-mail only with the right
     /// `current_password` in the body; otherwise `400 UPDATE_USER_BAD_CURRENT_PASSWORD`.
     /// Off by default (FastAPI Users clients do not send it).
@@ -391,6 +403,7 @@ impl AxumUsersBuilder {
                     cache: self
                         .user_cache
                         .map(|(capacity, ttl)| Arc::new(UserCache::new(capacity, ttl))),
+                    password_change_revokes_jwts: self.password_change_revokes_jwts,
                 },
                 backends: self.backends,
                 requires_verification: self.requires_verification,

@@ -27,6 +27,10 @@ pub struct User {
     pub is_verified: bool,
     /// The application's own fields, by column name, in the order of the [`UserSchema`].
     pub fields: Map<String, Value>,
+    /// Raised by "log out everywhere" (and, when configured, by a password change): JWTs
+    /// minted for an older version are refused. Stores keep it in the `token_version` column;
+    /// [`crate::store::UserStore::update`] does not write it.
+    pub token_version: i64,
 }
 
 impl std::fmt::Debug for User {
@@ -39,6 +43,7 @@ impl std::fmt::Debug for User {
             .field("is_superuser", &self.is_superuser)
             .field("is_verified", &self.is_verified)
             .field("fields", &self.fields)
+            .field("token_version", &self.token_version)
             .finish()
     }
 }
@@ -54,6 +59,7 @@ impl User {
             is_superuser: false,
             is_verified: false,
             fields: Map::new(),
+            token_version: 0,
         }
     }
 
@@ -298,7 +304,7 @@ impl CustomField {
 }
 
 /// Base field names a custom field may not take.
-const RESERVED: [&str; 8] = [
+const RESERVED: [&str; 9] = [
     "id",
     "email",
     "password",
@@ -307,6 +313,7 @@ const RESERVED: [&str; 8] = [
     "is_superuser",
     "is_verified",
     "oauth_accounts",
+    "token_version",
 ];
 
 /// The application's extra user fields, in the order they appear in JSON.

@@ -408,3 +408,128 @@ async fn rotated_secrets_keep_sessions_alive() {
         (StatusCode::UNAUTHORIZED, r#"{"detail":"Unauthorized"}"#)
     );
 }
+
+#[tokio::test]
+async fn logout_everywhere_ends_cookie_and_fastapi_users_sessions() {
+    let app = app().await;
+    let user = app.user("king.arthur@camelot.bt").await;
+    let exp = axum_users::jwt::now_unix() + 3600;
+    // A token as FastAPI Users mints it: no `ver`, so it stands for version 0.
+    let fastapi_token =
+        sign(json!({"sub": user.id.to_string(), "aud": ["fastapi-users:auth"], "exp": exp}));
+    let bearer = app.login("king.arthur@camelot.bt", "guinevere").await;
+    let cookie = app
+        .form(
+            "/auth/cookie/login",
+            "username=king.arthur@camelot.bt&password=guinevere",
+        )
+        .await
+        .header("set-cookie")
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_owned();
+    let with_cookie = |uri: &str, method: Method, origin: Option<&str>| {
+        let mut request = Request::builder()
+            .method(method)
+            .uri(uri)
+            .header("cookie", cookie.clone());
+        if let Some(origin) = origin {
+            request = request.header("origin", origin);
+        }
+        request.body(Body::empty()).unwrap()
+    };
+    assert_eq!(
+        app.get("/users/me", Some(&fastapi_token)).await.status,
+        StatusCode::OK
+    );
+
+    // A cross-site page cannot end the sessions through the cookie (CSRF).
+    let reply = app
+        .send(with_cookie(
+            "/auth/logout-everywhere",
+            Method::POST,
+            Some("https://evil.example"),
+        ))
+        .await;
+    assert_eq!(
+        (reply.status, reply.body.as_str()),
+        (
+            StatusCode::FORBIDDEN,
+            r#"{"detail":"CSRF_ORIGIN_NOT_ALLOWED"}"#
+        )
+    );
+    assert_eq!(
+        app.get("/users/me", Some(&bearer)).await.status,
+        StatusCode::OK
+    );
+
+    // The user's own cookie session ends them all, and the answer clears the cookie.
+    let reply = app
+        .send(with_cookie("/auth/logout-everywhere", Method::POST, None))
+        .await;
+    assert_eq!(
+        (reply.status, reply.body.as_str()),
+        (StatusCode::NO_CONTENT, "")
+    );
+    assert_eq!(
+        reply.header("set-cookie"),
+        Some(r#"fastapiusersauth=""; HttpOnly; Max-Age=0; Path=/; SameSite=lax; Secure"#)
+    );
+    let unauthorized = (StatusCode::UNAUTHORIZED, r#"{"detail":"Unauthorized"}"#);
+    for token in [&bearer, &fastapi_token] {
+        let reply = app.get("/users/me", Some(token)).await;
+        assert_eq!((reply.status, reply.body.as_str()), unauthorized);
+    }
+    let reply = app.send(with_cookie("/users/me", Method::GET, None)).await;
+    assert_eq!((reply.status, reply.body.as_str()), unauthorized);
+    assert_eq!(app.user("king.arthur@camelot.bt").await.token_version, 1);
+
+    // Hand-made versions: only the current one passes; a `ver` that is not an integer is no
+    // token.
+    for (ver, status) in [
+        (json!(1), StatusCode::OK),
+        (json!(0), StatusCode::UNAUTHORIZED),
+        (json!(2), StatusCode::UNAUTHORIZED),
+        (json!("1"), StatusCode::UNAUTHORIZED),
+        (json!(1.5), StatusCode::UNAUTHORIZED),
+        (json!(null), StatusCode::UNAUTHORIZED),
+    ] {
+        let token = sign(
+            json!({"sub": user.id.to_string(), "aud": ["fastapi-users:auth"], "exp": exp, "ver": ver}),
+        );
+        assert_eq!(
+            app.get("/users/me", Some(&token)).await.status,
+            status,
+            "ver {ver}"
+        );
+    }
+    // Other users are untouched.
+    let merlin = app.login("merlin@camelot.bt", "viviane").await;
+    assert_eq!(
+        app.get("/users/me", Some(&merlin)).await.status,
+        StatusCode::OK
+    );
+    assert_eq!(app.user("merlin@camelot.bt").await.token_version, 0);
+}
+
+#[tokio::test]
+async fn by_default_a_password_change_keeps_jwt_sessions_as_fastapi_users_does() {
+    let app = app().await;
+    let token = app.login("king.arthur@camelot.bt", "guinevere").await;
+    let reply = app
+        .json(
+            Method::PATCH,
+            "/users/me",
+            Some(&token),
+            r#"{"password":"morgana"}"#,
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::OK);
+    assert_eq!(
+        app.get("/users/me", Some(&token)).await.status,
+        StatusCode::OK
+    );
+    assert_eq!(app.user("king.arthur@camelot.bt").await.token_version, 0);
+}

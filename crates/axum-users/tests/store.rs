@@ -11,9 +11,11 @@ use std::time::Duration;
 
 use axum::body::Body;
 use axum::Router;
-use axum_users::auth::{Backend, BearerTransport, DatabaseStrategy};
+use axum_users::auth::{Backend, BearerTransport, DatabaseStrategy, JwtStrategy};
 use axum_users::store::{AccessTokenStore, StoreError, UserStore};
-use axum_users::{AxumUsers, CustomField, PasswordPolicy, SqliteStore, User, UserSchema};
+use axum_users::{
+    AxumUsers, AxumUsersBuilder, CustomField, PasswordPolicy, SqliteStore, User, UserSchema,
+};
 use common::{fast_hasher, send_to, Reply};
 use http::{Method, Request, StatusCode};
 use serde_json::{json, Value};
@@ -197,8 +199,9 @@ async fn access_tokens_and_cascade<S: Store>(store: S) {
 }
 
 /// An application over this store with Bearer + database tokens, as the server's `db` backend.
-fn app<S: Store>(store: S) -> (AxumUsers, Router) {
-    let users = AxumUsers::builder(store.clone())
+/// The test settings on this store, without backends.
+fn builder<S: Store>(store: S) -> AxumUsersBuilder {
+    AxumUsers::builder(store)
         .rate_limits(axum_users::ratelimit::RateLimits::off())
         .schema(schema())
         .password_hasher(fast_hasher())
@@ -206,6 +209,10 @@ fn app<S: Store>(store: S) -> (AxumUsers, Router) {
             min_length: 3,
             max_length: 0,
         })
+}
+
+fn app<S: Store>(store: S) -> (AxumUsers, Router) {
+    let users = builder(store.clone())
         .backend(Backend::new(
             "db",
             BearerTransport::new("auth/db/login"),
@@ -423,6 +430,135 @@ async fn custom_fields_over_http<S: Store>(store: S) {
     );
 }
 
+/// "Log out everywhere" and the opt-in JWT revocation on password change, with a JWT and a
+/// database backend on this store: every earlier token dies, later ones work, and the version
+/// survives other writes.
+async fn logout_everywhere_over_http<S: Store>(store: S) {
+    let users = builder(store.clone())
+        .backend(Backend::new(
+            "jwt",
+            BearerTransport::new("auth/jwt/login"),
+            JwtStrategy::new(common::SECRET, Some(3600)),
+        ))
+        .backend(Backend::new(
+            "db",
+            BearerTransport::new("auth/db/login"),
+            DatabaseStrategy::new(store.clone(), Some(3600)),
+        ))
+        .password_change_revokes_jwts(true)
+        .build()
+        .unwrap();
+    let router = users.router();
+    let reply = call(
+        &router,
+        Method::POST,
+        "/auth/register",
+        None,
+        r#"{"email":"galahad@camelot.bt","password":"grail"}"#,
+    )
+    .await;
+    assert_eq!(reply.status, StatusCode::CREATED);
+    let id = Uuid::parse_str(reply.json()["id"].as_str().unwrap()).unwrap();
+    let login = |backend: &'static str, password: &'static str| {
+        let router = router.clone();
+        async move {
+            let body = format!("username=galahad@camelot.bt&password={password}");
+            let uri = format!("/auth/{backend}/login");
+            let reply = call(&router, Method::POST, &uri, None, &body).await;
+            assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+            reply.json()["access_token"].as_str().unwrap().to_owned()
+        }
+    };
+    let me = |token: String| {
+        let router = router.clone();
+        async move {
+            let reply = call(&router, Method::GET, "/users/me", Some(&token), "").await;
+            (reply.status, reply.body)
+        }
+    };
+    let unauthorized = (
+        StatusCode::UNAUTHORIZED,
+        r#"{"detail":"Unauthorized"}"#.to_owned(),
+    );
+
+    // Version 0: the JWT has exactly FastAPI Users' claims.
+    let jwt = login("jwt", "grail").await;
+    let other_jwt = login("jwt", "grail").await;
+    let db = login("db", "grail").await;
+    let claims = common::payload(&jwt);
+    let mut keys: Vec<&str> = claims
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    keys.sort_unstable();
+    assert_eq!(keys, ["aud", "exp", "sub"]);
+    assert_eq!(me(db.clone()).await.0, StatusCode::OK);
+
+    let everywhere = |token: Option<String>| {
+        let router = router.clone();
+        async move {
+            let uri = "/auth/logout-everywhere";
+            call(&router, Method::POST, uri, token.as_deref(), "").await
+        }
+    };
+    let reply = everywhere(Some(jwt.clone())).await;
+    assert_eq!(
+        (reply.status, reply.body.as_str()),
+        (StatusCode::NO_CONTENT, "")
+    );
+    assert_eq!(reply.header("cache-control"), Some("no-store"));
+    assert_eq!(reply.header("set-cookie"), None, "no cookie backend");
+    for token in [jwt.clone(), other_jwt, db.clone()] {
+        assert_eq!(me(token).await, unauthorized);
+    }
+    let reply = everywhere(Some(jwt.clone())).await;
+    assert_eq!((reply.status, reply.body), unauthorized);
+    assert_eq!(store.get_token(&db, None).await.unwrap(), None);
+    let stored = store.get(id).await.unwrap().unwrap();
+    assert_eq!(stored.token_version, 1);
+
+    // A plain update writes every field but the version.
+    store
+        .update(&User {
+            token_version: 0,
+            is_verified: true,
+            ..stored
+        })
+        .await
+        .unwrap();
+    assert_eq!(store.get(id).await.unwrap().unwrap().token_version, 1);
+
+    // Later logins carry the new version and work.
+    let jwt = login("jwt", "grail").await;
+    assert_eq!(common::payload(&jwt)["ver"], 1);
+    assert_eq!(me(jwt.clone()).await.0, StatusCode::OK);
+    let db = login("db", "grail").await;
+    assert_eq!(me(db.clone()).await.0, StatusCode::OK);
+
+    // Opted in: a password change ends the JWT sessions too.
+    let reply = call(
+        &router,
+        Method::PATCH,
+        "/users/me",
+        Some(&jwt),
+        r#"{"password":"holy-grail"}"#,
+    )
+    .await;
+    assert_eq!(reply.status, StatusCode::OK);
+    assert_eq!(me(jwt).await, unauthorized);
+    assert_eq!(me(db).await, unauthorized);
+    assert_eq!(store.get(id).await.unwrap().unwrap().token_version, 2);
+    let jwt = login("jwt", "holy-grail").await;
+    assert_eq!(common::payload(&jwt)["ver"], 2);
+    assert_eq!(me(jwt).await.0, StatusCode::OK);
+
+    // Without a token: 401.
+    let reply = everywhere(None).await;
+    assert_eq!((reply.status, reply.body), unauthorized);
+}
+
 macro_rules! suite {
     ($($name:ident),* $(,)?) => {
         mod sqlite_store {
@@ -466,6 +602,7 @@ suite!(
     database_tokens_over_http,
     expired_tokens_are_purged_after_a_login,
     custom_fields_over_http,
+    logout_everywhere_over_http,
 );
 
 #[cfg(feature = "postgres")]

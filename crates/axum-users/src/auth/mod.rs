@@ -17,7 +17,7 @@ pub mod transport;
 
 #[cfg(feature = "redis")]
 pub use self::redis::RedisStrategy;
-pub use strategy::{DatabaseStrategy, JwtStrategy, Strategy};
+pub use strategy::{DatabaseStrategy, JwtStrategy, Strategy, TokenSubject};
 pub use transport::{BearerTransport, CookieTransport, SameSite, Transport};
 
 use strategy::DynStrategy;
@@ -119,10 +119,17 @@ pub(crate) async fn authenticate(
         let Some(token) = backend.transport.extract(headers) else {
             continue;
         };
-        let Some(id) = backend.strategy.read_token(&token).await? else {
+        let Some(subject) = backend.strategy.read_subject(&token).await? else {
             continue;
         };
-        if let Some(user) = manager.get(id).await? {
+        if let Some(user) = manager.get(subject.user_id).await? {
+            // A JWT minted before the last "log out everywhere" is no token at all.
+            if subject
+                .token_version
+                .is_some_and(|version| version != user.token_version)
+            {
+                continue;
+            }
             found = Some(Authenticated { user, token });
             break;
         }

@@ -15,6 +15,17 @@ use crate::manager::parse_id;
 use crate::store::{AccessTokenStore, BoxFuture, StoreError};
 use crate::{ApiError, User};
 
+/// Who a token stands for, as [`Strategy::read_subject`] reads it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TokenSubject {
+    /// The user.
+    pub user_id: Uuid,
+    /// The user's [`token_version`](User::token_version) the token was minted at: a token whose
+    /// version is not the user's current one is refused. `None` for tokens that are revoked by
+    /// deleting them instead (database, Redis).
+    pub token_version: Option<i64>,
+}
+
 /// Issues, reads and revokes tokens. `read_token` answers `Ok(None)` for every token problem
 /// (malformed, expired, unknown); an `Err` means the strategy's backend failed (503).
 pub trait Strategy: Send + Sync + 'static {
@@ -23,6 +34,19 @@ pub trait Strategy: Send + Sync + 'static {
         &self,
         token: &str,
     ) -> impl Future<Output = Result<Option<Uuid>, ApiError>> + Send;
+    /// The user id a token stands for and, for self-contained tokens, the token version it
+    /// carries. The default asks [`Strategy::read_token`] and carries no version.
+    fn read_subject(
+        &self,
+        token: &str,
+    ) -> impl Future<Output = Result<Option<TokenSubject>, ApiError>> + Send {
+        async move {
+            Ok(self.read_token(token).await?.map(|user_id| TokenSubject {
+                user_id,
+                token_version: None,
+            }))
+        }
+    }
     /// A new token for this user.
     fn write_token(&self, user: &User) -> impl Future<Output = Result<String, ApiError>> + Send;
     /// Revokes a token at logout. Stateless strategies cannot, and do nothing (the default).
@@ -42,7 +66,10 @@ pub trait Strategy: Send + Sync + 'static {
 
 /// [`Strategy`] made object-safe.
 pub(crate) trait DynStrategy: Send + Sync {
-    fn read_token<'a>(&'a self, token: &'a str) -> BoxFuture<'a, Result<Option<Uuid>, ApiError>>;
+    fn read_subject<'a>(
+        &'a self,
+        token: &'a str,
+    ) -> BoxFuture<'a, Result<Option<TokenSubject>, ApiError>>;
     fn write_token<'a>(&'a self, user: &'a User) -> BoxFuture<'a, Result<String, ApiError>>;
     fn destroy_token<'a>(
         &'a self,
@@ -53,8 +80,11 @@ pub(crate) trait DynStrategy: Send + Sync {
 }
 
 impl<T: Strategy> DynStrategy for T {
-    fn read_token<'a>(&'a self, token: &'a str) -> BoxFuture<'a, Result<Option<Uuid>, ApiError>> {
-        Box::pin(Strategy::read_token(self, token))
+    fn read_subject<'a>(
+        &'a self,
+        token: &'a str,
+    ) -> BoxFuture<'a, Result<Option<TokenSubject>, ApiError>> {
+        Box::pin(Strategy::read_subject(self, token))
     }
     fn write_token<'a>(&'a self, user: &'a User) -> BoxFuture<'a, Result<String, ApiError>> {
         Box::pin(Strategy::write_token(self, user))
@@ -75,7 +105,9 @@ impl<T: Strategy> DynStrategy for T {
 pub const AUTH_AUDIENCE: &str = "fastapi-users:auth";
 
 /// Stateless JWTs: `{"sub":"<id>","aud":["fastapi-users:auth"],"exp":<int>}`. Logout cannot
-/// revoke them (use a database or Redis strategy for that).
+/// revoke one token (use a database or Redis strategy for that); "log out everywhere" revokes
+/// them all: it raises the user's token version, which tokens carry as `ver` once it is above 0
+/// (a token without `ver`, as FastAPI Users mints them, stands for version 0).
 #[derive(Debug, Clone)]
 pub struct JwtStrategy {
     keys: Arc<JwtKeys>,
@@ -119,21 +151,42 @@ impl JwtStrategy {
 
 impl Strategy for JwtStrategy {
     async fn read_token(&self, token: &str) -> Result<Option<Uuid>, ApiError> {
+        Ok(Strategy::read_subject(self, token)
+            .await?
+            .map(|s| s.user_id))
+    }
+
+    async fn read_subject(&self, token: &str) -> Result<Option<TokenSubject>, ApiError> {
         let audience: Vec<&str> = self.audience.iter().map(String::as_str).collect();
-        let claims = std::iter::once(&self.keys)
+        let Some(claims) = std::iter::once(&self.keys)
             .chain(&self.previous)
-            .find_map(|keys| keys.decode(token, &audience).ok());
-        Ok(claims
-            .as_ref()
-            .and_then(|c| c.get("sub"))
-            .and_then(Value::as_str)
-            .and_then(parse_id))
+            .find_map(|keys| keys.decode(token, &audience).ok())
+        else {
+            return Ok(None);
+        };
+        let Some(user_id) = claims.get("sub").and_then(Value::as_str).and_then(parse_id) else {
+            return Ok(None);
+        };
+        let token_version = match claims.get("ver") {
+            None => 0,
+            Some(version) => match version.as_i64() {
+                Some(version) => version,
+                None => return Ok(None),
+            },
+        };
+        Ok(Some(TokenSubject {
+            user_id,
+            token_version: Some(token_version),
+        }))
     }
 
     async fn write_token(&self, user: &User) -> Result<String, ApiError> {
         let mut claims = Map::new();
         claims.insert("sub".into(), Value::from(user.id.to_string()));
         claims.insert("aud".into(), Value::from(self.audience.clone()));
+        if user.token_version != 0 {
+            claims.insert("ver".into(), Value::from(user.token_version));
+        }
         if let Some(lifetime) = self.lifetime_seconds {
             let lifetime = i64::try_from(lifetime).unwrap_or(i64::MAX);
             claims.insert(

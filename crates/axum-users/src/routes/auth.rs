@@ -1,12 +1,14 @@
 //! `POST /login` and `POST /logout` for one backend.
 
 use axum::extract::{Request, State};
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::Router;
+use http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use serde_json::{json, Value};
 
 use super::read_body;
+use crate::auth::{Authenticated, Transport};
 use crate::error::ErrorCode;
 use crate::ratelimit::Scope;
 use crate::validation::{FormFields, ValidationErrors, ValidationItem};
@@ -43,6 +45,53 @@ impl AxumUsers {
                 .with_state(self.clone()),
         )
     }
+}
+
+impl AxumUsers {
+    /// `POST /logout-everywhere` (mount under `/auth`): ends every session of the signed-in
+    /// user, on every backend. JWTs minted before are refused from then on (the user's token
+    /// version goes up), database and Redis tokens are deleted, and the answer clears the
+    /// cookie of every cookie backend. `204`; `401` without a valid token. Beyond FastAPI Users.
+    pub fn sessions_router<S: Clone + Send + Sync + 'static>(&self) -> Router<S> {
+        Router::new()
+            .route("/logout-everywhere", post(logout_everywhere))
+            .with_state(self.clone())
+    }
+}
+
+async fn logout_everywhere(
+    State(users): State<AxumUsers>,
+    request: Request,
+) -> Result<Response, ApiError> {
+    let auth = signed_in(&users, request.method(), request.headers()).await?;
+    users.manager().logout_everywhere(&auth.user).await?;
+    let mut response = StatusCode::NO_CONTENT.into_response();
+    for backend in users.backends() {
+        if matches!(backend.transport, Transport::Cookie(_)) {
+            let cleared = backend.transport.logout_response();
+            for cookie in cleared.headers().get_all(header::SET_COOKIE) {
+                response
+                    .headers_mut()
+                    .append(header::SET_COOKIE, cookie.clone());
+            }
+        }
+    }
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    Ok(response)
+}
+
+/// The caller of a built-in route (active; verified when verification is required).
+async fn signed_in(
+    users: &AxumUsers,
+    method: &Method,
+    headers: &HeaderMap,
+) -> Result<Authenticated, ApiError> {
+    users
+        .authenticate_request(method, headers, users.route_guard(false))
+        .await?
+        .ok_or(ApiError::UNAUTHORIZED)
 }
 
 /// The OAuth2 password form (`username`, `password`, optional `grant_type=password`).
@@ -113,14 +162,7 @@ async fn logout(users: AxumUsers, backend: &str, request: Request) -> Result<Res
     let backend = users
         .backend(backend)
         .ok_or_else(|| ApiError::Internal(format!("backend {backend} vanished")))?;
-    let auth = users
-        .authenticate_request(
-            request.method(),
-            request.headers(),
-            users.route_guard(false),
-        )
-        .await?
-        .ok_or(ApiError::UNAUTHORIZED)?;
+    let auth = signed_in(&users, request.method(), request.headers()).await?;
     // As FastAPI Users: whichever backend authenticated, this backend's strategy revokes.
     backend
         .strategy

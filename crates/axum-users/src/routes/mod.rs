@@ -35,7 +35,8 @@ pub async fn method_not_allowed() -> Response {
 impl crate::AxumUsers {
     /// Everything at FastAPI Users' conventional prefixes: `/auth/register`,
     /// `/auth/{backend}/login` and `/logout` for each backend, `/auth/forgot-password`,
-    /// `/auth/reset-password`, `/auth/request-verify-token`, `/auth/verify`, `/users/...`, plus the OpenAPI
+    /// `/auth/reset-password`, `/auth/request-verify-token`, `/auth/verify`,
+    /// `/auth/logout-everywhere`, `/users/...`, plus the OpenAPI
     /// document at `/openapi.json` and (feature `swagger-ui`) interactive docs at `/docs`.
     pub fn router<S: Clone + Send + Sync + 'static>(&self) -> axum::Router<S> {
         let mut router = axum::Router::new()
@@ -43,7 +44,8 @@ impl crate::AxumUsers {
                 "/auth",
                 self.register_router()
                     .merge(self.reset_password_router())
-                    .merge(self.verify_router()),
+                    .merge(self.verify_router())
+                    .merge(self.sessions_router()),
             )
             .nest("/users", self.users_router());
         for backend in self.backends() {

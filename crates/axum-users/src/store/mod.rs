@@ -84,10 +84,23 @@ pub trait UserStore: Send + Sync + 'static {
     ) -> impl Future<Output = Result<Option<User>, StoreError>> + Send;
     /// Inserts a new user.
     fn create(&self, user: &User) -> impl Future<Output = Result<(), StoreError>> + Send;
-    /// Writes every field of an existing user.
+    /// Writes every field of an existing user but `token_version` (see
+    /// [`UserStore::bump_token_version`]).
     fn update(&self, user: &User) -> impl Future<Output = Result<(), StoreError>> + Send;
     /// Deletes a user and the rows that belong to it.
     fn delete(&self, id: Uuid) -> impl Future<Output = Result<(), StoreError>> + Send;
+    /// Raises the user's `token_version` by one, so that every JWT minted before is refused
+    /// ("log out everywhere"). The default reads and writes the whole user; the SQL stores do it
+    /// in one statement, so that a concurrent update cannot undo it.
+    fn bump_token_version(&self, id: Uuid) -> impl Future<Output = Result<(), StoreError>> + Send {
+        async move {
+            if let Some(mut user) = self.get(id).await? {
+                user.token_version += 1;
+                self.update(&user).await?;
+            }
+            Ok(())
+        }
+    }
     /// A value that changes whenever anyone (another process too) writes to the store, read
     /// without a query; `None` (the default) when the store cannot tell, which keeps the user
     /// cache off. The cache is trusted only while this value stays the same.
@@ -198,6 +211,7 @@ pub(crate) trait DynUserStore: Send + Sync {
     fn create<'a>(&'a self, user: &'a User) -> BoxFuture<'a, Result<(), StoreError>>;
     fn update<'a>(&'a self, user: &'a User) -> BoxFuture<'a, Result<(), StoreError>>;
     fn delete(&self, id: Uuid) -> BoxFuture<'_, Result<(), StoreError>>;
+    fn bump_token_version(&self, id: Uuid) -> BoxFuture<'_, Result<(), StoreError>>;
     fn generation(&self) -> Option<u128>;
 }
 
@@ -219,6 +233,9 @@ impl<T: UserStore> DynUserStore for T {
     }
     fn delete(&self, id: Uuid) -> BoxFuture<'_, Result<(), StoreError>> {
         Box::pin(UserStore::delete(self, id))
+    }
+    fn bump_token_version(&self, id: Uuid) -> BoxFuture<'_, Result<(), StoreError>> {
+        Box::pin(UserStore::bump_token_version(self, id))
     }
     fn generation(&self) -> Option<u128> {
         UserStore::generation(self)

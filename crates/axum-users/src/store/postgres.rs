@@ -147,7 +147,7 @@ impl PostgresStore {
             columns.len()
         );
         Self {
-            select: format!("SELECT {} FROM \"user\"", select.join(", ")),
+            select: format!("SELECT {}, token_version FROM \"user\"", select.join(", ")),
             insert: format!(
                 "INSERT INTO \"user\" ({}) VALUES ({})",
                 columns.join(", "),
@@ -204,6 +204,12 @@ impl PostgresStore {
         .fetch_all(&mut *tx)
         .await
         .map_err(map_err)?;
+        if !existing.iter().any(|c| c == "token_version") {
+            sqlx::query("ALTER TABLE \"user\" ADD COLUMN token_version BIGINT NOT NULL DEFAULT 0")
+                .execute(&mut *tx)
+                .await
+                .map_err(map_err)?;
+        }
         for field in self.schema.fields() {
             if !existing.iter().any(|c| c == &field.name) {
                 let sql = format!(
@@ -220,6 +226,7 @@ impl PostgresStore {
     fn read(&self, row: &PgRow) -> Result<User, StoreError> {
         let bad = |e: sqlx::Error| StoreError::Other(format!("unreadable user row: {e}"));
         let fields = super::read_custom_fields(row, &self.schema, 6)?;
+        let version_column = 6 + self.schema.fields().len();
         Ok(User {
             id: row.try_get(0).map_err(bad)?,
             email: row.try_get(1).map_err(bad)?,
@@ -228,6 +235,7 @@ impl PostgresStore {
             is_superuser: row.try_get(4).map_err(bad)?,
             is_verified: row.try_get(5).map_err(bad)?,
             fields,
+            token_version: row.try_get(version_column).map_err(bad)?,
         })
     }
 
@@ -309,6 +317,15 @@ impl UserStore for PostgresStore {
         args.add(user.id)
             .map_err(|e| StoreError::Other(e.to_string()))?;
         sqlx::query_with(&self.update, args)
+            .execute(&self.pool)
+            .await
+            .map_err(map_err)?;
+        Ok(())
+    }
+
+    async fn bump_token_version(&self, id: Uuid) -> Result<(), StoreError> {
+        sqlx::query("UPDATE \"user\" SET token_version = token_version + 1 WHERE id = $1")
+            .bind(id)
             .execute(&self.pool)
             .await
             .map_err(map_err)?;

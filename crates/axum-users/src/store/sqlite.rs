@@ -116,7 +116,7 @@ impl SqliteStore {
             .join(", ");
         Self {
             files: None,
-            select: format!("SELECT {list} FROM user"),
+            select: format!("SELECT {list}, token_version FROM user"),
             insert: format!("INSERT INTO user ({list}) VALUES ({placeholders})"),
             update: format!("UPDATE user SET {assignments} WHERE id = ?"),
             pool,
@@ -156,6 +156,12 @@ impl SqliteStore {
                 .fetch_all(&self.pool)
                 .await
                 .map_err(map_err)?;
+        if !existing.iter().any(|c| c == "token_version") {
+            sqlx::query("ALTER TABLE user ADD COLUMN token_version INTEGER NOT NULL DEFAULT 0")
+                .execute(&self.pool)
+                .await
+                .map_err(map_err)?;
+        }
         for field in self.schema.fields() {
             if !existing.iter().any(|c| c == &field.name) {
                 // Nullable at the database level so that the column can be added to a table that
@@ -180,6 +186,7 @@ impl SqliteStore {
         let id =
             Uuid::parse_str(&id).map_err(|e| StoreError::Other(format!("bad user id: {e}")))?;
         let fields = super::read_custom_fields(row, &self.schema, 6)?;
+        let version_column = 6 + self.schema.fields().len();
         Ok(User {
             id,
             email: row.try_get(1).map_err(bad)?,
@@ -188,6 +195,7 @@ impl SqliteStore {
             is_superuser: row.try_get(4).map_err(bad)?,
             is_verified: row.try_get(5).map_err(bad)?,
             fields,
+            token_version: row.try_get(version_column).map_err(bad)?,
         })
     }
 
@@ -298,6 +306,15 @@ impl UserStore for SqliteStore {
         args.add(user.id.to_string())
             .map_err(|e| StoreError::Other(e.to_string()))?;
         sqlx::query_with(&self.update, args)
+            .execute(&self.pool)
+            .await
+            .map_err(map_err)?;
+        Ok(())
+    }
+
+    async fn bump_token_version(&self, id: Uuid) -> Result<(), StoreError> {
+        sqlx::query("UPDATE user SET token_version = token_version + 1 WHERE id = ?")
+            .bind(id.to_string())
             .execute(&self.pool)
             .await
             .map_err(map_err)?;
