@@ -145,7 +145,8 @@ pub async fn build(config: &Config) -> anyhow::Result<AxumUsers> {
     builder = builder
         .rate_limits(rate_limits(config).await?)
         .require_current_password(config.require_current_password)
-        .password_change_revokes_jwts(config.password_change_revokes_jwts);
+        .password_change_revokes_jwts(config.password_change_revokes_jwts)
+        .body_timeout(request_timeout(config));
     if config.user_cache {
         builder = builder.user_cache(10_000, Duration::from_secs(config.user_cache_ttl));
     }
@@ -326,7 +327,12 @@ fn fallback(users: &AxumUsers, request: Request) -> Response {
 fn is_route(users: &AxumUsers, path: &str) -> bool {
     let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
     match segments.as_slice() {
-        ["auth", "register" | "forgot-password" | "reset-password" | "request-verify-token" | "verify"]
+        ["auth", "register"
+        | "logout-everywhere"
+        | "forgot-password"
+        | "reset-password"
+        | "request-verify-token"
+        | "verify"]
         | ["openapi.json"]
         | ["docs"] => true,
         ["users", id] => !id.is_empty(),
@@ -348,13 +354,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         .with_context(|| format!("cannot listen on {addr}"))?;
     let local = listener.local_addr().context("no local address")?;
     tracing::info!(address = %local, database = %redact_url(&config.database_url), "axum-users listening on http://{local}");
-    axum::serve(
-        listener,
-        router(&users).into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown_signal())
-    .await
-    .context("server error")?;
+    serve_connections(listener, router(&users), request_timeout(&config)).await;
     // E-mails already accepted (202) are still sent, retries included, within a bound.
     if tokio::time::timeout(Duration::from_secs(30), users.wait_background())
         .await
@@ -364,6 +364,75 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     }
     tracing::info!("axum-users stopped");
     Ok(())
+}
+
+/// `AXUM_USERS_REQUEST_TIMEOUT`: for the request head and, separately, for the body.
+fn request_timeout(config: &Config) -> Duration {
+    Duration::from_secs(config.request_timeout.max(1))
+}
+
+/// Accepts connections until SIGTERM/Ctrl-C, then lets open requests finish (30 s at most).
+/// Unlike `axum::serve`, a client gets `timeout` to send a request head (slow-loris) and an idle
+/// keep-alive connection is closed after it; the body has its own timeout in the routes.
+async fn serve_connections(listener: tokio::net::TcpListener, router: Router, timeout: Duration) {
+    use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+    use hyper_util::server::conn::auto::Builder;
+    use tower::ServiceExt as _;
+
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let mut builder = Builder::new(TokioExecutor::new());
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(timeout);
+    builder
+        .http2()
+        .timer(TokioTimer::new())
+        .keep_alive_interval(timeout)
+        .keep_alive_timeout(timeout);
+    let mut shutdown = std::pin::pin!(shutdown_signal());
+    loop {
+        let (stream, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                Err(error) => {
+                    // Out of file descriptors and the like: back off instead of spinning.
+                    tracing::warn!(%error, "cannot accept a connection");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    continue;
+                }
+            },
+            () = &mut shutdown => break,
+        };
+        let _ = stream.set_nodelay(true);
+        let service = router.clone().map_request(
+            move |mut request: axum::http::Request<hyper::body::Incoming>| {
+                request
+                    .extensions_mut()
+                    .insert(axum::extract::ConnectInfo(peer));
+                request.map(axum::body::Body::new)
+            },
+        );
+        let connection = builder
+            .serve_connection(
+                TokioIo::new(stream),
+                hyper_util::service::TowerToHyperService::new(service),
+            )
+            .into_owned();
+        let connection = graceful.watch(connection);
+        tokio::spawn(async move {
+            if let Err(error) = connection.await {
+                tracing::trace!(%error, "connection ended with an error");
+            }
+        });
+    }
+    drop(listener);
+    if tokio::time::timeout(Duration::from_secs(30), graceful.shutdown())
+        .await
+        .is_err()
+    {
+        tracing::warn!("stopped with requests still open");
+    }
 }
 
 async fn shutdown_signal() {

@@ -939,3 +939,72 @@ async fn password_change_revokes_jwts_when_configured() {
     assert_eq!(text(response).await, (204, String::new()));
     assert_eq!(me(third).await, unauthorized);
 }
+
+/// Slow-loris: a request head that never ends closes the connection, a body that never
+/// ends answers 408, both after `AXUM_USERS_REQUEST_TIMEOUT`; other clients are served meanwhile.
+#[tokio::test]
+async fn slow_requests_time_out() {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let server = start_in(
+        temp_dir("slow"),
+        &[("AXUM_USERS_REQUEST_TIMEOUT", "1".to_owned())],
+    )
+    .await;
+    let addr = server.base.trim_start_matches("http://").to_owned();
+    let read_all = |mut stream: tokio::net::TcpStream| async move {
+        let started = Instant::now();
+        let mut answer = Vec::new();
+        let read =
+            tokio::time::timeout(Duration::from_secs(10), stream.read_to_end(&mut answer)).await;
+        assert!(read.is_ok(), "the server never closed the connection");
+        (
+            String::from_utf8_lossy(&answer).into_owned(),
+            started.elapsed(),
+        )
+    };
+
+    let mut head = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    head.write_all(b"POST /auth/register HTTP/1.1\r\nHost: localhost\r\n")
+        .await
+        .unwrap();
+    let mut body = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    body.write_all(
+        b"POST /auth/register HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"email\":",
+    )
+    .await
+    .unwrap();
+    let (head_answer, body_answer, served) = tokio::join!(read_all(head), read_all(body), async {
+        reqwest::get(format!("{}/openapi.json", server.base))
+            .await
+            .unwrap()
+            .status()
+            .as_u16()
+    });
+    assert_eq!(served, 200);
+    // The head never came: hyper closes the connection without an answer.
+    assert_eq!(head_answer.0, "");
+    assert!(
+        head_answer.1 >= Duration::from_millis(900),
+        "{:?}",
+        head_answer.1
+    );
+    assert!(
+        body_answer
+            .0
+            .starts_with("HTTP/1.1 408 Request Timeout\r\n"),
+        "{}",
+        body_answer.0
+    );
+    assert!(
+        body_answer
+            .0
+            .ends_with("\r\n\r\n{\"detail\":\"Request Timeout\"}"),
+        "{}",
+        body_answer.0
+    );
+    assert!(
+        body_answer.1 >= Duration::from_millis(900),
+        "{:?}",
+        body_answer.1
+    );
+}

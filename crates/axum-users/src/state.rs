@@ -33,6 +33,7 @@ struct Inner {
     background: Background,
     csrf: CsrfPolicy,
     limits: RateLimits,
+    body_timeout: std::time::Duration,
     require_current_password: bool,
 }
 
@@ -71,6 +72,7 @@ impl AxumUsers {
             user_cache: None,
             allowed_origins: Vec::new(),
             limits: RateLimits::default(),
+            body_timeout: crate::routes::BODY_TIMEOUT,
             require_current_password: false,
             password_change_revokes_jwts: false,
         }
@@ -118,6 +120,11 @@ impl AxumUsers {
     /// Whether `PATCH /users/me` asks for the current password ([`AxumUsersBuilder::require_current_password`]).
     pub fn requires_current_password(&self) -> bool {
         self.inner.require_current_password
+    }
+
+    /// How long a route waits for a request body ([`AxumUsersBuilder::body_timeout`]).
+    pub fn body_timeout(&self) -> std::time::Duration {
+        self.inner.body_timeout
     }
 
     pub(crate) fn limits(&self) -> &RateLimits {
@@ -182,6 +189,7 @@ pub struct AxumUsersBuilder {
     user_cache: Option<(usize, std::time::Duration)>,
     allowed_origins: Vec<String>,
     limits: RateLimits,
+    body_timeout: std::time::Duration,
     require_current_password: bool,
     password_change_revokes_jwts: bool,
 }
@@ -203,6 +211,15 @@ impl AxumUsersBuilder {
     #[must_use]
     pub fn require_current_password(mut self, on: bool) -> Self {
         self.require_current_password = on;
+        self
+    }
+
+    /// How long a route waits for the whole request body (default 15 s); a client that sends
+    /// it slower gets `408 {"detail":"Request Timeout"}` and the connection is closed, so a
+    /// trickled body cannot hold a connection open.
+    #[must_use]
+    pub fn body_timeout(mut self, timeout: std::time::Duration) -> Self {
+        self.body_timeout = timeout;
         self
     }
 
@@ -415,6 +432,7 @@ impl AxumUsersBuilder {
                     origins: self.allowed_origins,
                 },
                 limits: self.limits,
+                body_timeout: self.body_timeout,
                 require_current_password: self.require_current_password,
             }),
         })

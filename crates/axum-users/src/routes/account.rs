@@ -84,11 +84,12 @@ impl AxumUsers {
 /// Fields sent as FastAPI's embedded body parameters: a JSON object whose fields must be
 /// strings; any other body counts as missing them all.
 async fn embedded_strings(
+    users: &AxumUsers,
     parts: &Parts,
     body: Body,
     names: &[&str],
 ) -> Result<Vec<Value>, ApiError> {
-    let bytes = read_body(body).await?;
+    let bytes = read_body(users, body).await?;
     let raw = read_json_body(&parts.headers, &bytes)?;
     let object = match raw {
         RawBody::Json(Value::Object(map)) => map,
@@ -112,8 +113,8 @@ async fn embedded_strings(
     Ok(values)
 }
 
-async fn email_body(parts: &Parts, body: Body) -> Result<String, ApiError> {
-    let values = embedded_strings(parts, body, &["email"]).await?;
+async fn email_body(users: &AxumUsers, parts: &Parts, body: Body) -> Result<String, ApiError> {
+    let values = embedded_strings(users, parts, body, &["email"]).await?;
     let value = values.first().cloned().unwrap_or_default();
     validate_email_value("email", &value).map_err(|item| ValidationErrors::from(item).into())
 }
@@ -131,7 +132,7 @@ async fn email_job(
 ) -> Result<Response, ApiError> {
     let (parts, body) = request.into_parts();
     users.limits().check(Scope::Mail, &parts).await?;
-    let email = email_body(&parts, body).await?;
+    let email = email_body(&users, &parts, body).await?;
     let job = users.clone();
     users.spawn_background(async move {
         if let Some(user) = job.lookup(&email).await {
@@ -154,7 +155,7 @@ async fn request_verify_token(
 async fn verify(State(users): State<AxumUsers>, request: Request) -> Result<Response, ApiError> {
     let (parts, body) = request.into_parts();
     users.limits().check(Scope::Token, &parts).await?;
-    let values = embedded_strings(&parts, body, &["token"]).await?;
+    let values = embedded_strings(&users, &parts, body, &["token"]).await?;
     match users.manager().verify(text(&values[0]), Some(&parts)).await {
         Ok(user) => Ok(json_response(StatusCode::OK, &user.to_read())),
         Err(ManagerError::InvalidToken) => Err(ApiError::Code(ErrorCode::VerifyUserBadToken)),
@@ -178,7 +179,7 @@ async fn reset_password(
 ) -> Result<Response, ApiError> {
     let (parts, body) = request.into_parts();
     users.limits().check(Scope::Token, &parts).await?;
-    let values = embedded_strings(&parts, body, &["token", "password"]).await?;
+    let values = embedded_strings(&users, &parts, body, &["token", "password"]).await?;
     match users
         .manager()
         .reset_password(text(&values[0]), text(&values[1]), Some(&parts))

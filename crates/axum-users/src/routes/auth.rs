@@ -133,7 +133,7 @@ async fn login(users: AxumUsers, backend: &str, request: Request) -> Result<Resp
     let (parts, body) = request.into_parts();
     let limits = users.limits();
     limits.check(Scope::Login, &parts).await?;
-    let bytes = read_body(body).await?;
+    let bytes = read_body(&users, body).await?;
     let form = FormFields::parse(&parts.headers, bytes).await?;
     let (username, password) = credentials(&form)?;
     limits.check_account(&username).await?;

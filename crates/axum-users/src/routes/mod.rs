@@ -16,10 +16,21 @@ pub(crate) mod users;
 /// is a few hundred bytes); larger bodies answer 413 without being read further.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
 
-pub(crate) async fn read_body(body: Body) -> Result<Bytes, ApiError> {
-    axum::body::to_bytes(body, MAX_BODY_BYTES)
-        .await
-        .map_err(|_| ApiError::Status(StatusCode::PAYLOAD_TOO_LARGE))
+/// How long a route waits for a request body by default (see
+/// [`crate::AxumUsersBuilder::body_timeout`]).
+pub const BODY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(15);
+
+pub(crate) async fn read_body(users: &crate::AxumUsers, body: Body) -> Result<Bytes, ApiError> {
+    match tokio::time::timeout(
+        users.body_timeout(),
+        axum::body::to_bytes(body, MAX_BODY_BYTES),
+    )
+    .await
+    {
+        Ok(Ok(bytes)) => Ok(bytes),
+        Ok(Err(_)) => Err(ApiError::Status(StatusCode::PAYLOAD_TOO_LARGE)),
+        Err(_) => Err(ApiError::Status(StatusCode::REQUEST_TIMEOUT)),
+    }
 }
 
 /// `404 {"detail":"Not Found"}`: a fallback for applications that want FastAPI's answer.

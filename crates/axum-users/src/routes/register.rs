@@ -30,7 +30,7 @@ async fn register(State(users): State<AxumUsers>, request: Request) -> Result<Re
         .limits()
         .check(crate::ratelimit::Scope::Register, &parts)
         .await?;
-    let bytes = read_body(body).await?;
+    let bytes = read_body(&users, body).await?;
     let raw = read_json_body(&parts.headers, &bytes)?;
     let input = parse_create(raw, users.manager().schema())?;
     let created = users.manager().create(input, true, Some(&parts)).await;

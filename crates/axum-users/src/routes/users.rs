@@ -78,9 +78,9 @@ async fn me(State(users): State<AxumUsers>, request: Request) -> Result<Response
 }
 
 /// Reads the JSON body first, so that malformed JSON answers 422 before authentication.
-async fn json_first(request: Request) -> Result<(Parts, RawBody), ApiError> {
+async fn json_first(users: &AxumUsers, request: Request) -> Result<(Parts, RawBody), ApiError> {
     let (parts, body) = request.into_parts();
-    let bytes = read_body(body).await?;
+    let bytes = read_body(users, body).await?;
     let raw = read_json_body(&parts.headers, &bytes)?;
     Ok((parts, raw))
 }
@@ -100,7 +100,7 @@ async fn apply_update(
 }
 
 async fn patch_me(State(users): State<AxumUsers>, request: Request) -> Result<Response, ApiError> {
-    let (parts, raw) = json_first(request).await?;
+    let (parts, raw) = json_first(&users, request).await?;
     let user = users.caller(&parts, false).await?;
     let current = match &raw {
         RawBody::Json(Value::Object(body)) => body
@@ -153,7 +153,7 @@ async fn patch_user(
     path: Result<Path<String>, PathRejection>,
     request: Request,
 ) -> Result<Response, ApiError> {
-    let (parts, raw) = json_first(request).await?;
+    let (parts, raw) = json_first(&users, request).await?;
     users.caller(&parts, true).await?;
     let id = path.ok().map(|Path(id)| id);
     let user = users.user_or_404(id.as_deref()).await?;
