@@ -110,9 +110,9 @@ impl AxumUsers {
             schemas.insert(body_name.clone(), json!({
                 "type": "object", "title": body_name, "required": ["username", "password"],
                 "properties": {
-                    "grant_type": {"anyOf": [{"type": "string", "pattern": "^password$"}, {"type": "null"}], "title": "Grant Type"},
-                    "username": {"type": "string", "title": "Username"},
-                    "password": {"type": "string", "format": "password", "title": "Password"},
+                    "grant_type": {"type": "string", "pattern": "^password$", "title": "Grant Type"},
+                    "username": {"type": "string", "minLength": 1, "title": "Username"},
+                    "password": {"type": "string", "minLength": 1, "format": "password", "title": "Password"},
                     "scope": {"type": "string", "title": "Scope", "default": ""},
                     "client_id": {"anyOf": [{"type": "string"}, {"type": "null"}], "title": "Client Id"},
                     "client_secret": {"anyOf": [{"type": "string"}, {"type": "null"}], "format": "password", "title": "Client Secret"}
@@ -328,6 +328,7 @@ impl AxumUsers {
         paths.insert("/users/{id}".into(), json!({"get": secured(user_get), "patch": secured(user_patch), "delete": secured(user_delete)}));
 
         self.user_schemas(&mut schemas);
+        add_protection_responses(&mut paths);
         json!({
             "openapi": "3.1.0",
             "info": {"title": "axum-users", "version": env!("CARGO_PKG_VERSION")},
@@ -354,12 +355,14 @@ impl AxumUsers {
         });
         let nullable =
             |base: Value, t: &str| json!({"anyOf": [base, {"type": "null"}], "title": t});
+        // Unlike FastAPI Users (whose schema allows them and which then fails with a 500), an
+        // explicit null e-mail or flag is refused with a 422: the schema says so.
         let mut update = json!({
             "password": nullable(json!({"type": "string"}), "Password"),
-            "email": nullable(json!({"type": "string", "format": "email"}), "Email"),
-            "is_active": nullable(json!({"type": "boolean"}), "Is Active"),
-            "is_superuser": nullable(json!({"type": "boolean"}), "Is Superuser"),
-            "is_verified": nullable(json!({"type": "boolean"}), "Is Verified")
+            "email": {"type": "string", "format": "email", "title": "Email"},
+            "is_active": {"type": "boolean", "title": "Is Active"},
+            "is_superuser": {"type": "boolean", "title": "Is Superuser"},
+            "is_verified": {"type": "boolean", "title": "Is Verified"}
         });
         let mut read_required = vec!["id", "email"];
         let mut create_required = vec!["email", "password"];
@@ -367,7 +370,7 @@ impl AxumUsers {
             let name = field.name.as_str();
             read[name] = field_schema(field.kind, !field.required);
             create[name] = field_schema(field.kind, !field.required);
-            update[name] = field_schema(field.kind, true);
+            update[name] = field_schema(field.kind, !field.required);
             if field.required {
                 read_required.push(name);
                 create_required.push(name);
@@ -392,6 +395,64 @@ impl AxumUsers {
                 "type": {"type": "string", "title": "Error Type"},
                 "input": {"title": "Input"},
                 "ctx": {"type": "object", "title": "Context"}}}));
+    }
+}
+
+/// The answers every route may give beyond FastAPI Users' own, appended after them: an
+/// oversized (413) or too slow (408) body, a rate limit (429), a cross-site cookie request
+/// (403), an unreachable database or Redis (503).
+fn add_protection_responses(paths: &mut Map<String, Value>) {
+    let retry_after = json!({"Retry-After": {"description": "Seconds to wait before trying again.", "schema": {"type": "integer"}}});
+    let limited = |path: &str| {
+        path.ends_with("/login")
+            || [
+                "/auth/register",
+                "/auth/forgot-password",
+                "/auth/request-verify-token",
+                "/auth/reset-password",
+                "/auth/verify",
+            ]
+            .contains(&path)
+    };
+    for (path, item) in paths.iter_mut() {
+        let Some(item) = item.as_object_mut() else {
+            continue;
+        };
+        for (method, op) in item.iter_mut() {
+            let Some(op) = op.as_object_mut() else {
+                continue;
+            };
+            let has_body = op.contains_key("requestBody");
+            let secured = op.contains_key("security");
+            let Some(responses) = op.get_mut("responses").and_then(Value::as_object_mut) else {
+                continue;
+            };
+            if secured && method != "get" && !responses.contains_key("403") {
+                responses.insert(
+                    "403".into(),
+                    error_response("A cookie-authenticated request from a site that is not allowed (CSRF_ORIGIN_NOT_ALLOWED)."),
+                );
+            }
+            if has_body {
+                responses.insert(
+                    "408".into(),
+                    error_response("The request body did not arrive in time."),
+                );
+                responses.insert(
+                    "413".into(),
+                    error_response("The request body is over 64 KiB."),
+                );
+            }
+            if limited(path) {
+                let mut too_many = error_response("Too many requests (TOO_MANY_REQUESTS).");
+                too_many["headers"] = retry_after.clone();
+                responses.insert("429".into(), too_many);
+            }
+            let mut unavailable =
+                error_response("The database or Redis cannot be reached (SERVICE_UNAVAILABLE).");
+            unavailable["headers"] = json!({"Retry-After": retry_after["Retry-After"].clone()});
+            responses.insert("503".into(), unavailable);
+        }
     }
 }
 

@@ -462,3 +462,35 @@ async fn current_password_can_be_required() {
     assert_eq!(reply.json()["email"], "arthur@avalon.bt");
     app.login("arthur@avalon.bt", "lancelot").await;
 }
+
+/// Found by Schemathesis: a 405 on /users/me listed DELETE, which the document does not (the
+/// DELETE there is FastAPI's DELETE /users/{id} with id "me").
+#[tokio::test]
+async fn a_wrong_method_on_me_lists_the_documented_methods() {
+    let app = app().await;
+    for method in [Method::OPTIONS, Method::PUT, Method::POST] {
+        let reply = app.json(method.clone(), "/users/me", None, "").await;
+        assert_eq!(
+            (reply.status, reply.body.as_str()),
+            (
+                StatusCode::METHOD_NOT_ALLOWED,
+                r#"{"detail":"Method Not Allowed"}"#
+            ),
+            "{method}"
+        );
+        assert_eq!(reply.header("allow"), Some("GET,HEAD,PATCH"), "{method}");
+    }
+    // The documented methods still answer as before.
+    let token = app.login("merlin@camelot.bt", "viviane").await;
+    assert_eq!(
+        app.get("/users/me", Some(&token)).await.status,
+        StatusCode::OK
+    );
+    let reply = app
+        .json(Method::DELETE, "/users/me", Some(&token), "")
+        .await;
+    assert_eq!(
+        (reply.status, reply.body.as_str()),
+        (StatusCode::NOT_FOUND, r#"{"detail":"Not Found"}"#)
+    );
+}

@@ -97,3 +97,19 @@ pub async fn text(response: reqwest::Response) -> (u16, String) {
     let status = response.status().as_u16();
     (status, response.text().await.unwrap())
 }
+
+/// Logs in through the JWT backend and answers the access token (asserting a 200).
+pub async fn login(server: &Server, email: &str, password: &str) -> String {
+    let response = reqwest::Client::new()
+        .post(format!("{}/auth/jwt/login", server.base))
+        .form(&[("username", email), ("password", password)])
+        .send()
+        .await
+        .unwrap();
+    let (status, body) = text(response).await;
+    assert_eq!(status, 200, "{body}");
+    serde_json::from_str::<serde_json::Value>(&body).unwrap()["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}

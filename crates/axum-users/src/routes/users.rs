@@ -3,10 +3,10 @@
 use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, Request, State};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{any, get};
 use axum::Router;
 use http::request::Parts;
-use http::StatusCode;
+use http::{Method, StatusCode};
 
 use super::read_body;
 use crate::error::json_response;
@@ -22,12 +22,19 @@ impl AxumUsers {
     /// `/users`).
     pub fn users_router<S: Clone + Send + Sync + 'static>(&self) -> Router<S> {
         Router::new()
+            // One handler for every method, so that a 405 lists the methods of /me alone, as
+            // documented: FastAPI has no DELETE /me, the request reaches DELETE /{id} with id
+            // "me" (and answers like it).
             .route(
                 "/me",
-                get(me).patch(patch_me).delete(
-                    // FastAPI has no DELETE /me: it reaches DELETE /{id} with id "me".
+                any(
                     |State(users): State<AxumUsers>, request: Request| async move {
-                        delete_user(users, Some("me"), request).await
+                        match *request.method() {
+                            Method::GET | Method::HEAD => me(State(users), request).await,
+                            Method::PATCH => patch_me(State(users), request).await,
+                            Method::DELETE => delete_user(users, Some("me"), request).await,
+                            _ => Ok(me_method_not_allowed()),
+                        }
                     },
                 ),
             )
@@ -75,6 +82,15 @@ async fn me(State(users): State<AxumUsers>, request: Request) -> Result<Response
     let (parts, _) = request.into_parts();
     let user = users.caller(&parts, false).await?;
     Ok(json_response(StatusCode::OK, &user.to_read()))
+}
+
+fn me_method_not_allowed() -> Response {
+    let mut response = ApiError::Status(StatusCode::METHOD_NOT_ALLOWED).into_response();
+    response.headers_mut().insert(
+        http::header::ALLOW,
+        http::HeaderValue::from_static("GET,HEAD,PATCH"),
+    );
+    response
 }
 
 /// Reads the JSON body first, so that malformed JSON answers 422 before authentication.
