@@ -299,14 +299,19 @@ fn mail(mut builder: AxumUsersBuilder, config: &Config) -> anyhow::Result<AxumUs
 /// its redirect of a trailing slash.
 pub fn router(users: &AxumUsers) -> Router {
     let known = users.clone();
-    users
+    let router = users
         .router()
         .fallback(move |request: Request| {
             let known = known.clone();
             async move { fallback(&known, request) }
         })
-        .method_not_allowed_fallback(axum_users::routes::method_not_allowed)
-        .layer(TraceLayer::new_for_http())
+        .method_not_allowed_fallback(axum_users::routes::method_not_allowed);
+    // AXUM_USERS_ALLOWED_ORIGINS feeds CORS as well as the CSRF check.
+    let router = match users.cors_layer() {
+        Some(cors) => router.layer(cors),
+        None => router,
+    };
+    router.layer(TraceLayer::new_for_http())
 }
 
 /// `/users/me/` → 307 to `/users/me`, as Starlette does when the other form is a route.

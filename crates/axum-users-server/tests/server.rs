@@ -995,3 +995,40 @@ async fn slow_requests_time_out() {
         body_answer.1
     );
 }
+
+#[tokio::test]
+async fn allowed_origins_get_cors() {
+    let server = start_in(
+        temp_dir("cors"),
+        &[(
+            "AXUM_USERS_ALLOWED_ORIGINS",
+            "https://app.camelot.bt".to_owned(),
+        )],
+    )
+    .await;
+    let response = reqwest::Client::new()
+        .request(
+            reqwest::Method::OPTIONS,
+            format!("{}/auth/jwt/login", server.base),
+        )
+        .header("origin", "https://app.camelot.bt")
+        .header("access-control-request-method", "POST")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 200);
+    let header = |name: &str| {
+        response
+            .headers()
+            .get(name)
+            .map(|v| v.to_str().unwrap().to_owned())
+    };
+    assert_eq!(
+        header("access-control-allow-origin").as_deref(),
+        Some("https://app.camelot.bt")
+    );
+    assert_eq!(
+        header("access-control-allow-credentials").as_deref(),
+        Some("true")
+    );
+}

@@ -122,6 +122,35 @@ impl AxumUsers {
         self.inner.require_current_password
     }
 
+    /// CORS for the front-ends named in
+    /// [`AxumUsersBuilder::allowed_origins`]: their pages may call the API from the browser,
+    /// with credentials (the auth cookie) and the `Authorization` and `Content-Type` headers;
+    /// preflight answers are cached for 10 minutes. `None` when no origin is allowed (the API is
+    /// then same-origin only). Apply it around the router:
+    /// `if let Some(cors) = users.cors_layer() { app = app.layer(cors) }`.
+    pub fn cors_layer(&self) -> Option<tower_http::cors::CorsLayer> {
+        use http::{header, HeaderValue, Method};
+        let origins: Vec<HeaderValue> = self
+            .inner
+            .csrf
+            .origins
+            .iter()
+            .filter_map(|origin| HeaderValue::from_str(origin).ok())
+            .collect();
+        if origins.is_empty() {
+            return None;
+        }
+        Some(
+            tower_http::cors::CorsLayer::new()
+                .allow_origin(origins)
+                .allow_credentials(true)
+                .allow_methods([Method::GET, Method::POST, Method::PATCH, Method::DELETE])
+                .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE])
+                .expose_headers([header::RETRY_AFTER])
+                .max_age(std::time::Duration::from_secs(600)),
+        )
+    }
+
     /// How long a route waits for a request body ([`AxumUsersBuilder::body_timeout`]).
     pub fn body_timeout(&self) -> std::time::Duration {
         self.inner.body_timeout

@@ -148,3 +148,62 @@ impl axum_users::store::UserStore for NoStore {
         Ok(())
     }
 }
+
+/// The allowed origins feed CORS: their pages may call the API with credentials; other sites
+/// get no CORS headers, so the browser keeps their scripts from reading the answers.
+#[tokio::test]
+async fn allowed_origins_feed_cors() {
+    let app = app_with(Options {
+        allowed_origins: vec!["https://app.camelot.bt".into()],
+        ..Options::default()
+    })
+    .await;
+    assert!(
+        common::app().await.users.cors_layer().is_none(),
+        "none by default"
+    );
+    let router = app.router.clone().layer(app.users.cors_layer().unwrap());
+    let preflight = |origin: &str| {
+        Request::builder()
+            .method(Method::OPTIONS)
+            .uri("/users/me")
+            .header("origin", origin)
+            .header("access-control-request-method", "PATCH")
+            .header("access-control-request-headers", "content-type")
+            .body(Body::empty())
+            .unwrap()
+    };
+    let reply = common::send_to(&router, preflight("https://app.camelot.bt")).await;
+    assert_eq!(reply.status, StatusCode::OK);
+    assert_eq!(reply.body, "");
+    for (name, value) in [
+        ("access-control-allow-origin", "https://app.camelot.bt"),
+        ("access-control-allow-credentials", "true"),
+        ("access-control-allow-methods", "GET,POST,PATCH,DELETE"),
+        ("access-control-allow-headers", "authorization,content-type"),
+        ("access-control-max-age", "600"),
+    ] {
+        assert_eq!(reply.header(name), Some(value), "{name}");
+    }
+    let reply = common::send_to(&router, preflight("https://evil.example")).await;
+    assert_eq!(reply.header("access-control-allow-origin"), None);
+
+    // An actual cross-origin request from the allowed front-end, with the cookie.
+    let cookie = cookie(&app).await;
+    let request = Request::builder()
+        .uri("/users/me")
+        .header("origin", "https://app.camelot.bt")
+        .header("cookie", cookie)
+        .body(Body::empty())
+        .unwrap();
+    let reply = common::send_to(&router, request).await;
+    assert_eq!(reply.status, StatusCode::OK);
+    assert_eq!(
+        reply.header("access-control-allow-origin"),
+        Some("https://app.camelot.bt")
+    );
+    assert_eq!(
+        reply.header("access-control-expose-headers"),
+        Some("retry-after")
+    );
+}
