@@ -533,3 +533,71 @@ async fn by_default_a_password_change_keeps_jwt_sessions_as_fastapi_users_does()
     );
     assert_eq!(app.user("king.arthur@camelot.bt").await.token_version, 0);
 }
+
+/// The JWT attacks of the issue, through real requests: each forged token is just no token.
+#[tokio::test]
+async fn forged_jwts_are_refused() {
+    use base64::Engine as _;
+    let b64 = |value: serde_json::Value| {
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(value.to_string())
+    };
+    let app = app().await;
+    let user = app.user("king.arthur@camelot.bt").await;
+    let claims = json!({"sub": user.id.to_string(), "aud": ["fastapi-users:auth"], "exp": axum_users::jwt::now_unix() + 3600});
+    let signed = |header: serde_json::Value, secret: &str| {
+        let message = format!("{}.{}", b64(header), b64(claims.clone()));
+        let key = jsonwebtoken::EncodingKey::from_secret(secret.as_bytes());
+        let signature =
+            jsonwebtoken::crypto::sign(message.as_bytes(), &key, jsonwebtoken::Algorithm::HS256)
+                .unwrap();
+        format!("{message}.{signature}")
+    };
+    // The control: the right key and a plain header pass.
+    let good = signed(json!({"alg": "HS256", "typ": "JWT"}), common::SECRET);
+    assert_eq!(
+        app.get("/users/me", Some(&good)).await.status,
+        StatusCode::OK
+    );
+    let forged = [
+        // No signature at all.
+        format!(
+            "{}.{}.",
+            b64(json!({"alg": "none", "typ": "JWT"})),
+            b64(claims.clone())
+        ),
+        // Another algorithm than the configured one, with the right secret.
+        {
+            let message = format!(
+                "{}.{}",
+                b64(json!({"alg": "HS512", "typ": "JWT"})),
+                b64(claims.clone())
+            );
+            let key = jsonwebtoken::EncodingKey::from_secret(common::SECRET.as_bytes());
+            let signature = jsonwebtoken::crypto::sign(
+                message.as_bytes(),
+                &key,
+                jsonwebtoken::Algorithm::HS512,
+            )
+            .unwrap();
+            format!("{message}.{signature}")
+        },
+        // A `kid` naming the attacker's key set, signed with the attacker's key.
+        signed(
+            json!({"alg": "HS256", "typ": "JWT", "kid": "https://evil.example/jwks.json"}),
+            "the attacker's own secret",
+        ),
+        // A critical extension nobody here understands, even with the right key.
+        signed(
+            json!({"alg": "HS256", "typ": "JWT", "crit": ["exp-override"], "exp-override": true}),
+            common::SECRET,
+        ),
+    ];
+    for token in forged {
+        let reply = app.get("/users/me", Some(&token)).await;
+        assert_eq!(
+            (reply.status, reply.body.as_str()),
+            (StatusCode::UNAUTHORIZED, r#"{"detail":"Unauthorized"}"#),
+            "{token}"
+        );
+    }
+}
