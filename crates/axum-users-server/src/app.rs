@@ -157,6 +157,7 @@ pub async fn build(config: &Config) -> anyhow::Result<AxumUsers> {
             max_length: config.password_max_length,
         })
         .requires_verification(config.require_verification);
+    builder = oauth(builder, config, &store, &secret)?;
     for name in config.backend_names() {
         let backend = match name {
             "jwt" => Backend::new("jwt", BearerTransport::new("auth/jwt/login"), jwt(&keys)),
@@ -195,6 +196,90 @@ pub async fn build(config: &Config) -> anyhow::Result<AxumUsers> {
     builder
         .build()
         .map_err(|e| anyhow::anyhow!("invalid configuration: {e}"))
+}
+
+/// The OAuth providers named in the environment: `AXUM_USERS_OAUTH_<NAME>_CLIENT_ID` and
+/// `_CLIENT_SECRET` for each; `google`, `github`, `microsoft` and `discord` are presets, any
+/// other name is an OpenID Connect provider and needs `_ISSUER` (which also points a preset
+/// elsewhere); `_SCOPES` replaces the default scopes.
+fn oauth(
+    mut builder: AxumUsersBuilder,
+    config: &Config,
+    store: &Store,
+    secret: &str,
+) -> anyhow::Result<AxumUsersBuilder> {
+    use axum_users::oauth::OAuthProvider;
+    let vars: std::collections::BTreeMap<String, String> = std::env::vars()
+        .filter(|(k, _)| k.starts_with("AXUM_USERS_OAUTH_"))
+        .collect();
+    let mut providers = Vec::new();
+    for key in vars.keys() {
+        let Some(name) = key
+            .strip_prefix("AXUM_USERS_OAUTH_")
+            .and_then(|rest| rest.strip_suffix("_CLIENT_ID"))
+        else {
+            continue;
+        };
+        let var = |suffix: &str| {
+            vars.get(&format!("AXUM_USERS_OAUTH_{name}_{suffix}"))
+                .map(|v| v.trim().to_owned())
+                .filter(|v| !v.is_empty())
+        };
+        let lower = name.to_ascii_lowercase();
+        let client_id = var("CLIENT_ID").unwrap_or_default();
+        let client_secret = var("CLIENT_SECRET").ok_or_else(|| {
+            anyhow::anyhow!(
+                "invalid configuration: AXUM_USERS_OAUTH_{name}_CLIENT_SECRET is missing"
+            )
+        })?;
+        let issuer = var("ISSUER");
+        let mut provider = match lower.as_str() {
+            "google" => OAuthProvider::google(&client_id, &client_secret),
+            "github" => OAuthProvider::github(&client_id, &client_secret),
+            "discord" => OAuthProvider::discord(&client_id, &client_secret),
+            "microsoft" => {
+                OAuthProvider::microsoft(&config.oauth_microsoft_tenant, &client_id, &client_secret)
+            }
+            _ => {
+                let issuer = issuer.clone().ok_or_else(|| {
+                    anyhow::anyhow!("invalid configuration: AXUM_USERS_OAUTH_{name}_ISSUER is missing (only google, github, microsoft and discord are presets)")
+                })?;
+                OAuthProvider::oidc(&lower, &issuer, &client_id, &client_secret)
+            }
+        };
+        if let Some(issuer) = issuer {
+            provider = provider.at(&issuer);
+        }
+        if let Some(scopes) = var("SCOPES") {
+            let scopes: Vec<&str> = scopes.split([' ', ',']).filter(|s| !s.is_empty()).collect();
+            provider = provider.scopes(&scopes);
+        }
+        providers.push(provider);
+    }
+    if providers.is_empty() {
+        return Ok(builder);
+    }
+    let mut settings = axum_users::routes::oauth::OAuthSettings::new(secret);
+    settings.associate_by_email = config.oauth_associate_by_email;
+    settings.is_verified_by_default = config.oauth_verified_by_default;
+    settings.redirect_url = config.oauth_redirect_url.clone().filter(|u| !u.is_empty());
+    settings.backend = config.oauth_backend.clone().filter(|b| !b.is_empty());
+    settings.csrf_cookie.secure = config.oauth_cookie_secure.unwrap_or(config.cookie_secure);
+    settings.after_login_redirects = config
+        .oauth_after_login_redirects
+        .split(',')
+        .map(str::trim)
+        .filter(|u| !u.is_empty())
+        .map(str::to_owned)
+        .collect();
+    builder = match store {
+        Store::Sqlite(store) => builder.oauth(store.clone(), settings),
+        Store::Postgres(store) => builder.oauth(store.clone(), settings),
+    };
+    for provider in providers {
+        builder = builder.oauth_provider(provider);
+    }
+    Ok(builder)
 }
 
 /// `N/S`: N per S seconds; `off`.

@@ -9,6 +9,8 @@ pub mod hooks;
 pub mod jwt;
 pub mod mail;
 pub mod manager;
+#[cfg(feature = "oauth")]
+pub mod oauth;
 pub mod openapi;
 pub mod password;
 pub mod ratelimit;

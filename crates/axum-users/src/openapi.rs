@@ -327,6 +327,8 @@ impl AxumUsers {
         user_delete.insert("parameters".into(), id_param);
         paths.insert("/users/{id}".into(), json!({"get": secured(user_get), "patch": secured(user_patch), "delete": secured(user_delete)}));
 
+        #[cfg(feature = "oauth")]
+        self.oauth_paths(&mut paths, &mut schemas, &secured);
         self.user_schemas(&mut schemas);
         add_protection_responses(&mut paths);
         json!({
@@ -335,6 +337,113 @@ impl AxumUsers {
             "paths": paths,
             "components": {"schemas": schemas, "securitySchemes": schemes}
         })
+    }
+
+    /// FastAPI Users' OAuth routes, one pair per provider (and the associate pair), with its
+    /// operation ids (`oauth:{provider}.{backend}.authorize` ...).
+    #[cfg(feature = "oauth")]
+    fn oauth_paths(
+        &self,
+        paths: &mut Map<String, Value>,
+        schemas: &mut Map<String, Value>,
+        secured: &dyn Fn(Map<String, Value>) -> Value,
+    ) {
+        let Some(oauth) = self.oauth() else {
+            return;
+        };
+        schemas.insert("OAuth2AuthorizeResponse".into(), json!({"type": "object", "title": "OAuth2AuthorizeResponse",
+            "required": ["authorization_url"], "properties": {"authorization_url": {"type": "string", "title": "Authorization Url"}}}));
+        let backend = oauth
+            .settings
+            .backend
+            .clone()
+            .or_else(|| self.backends().first().map(|b| b.name().to_owned()))
+            .unwrap_or_default();
+        let optional = |name: &str, title: &str| {
+            json!({"name": name, "in": "query", "required": false,
+            "schema": {"anyOf": [{"type": "string"}, {"type": "null"}], "title": title}})
+        };
+        let scopes = json!([{"name": "scopes", "in": "query", "required": false,
+            "schema": {"type": "array", "items": {"type": "string"}, "default": [], "title": "Scopes"}}]);
+        let callback_params = json!([
+            optional("code", "Code"),
+            optional("code_verifier", "Code Verifier"),
+            optional("state", "State"),
+            optional("error", "Error")
+        ]);
+        let authorize_ok = json!({"200": {"description": "Successful Response", "content": json_content(schema_ref("OAuth2AuthorizeResponse"))}, "422": validation_response()});
+        let callback_bad = bad_request(&[
+            (
+                "INVALID_STATE_TOKEN",
+                "Invalid state token.",
+                code("ACCESS_TOKEN_DECODE_ERROR"),
+            ),
+            (
+                "OAUTH_INVALID_STATE",
+                "The CSRF cookie does not match the state.",
+                code("OAUTH_INVALID_STATE"),
+            ),
+            (
+                "OAUTH_NOT_AVAILABLE_EMAIL",
+                "The OAuth provider does not share the e-mail.",
+                code("OAUTH_NOT_AVAILABLE_EMAIL"),
+            ),
+            (
+                "OAUTH_USER_ALREADY_EXISTS",
+                "A user with this e-mail already exists.",
+                code("OAUTH_USER_ALREADY_EXISTS"),
+            ),
+            (
+                "LOGIN_BAD_CREDENTIALS",
+                "The user is inactive.",
+                code("LOGIN_BAD_CREDENTIALS"),
+            ),
+        ]);
+        let provider_down = error_response("The OAuth provider failed (OAUTH_PROVIDER_ERROR).");
+        for provider in &oauth.providers {
+            let name = provider.name();
+            let (t, tb) = (title(name), title(&backend));
+            let mut authorize = operation(
+                &format!("oauth_{name}_{backend}_authorize_auth_{name}_authorize_get"),
+                &format!("Oauth:{t}.{tb}.Authorize"),
+                &["auth"],
+                authorize_ok.clone(),
+            );
+            authorize.insert("parameters".into(), scopes.clone());
+            paths.insert(format!("/auth/{name}/authorize"), json!({"get": authorize}));
+            let mut callback = operation(
+                &format!("oauth_{name}_{backend}_callback_auth_{name}_callback_get"),
+                &format!("Oauth:{t}.{tb}.Callback"),
+                &["auth"],
+                json!({"200": {"description": "Successful Response", "content": json_content(json!({}))},
+                    "400": callback_bad.clone(), "422": validation_response(), "502": provider_down.clone()}),
+            );
+            callback.insert("parameters".into(), callback_params.clone());
+            paths.insert(format!("/auth/{name}/callback"), json!({"get": callback}));
+            let mut associate = operation(
+                &format!("oauth_associate_{name}_authorize_auth_associate_{name}_authorize_get"),
+                &format!("Oauth-Associate:{t}.Authorize"),
+                &["auth"],
+                authorize_ok.clone(),
+            );
+            associate.insert("parameters".into(), scopes.clone());
+            paths.insert(
+                format!("/auth/associate/{name}/authorize"),
+                json!({"get": secured(associate)}),
+            );
+            let mut associate_callback = operation(
+                &format!("oauth_associate_{name}_callback_auth_associate_{name}_callback_get"),
+                &format!("Oauth-Associate:{t}.Callback"),
+                &["auth"],
+                json!({"200": {"description": "Successful Response", "content": json_content(schema_ref("UserRead"))},
+                    "400": callback_bad.clone(), "422": validation_response(), "502": provider_down.clone()}),
+            );
+            associate_callback.insert("parameters".into(), callback_params.clone());
+            paths.insert(
+                format!("/auth/associate/{name}/callback"),
+                json!({"get": secured(associate_callback)}),
+            );
+        }
     }
 
     fn user_schemas(&self, schemas: &mut Map<String, Value>) {

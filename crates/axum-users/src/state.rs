@@ -34,6 +34,8 @@ struct Inner {
     csrf: CsrfPolicy,
     limits: RateLimits,
     body_timeout: std::time::Duration,
+    #[cfg(feature = "oauth")]
+    oauth: Option<crate::routes::oauth::OAuthConfig>,
     require_current_password: bool,
 }
 
@@ -75,6 +77,10 @@ impl AxumUsers {
             body_timeout: crate::routes::BODY_TIMEOUT,
             require_current_password: false,
             password_change_revokes_jwts: false,
+            #[cfg(feature = "oauth")]
+            oauth: None,
+            #[cfg(feature = "oauth")]
+            oauth_providers: Vec::new(),
         }
     }
 
@@ -156,6 +162,11 @@ impl AxumUsers {
         self.inner.body_timeout
     }
 
+    #[cfg(feature = "oauth")]
+    pub(crate) fn oauth(&self) -> Option<&crate::routes::oauth::OAuthConfig> {
+        self.inner.oauth.as_ref()
+    }
+
     pub(crate) fn limits(&self) -> &RateLimits {
         &self.inner.limits
     }
@@ -221,6 +232,13 @@ pub struct AxumUsersBuilder {
     body_timeout: std::time::Duration,
     require_current_password: bool,
     password_change_revokes_jwts: bool,
+    #[cfg(feature = "oauth")]
+    oauth: Option<(
+        Arc<dyn crate::store::DynOAuthStore>,
+        crate::routes::oauth::OAuthSettings,
+    )>,
+    #[cfg(feature = "oauth")]
+    oauth_providers: Vec<crate::oauth::OAuthProvider>,
 }
 
 impl AxumUsersBuilder {
@@ -240,6 +258,30 @@ impl AxumUsersBuilder {
     #[must_use]
     pub fn require_current_password(mut self, on: bool) -> Self {
         self.require_current_password = on;
+        self
+    }
+
+    /// OAuth logins (feature `oauth`): where linked accounts live (the same store as the
+    /// users, normally) and how logins behave. Add providers with
+    /// [`AxumUsersBuilder::oauth_provider`]; [`AxumUsers::router`] then mounts
+    /// `/auth/{provider}/authorize|callback` and `/auth/associate/{provider}/authorize|callback`.
+    #[cfg(feature = "oauth")]
+    #[must_use]
+    pub fn oauth(
+        mut self,
+        store: impl crate::store::OAuthAccountStore,
+        settings: crate::routes::oauth::OAuthSettings,
+    ) -> Self {
+        self.oauth = Some((Arc::new(store), settings));
+        self
+    }
+
+    /// Adds an OAuth provider (after [`AxumUsersBuilder::oauth`]; `build` refuses one without
+    /// it, or two with one name).
+    #[cfg(feature = "oauth")]
+    #[must_use]
+    pub fn oauth_provider(mut self, provider: crate::oauth::OAuthProvider) -> Self {
+        self.oauth_providers.push(provider);
         self
     }
 
@@ -406,6 +448,42 @@ impl AxumUsersBuilder {
     /// Checks the configuration and builds.
     pub fn build(self) -> Result<AxumUsers, ConfigError> {
         self.schema.check().map_err(ConfigError)?;
+        #[cfg(feature = "oauth")]
+        let oauth = {
+            for (index, provider) in self.oauth_providers.iter().enumerate() {
+                let name = provider.name();
+                if self.oauth_providers[..index]
+                    .iter()
+                    .any(|p| p.name() == name)
+                {
+                    return Err(ConfigError(format!(
+                        "two OAuth providers are named {name:?}"
+                    )));
+                }
+            }
+            match (&self.oauth, self.oauth_providers.is_empty()) {
+                (None, false) => {
+                    return Err(ConfigError(
+                        "OAuth providers need .oauth(store, settings) first".into(),
+                    ))
+                }
+                (None, true) => None,
+                (Some((store, settings)), _) => {
+                    if let Some(name) = &settings.backend {
+                        if !self.backends.iter().any(|b| &b.name == name) {
+                            return Err(ConfigError(format!(
+                                "the OAuth backend {name:?} is not a configured backend"
+                            )));
+                        }
+                    }
+                    Some(crate::routes::oauth::OAuthConfig {
+                        store: store.clone(),
+                        settings: settings.clone(),
+                        providers: self.oauth_providers.clone(),
+                    })
+                }
+            }
+        };
         for (index, backend) in self.backends.iter().enumerate() {
             let name = &backend.name;
             if name.is_empty()
@@ -462,6 +540,8 @@ impl AxumUsersBuilder {
                 },
                 limits: self.limits,
                 body_timeout: self.body_timeout,
+                #[cfg(feature = "oauth")]
+                oauth,
                 require_current_password: self.require_current_password,
             }),
         })

@@ -12,7 +12,7 @@ use std::time::Duration;
 use axum::body::Body;
 use axum::Router;
 use axum_users::auth::{Backend, BearerTransport, DatabaseStrategy, JwtStrategy};
-use axum_users::store::{AccessTokenStore, StoreError, UserStore};
+use axum_users::store::{AccessTokenStore, OAuthAccount, OAuthAccountStore, StoreError, UserStore};
 use axum_users::{
     AxumUsers, AxumUsersBuilder, CustomField, PasswordPolicy, SqliteStore, User, UserSchema,
 };
@@ -21,8 +21,8 @@ use http::{Method, Request, StatusCode};
 use serde_json::{json, Value};
 use uuid::Uuid;
 
-trait Store: UserStore + AccessTokenStore + Clone {}
-impl<T: UserStore + AccessTokenStore + Clone> Store for T {}
+trait Store: UserStore + AccessTokenStore + OAuthAccountStore + Clone {}
+impl<T: UserStore + AccessTokenStore + OAuthAccountStore + Clone> Store for T {}
 
 fn schema() -> UserSchema {
     UserSchema::new()
@@ -559,6 +559,74 @@ async fn logout_everywhere_over_http<S: Store>(store: S) {
     assert_eq!((reply.status, reply.body), unauthorized);
 }
 
+/// The `oauth_account` table: a provider account links to one user, tokens are rewritten in
+/// place, rows go with their user.
+async fn oauth_accounts_link_once<S: Store>(store: S) {
+    let galahad = user("galahad@camelot.bt");
+    let mordred = user("mordred@camelot.bt");
+    store.create(&galahad).await.unwrap();
+    store.create(&mordred).await.unwrap();
+    let mut link = OAuthAccount {
+        id: Uuid::new_v4(),
+        oauth_name: "google".into(),
+        access_token: "ya29.first".into(),
+        expires_at: Some(1_795_859_326),
+        refresh_token: Some("1//refresh".into()),
+        account_id: "108".into(),
+        account_email: "galahad@camelot.bt".into(),
+    };
+    store.add_oauth_account(galahad.id, &link).await.unwrap();
+    let (found, stored) = store
+        .get_by_oauth_account("google", "108")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((found.id, &stored), (galahad.id, &link));
+    assert!(store
+        .get_by_oauth_account("github", "108")
+        .await
+        .unwrap()
+        .is_none());
+    assert!(store
+        .get_by_oauth_account("google", "109")
+        .await
+        .unwrap()
+        .is_none());
+
+    // The same provider account cannot be linked again, to anyone.
+    let again = OAuthAccount {
+        id: Uuid::new_v4(),
+        ..link.clone()
+    };
+    for owner in [mordred.id, galahad.id] {
+        assert!(matches!(
+            store.add_oauth_account(owner, &again).await,
+            Err(StoreError::Conflict)
+        ));
+    }
+    // Another provider with the same account id is another account.
+    let github = OAuthAccount {
+        id: Uuid::new_v4(),
+        oauth_name: "github".into(),
+        expires_at: None,
+        refresh_token: None,
+        ..link.clone()
+    };
+    store.add_oauth_account(mordred.id, &github).await.unwrap();
+
+    link.access_token = "ya29.second".into();
+    link.expires_at = None;
+    store.update_oauth_account(&link).await.unwrap();
+    assert_eq!(store.oauth_accounts(galahad.id).await.unwrap(), [link]);
+    assert_eq!(store.oauth_accounts(mordred.id).await.unwrap(), [github]);
+    store.delete(galahad.id).await.unwrap();
+    assert!(store
+        .get_by_oauth_account("google", "108")
+        .await
+        .unwrap()
+        .is_none());
+}
+
 macro_rules! suite {
     ($($name:ident),* $(,)?) => {
         mod sqlite_store {
@@ -603,6 +671,7 @@ suite!(
     expired_tokens_are_purged_after_a_login,
     custom_fields_over_http,
     logout_everywhere_over_http,
+    oauth_accounts_link_once,
 );
 
 #[cfg(feature = "postgres")]

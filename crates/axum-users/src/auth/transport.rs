@@ -97,7 +97,7 @@ impl Default for CookieTransport {
 impl CookieTransport {
     /// `Set-Cookie` value with attributes in FastAPI Users' order:
     /// Domain, HttpOnly, Max-Age, Path, SameSite, Secure.
-    fn set_cookie(&self, value: &str, max_age: Option<u64>) -> String {
+    pub(crate) fn set_cookie(&self, value: &str, max_age: Option<u64>) -> String {
         let mut cookie = format!("{}={}", self.name, value);
         if let Some(domain) = &self.domain {
             cookie.push_str("; Domain=");

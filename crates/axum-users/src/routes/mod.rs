@@ -9,6 +9,8 @@ use crate::ApiError;
 
 pub(crate) mod account;
 pub(crate) mod auth;
+#[cfg(feature = "oauth")]
+pub mod oauth;
 pub(crate) mod register;
 pub(crate) mod users;
 
@@ -62,6 +64,16 @@ impl crate::AxumUsers {
         for backend in self.backends() {
             if let Some(auth) = self.auth_router(backend.name()) {
                 router = router.nest(&format!("/auth/{}", backend.name()), auth);
+            }
+        }
+        #[cfg(feature = "oauth")]
+        for provider in self.oauth_providers() {
+            let name = provider.name();
+            if let Some(oauth) = self.oauth_router(name) {
+                router = router.nest(&format!("/auth/{name}"), oauth);
+            }
+            if let Some(associate) = self.oauth_associate_router(name) {
+                router = router.nest(&format!("/auth/associate/{name}"), associate);
             }
         }
         router.merge(docs::docs_router(self.openapi()))

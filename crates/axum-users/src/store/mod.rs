@@ -138,6 +138,122 @@ pub trait AccessTokenStore: Send + Sync + 'static {
     ) -> impl Future<Output = Result<u64, StoreError>> + Send;
 }
 
+/// One row of `oauth_account`: a provider account linked to a user, with the provider's tokens.
+/// `Debug` never shows the tokens.
+#[derive(Clone, PartialEq, Eq)]
+pub struct OAuthAccount {
+    /// The row id (UUID v4).
+    pub id: Uuid,
+    /// The provider's name (`google`, `github`, ...), as FastAPI Users' `oauth_name`.
+    pub oauth_name: String,
+    /// The provider's access token.
+    pub access_token: String,
+    /// When the access token expires (Unix seconds), if the provider said.
+    pub expires_at: Option<i64>,
+    /// The provider's refresh token, if any.
+    pub refresh_token: Option<String>,
+    /// The account's id at the provider.
+    pub account_id: String,
+    /// The account's e-mail at the provider.
+    pub account_email: String,
+}
+
+impl std::fmt::Debug for OAuthAccount {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OAuthAccount")
+            .field("id", &self.id)
+            .field("oauth_name", &self.oauth_name)
+            .field("access_token", &"<redacted>")
+            .field("expires_at", &self.expires_at)
+            .field(
+                "refresh_token",
+                &self.refresh_token.as_ref().map(|_| "<redacted>"),
+            )
+            .field("account_id", &self.account_id)
+            .field("account_email", &self.account_email)
+            .finish()
+    }
+}
+
+/// The `oauth_account` table (FastAPI Users' `SQLAlchemyBaseOAuthAccountTable`). A provider
+/// account is linked to one user at most: `add_oauth_account` answers
+/// [`StoreError::Conflict`] when it is linked already.
+pub trait OAuthAccountStore: Send + Sync + 'static {
+    /// The user linked to this provider account, and the link.
+    fn get_by_oauth_account(
+        &self,
+        oauth_name: &str,
+        account_id: &str,
+    ) -> impl Future<Output = Result<Option<(User, OAuthAccount)>, StoreError>> + Send;
+    /// Links a provider account to a user.
+    fn add_oauth_account(
+        &self,
+        user_id: Uuid,
+        account: &OAuthAccount,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+    /// Rewrites a link's tokens and e-mail (found by its `id`).
+    fn update_oauth_account(
+        &self,
+        account: &OAuthAccount,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+    /// Every provider account linked to a user.
+    fn oauth_accounts(
+        &self,
+        user_id: Uuid,
+    ) -> impl Future<Output = Result<Vec<OAuthAccount>, StoreError>> + Send;
+}
+
+/// [`OAuthAccountStore`] made object-safe.
+pub(crate) trait DynOAuthStore: Send + Sync {
+    fn get_by_oauth_account<'a>(
+        &'a self,
+        oauth_name: &'a str,
+        account_id: &'a str,
+    ) -> BoxFuture<'a, Result<Option<(User, OAuthAccount)>, StoreError>>;
+    fn add_oauth_account<'a>(
+        &'a self,
+        user_id: Uuid,
+        account: &'a OAuthAccount,
+    ) -> BoxFuture<'a, Result<(), StoreError>>;
+    fn update_oauth_account<'a>(
+        &'a self,
+        account: &'a OAuthAccount,
+    ) -> BoxFuture<'a, Result<(), StoreError>>;
+    fn oauth_accounts(&self, user_id: Uuid)
+        -> BoxFuture<'_, Result<Vec<OAuthAccount>, StoreError>>;
+}
+
+impl<T: OAuthAccountStore> DynOAuthStore for T {
+    fn get_by_oauth_account<'a>(
+        &'a self,
+        oauth_name: &'a str,
+        account_id: &'a str,
+    ) -> BoxFuture<'a, Result<Option<(User, OAuthAccount)>, StoreError>> {
+        Box::pin(OAuthAccountStore::get_by_oauth_account(
+            self, oauth_name, account_id,
+        ))
+    }
+    fn add_oauth_account<'a>(
+        &'a self,
+        user_id: Uuid,
+        account: &'a OAuthAccount,
+    ) -> BoxFuture<'a, Result<(), StoreError>> {
+        Box::pin(OAuthAccountStore::add_oauth_account(self, user_id, account))
+    }
+    fn update_oauth_account<'a>(
+        &'a self,
+        account: &'a OAuthAccount,
+    ) -> BoxFuture<'a, Result<(), StoreError>> {
+        Box::pin(OAuthAccountStore::update_oauth_account(self, account))
+    }
+    fn oauth_accounts(
+        &self,
+        user_id: Uuid,
+    ) -> BoxFuture<'_, Result<Vec<OAuthAccount>, StoreError>> {
+        Box::pin(OAuthAccountStore::oauth_accounts(self, user_id))
+    }
+}
+
 /// The user whose e-mail equals `email` under full Unicode case folding: the fallback of the
 /// stores whose SQL `lower()` folds ASCII only.
 #[cfg(any(feature = "sqlite", feature = "postgres"))]

@@ -9,7 +9,7 @@ use sqlx::postgres::{PgArguments, PgConnectOptions, PgPoolOptions, PgRow};
 use sqlx::{Arguments as _, PgPool, Row as _};
 use uuid::Uuid;
 
-use super::{AccessTokenStore, StoreError, UserStore};
+use super::{AccessTokenStore, OAuthAccount, OAuthAccountStore, StoreError, UserStore};
 use crate::user::{FieldKind, UserSchema};
 use crate::User;
 
@@ -197,6 +197,27 @@ impl PostgresStore {
             .execute(&mut *tx)
             .await
             .map_err(map_err)?;
+        let linked_twice: bool = sqlx::query_scalar(
+            "SELECT EXISTS (SELECT 1 FROM oauth_account GROUP BY oauth_name, account_id \
+             HAVING count(*) > 1)",
+        )
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(map_err)?;
+        if linked_twice {
+            tracing::warn!(
+                "the oauth_account table links one provider account to several users; \
+                 new links are still checked, but the existing ones are left as they are"
+            );
+        } else {
+            sqlx::query(
+                "CREATE UNIQUE INDEX IF NOT EXISTS ix_oauth_account_provider_account \
+                 ON oauth_account (oauth_name, account_id)",
+            )
+            .execute(&mut *tx)
+            .await
+            .map_err(map_err)?;
+        }
         let existing: Vec<String> = sqlx::query_scalar(
             "SELECT column_name::text FROM information_schema.columns \
              WHERE table_schema = current_schema() AND table_name = 'user'",
@@ -400,5 +421,122 @@ impl AccessTokenStore for PostgresStore {
         .await
         .map_err(map_err)?;
         Ok(done.rows_affected())
+    }
+}
+
+const OAUTH_COLUMNS: &str =
+    "id, oauth_name, access_token, expires_at, refresh_token, account_id, account_email, user_id";
+
+fn read_oauth(row: &PgRow) -> Result<(OAuthAccount, Uuid), StoreError> {
+    let bad = |e: sqlx::Error| StoreError::Other(format!("unreadable oauth_account row: {e}"));
+    let expires_at: Option<i32> = row.try_get(3).map_err(bad)?;
+    let account = OAuthAccount {
+        id: row.try_get(0).map_err(bad)?,
+        oauth_name: row.try_get(1).map_err(bad)?,
+        access_token: row.try_get(2).map_err(bad)?,
+        expires_at: expires_at.map(i64::from),
+        refresh_token: row.try_get(4).map_err(bad)?,
+        account_id: row.try_get(5).map_err(bad)?,
+        account_email: row.try_get(6).map_err(bad)?,
+    };
+    Ok((account, row.try_get(7).map_err(bad)?))
+}
+
+/// FastAPI Users' `expires_at` is an `INTEGER` (32 bits in PostgreSQL).
+fn expires_at_i32(account: &OAuthAccount) -> Option<i32> {
+    account
+        .expires_at
+        .map(|at| i32::try_from(at).unwrap_or(i32::MAX))
+}
+
+impl OAuthAccountStore for PostgresStore {
+    async fn get_by_oauth_account(
+        &self,
+        oauth_name: &str,
+        account_id: &str,
+    ) -> Result<Option<(User, OAuthAccount)>, StoreError> {
+        let sql = format!(
+            "SELECT {OAUTH_COLUMNS} FROM oauth_account WHERE oauth_name = $1 AND account_id = $2"
+        );
+        let Some(row) = sqlx::query(&sql)
+            .bind(oauth_name)
+            .bind(account_id)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(map_err)?
+        else {
+            return Ok(None);
+        };
+        let (account, user_id) = read_oauth(&row)?;
+        Ok(UserStore::get(self, user_id)
+            .await?
+            .map(|user| (user, account)))
+    }
+
+    async fn add_oauth_account(
+        &self,
+        user_id: Uuid,
+        account: &OAuthAccount,
+    ) -> Result<(), StoreError> {
+        let taken: Option<Uuid> = sqlx::query_scalar(
+            "SELECT id FROM oauth_account WHERE oauth_name = $1 AND account_id = $2",
+        )
+        .bind(&account.oauth_name)
+        .bind(&account.account_id)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(map_err)?;
+        if taken.is_some() {
+            return Err(StoreError::Conflict);
+        }
+        let sql = format!(
+            "INSERT INTO oauth_account ({OAUTH_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
+        );
+        sqlx::query(&sql)
+            .bind(account.id)
+            .bind(&account.oauth_name)
+            .bind(&account.access_token)
+            .bind(expires_at_i32(account))
+            .bind(&account.refresh_token)
+            .bind(&account.account_id)
+            .bind(&account.account_email)
+            .bind(user_id)
+            .execute(&self.pool)
+            .await
+            .map_err(map_err)?;
+        Ok(())
+    }
+
+    async fn update_oauth_account(&self, account: &OAuthAccount) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE oauth_account SET oauth_name = $1, access_token = $2, expires_at = $3, \
+             refresh_token = $4, account_id = $5, account_email = $6 WHERE id = $7",
+        )
+        .bind(&account.oauth_name)
+        .bind(&account.access_token)
+        .bind(expires_at_i32(account))
+        .bind(&account.refresh_token)
+        .bind(&account.account_id)
+        .bind(&account.account_email)
+        .bind(account.id)
+        .execute(&self.pool)
+        .await
+        .map_err(map_err)?;
+        Ok(())
+    }
+
+    async fn oauth_accounts(&self, user_id: Uuid) -> Result<Vec<OAuthAccount>, StoreError> {
+        let sql = format!(
+            "SELECT {OAUTH_COLUMNS} FROM oauth_account WHERE user_id = $1 \
+             ORDER BY oauth_name, account_id"
+        );
+        let rows = sqlx::query(&sql)
+            .bind(user_id)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(map_err)?;
+        rows.iter()
+            .map(|row| read_oauth(row).map(|(a, _)| a))
+            .collect()
     }
 }

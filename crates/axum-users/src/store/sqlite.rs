@@ -11,7 +11,7 @@ use sqlx::sqlite::{
 use sqlx::{Arguments as _, Row as _, SqlitePool};
 use uuid::Uuid;
 
-use super::{AccessTokenStore, StoreError, UserStore};
+use super::{AccessTokenStore, OAuthAccount, OAuthAccountStore, StoreError, UserStore};
 use crate::user::{FieldKind, UserSchema};
 use crate::User;
 
@@ -150,6 +150,18 @@ impl SqliteStore {
                 .execute(&self.pool)
                 .await
                 .map_err(map_err)?;
+        }
+        let unique_links = sqlx::query(
+            "CREATE UNIQUE INDEX IF NOT EXISTS ix_oauth_account_provider_account \
+             ON oauth_account (oauth_name, account_id)",
+        )
+        .execute(&self.pool)
+        .await;
+        if unique_links.is_err() {
+            tracing::warn!(
+                "the oauth_account table links one provider account to several users; \
+                 new links are still checked, but the existing ones are left as they are"
+            );
         }
         let existing: Vec<String> =
             sqlx::query_scalar("SELECT name FROM pragma_table_info('user')")
@@ -408,5 +420,114 @@ impl AccessTokenStore for SqliteStore {
             .await
             .map_err(map_err)?;
         Ok(done.rows_affected())
+    }
+}
+
+const OAUTH_COLUMNS: &str =
+    "id, oauth_name, access_token, expires_at, refresh_token, account_id, account_email, user_id";
+
+fn read_oauth(row: &SqliteRow) -> Result<(OAuthAccount, String), StoreError> {
+    let bad = |e: sqlx::Error| StoreError::Other(format!("unreadable oauth_account row: {e}"));
+    let id: String = row.try_get(0).map_err(bad)?;
+    let account = OAuthAccount {
+        id: Uuid::parse_str(&id).map_err(|e| StoreError::Other(format!("bad id: {e}")))?,
+        oauth_name: row.try_get(1).map_err(bad)?,
+        access_token: row.try_get(2).map_err(bad)?,
+        expires_at: row.try_get(3).map_err(bad)?,
+        refresh_token: row.try_get(4).map_err(bad)?,
+        account_id: row.try_get(5).map_err(bad)?,
+        account_email: row.try_get(6).map_err(bad)?,
+    };
+    Ok((account, row.try_get(7).map_err(bad)?))
+}
+
+impl OAuthAccountStore for SqliteStore {
+    async fn get_by_oauth_account(
+        &self,
+        oauth_name: &str,
+        account_id: &str,
+    ) -> Result<Option<(User, OAuthAccount)>, StoreError> {
+        let sql = format!(
+            "SELECT {OAUTH_COLUMNS} FROM oauth_account WHERE oauth_name = ? AND account_id = ?"
+        );
+        let Some(row) = sqlx::query(&sql)
+            .bind(oauth_name)
+            .bind(account_id)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(map_err)?
+        else {
+            return Ok(None);
+        };
+        let (account, user_id) = read_oauth(&row)?;
+        let user_id = Uuid::parse_str(&user_id)
+            .map_err(|e| StoreError::Other(format!("bad user id: {e}")))?;
+        Ok(UserStore::get(self, user_id)
+            .await?
+            .map(|user| (user, account)))
+    }
+
+    async fn add_oauth_account(
+        &self,
+        user_id: Uuid,
+        account: &OAuthAccount,
+    ) -> Result<(), StoreError> {
+        // The unique index refuses a second link; a table that predates it is checked here.
+        let taken: Option<String> = sqlx::query_scalar(
+            "SELECT id FROM oauth_account WHERE oauth_name = ? AND account_id = ?",
+        )
+        .bind(&account.oauth_name)
+        .bind(&account.account_id)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(map_err)?;
+        if taken.is_some() {
+            return Err(StoreError::Conflict);
+        }
+        let sql =
+            format!("INSERT INTO oauth_account ({OAUTH_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)");
+        sqlx::query(&sql)
+            .bind(account.id.to_string())
+            .bind(&account.oauth_name)
+            .bind(&account.access_token)
+            .bind(account.expires_at)
+            .bind(&account.refresh_token)
+            .bind(&account.account_id)
+            .bind(&account.account_email)
+            .bind(user_id.to_string())
+            .execute(&self.pool)
+            .await
+            .map_err(map_err)?;
+        Ok(())
+    }
+
+    async fn update_oauth_account(&self, account: &OAuthAccount) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE oauth_account SET oauth_name = ?, access_token = ?, expires_at = ?, \
+             refresh_token = ?, account_id = ?, account_email = ? WHERE id = ?",
+        )
+        .bind(&account.oauth_name)
+        .bind(&account.access_token)
+        .bind(account.expires_at)
+        .bind(&account.refresh_token)
+        .bind(&account.account_id)
+        .bind(&account.account_email)
+        .bind(account.id.to_string())
+        .execute(&self.pool)
+        .await
+        .map_err(map_err)?;
+        Ok(())
+    }
+
+    async fn oauth_accounts(&self, user_id: Uuid) -> Result<Vec<OAuthAccount>, StoreError> {
+        let sql = format!("SELECT {OAUTH_COLUMNS} FROM oauth_account WHERE user_id = ? ORDER BY oauth_name, account_id");
+        let rows = sqlx::query(&sql)
+            .bind(user_id.to_string())
+            .fetch_all(&self.pool)
+            .await
+            .map_err(map_err)?;
+        rows.iter()
+            .map(|row| read_oauth(row).map(|(a, _)| a))
+            .collect()
     }
 }

@@ -1,0 +1,564 @@
+//! OAuth2 / OpenID Connect login and account linking (feature `oauth`), on FastAPI Users' wire:
+//! `GET /authorize` and `GET /callback` per provider (mount under `/auth/{provider}`) and the
+//! same for a signed-in user (mount under `/auth/associate/{provider}`).
+//!
+//! As FastAPI Users 15.0.5: the state is an HS256 JWT (`csrftoken`, `aud:
+//! "fastapi-users:oauth-state"`, `exp` in an hour; `sub` too when associating) and the CSRF
+//! token is also set as the `fastapiusersoauthcsrf` cookie, which the callback must carry.
+//! Beyond it: PKCE (S256) on every request and, for OpenID Connect, the `nonce` and the ID token
+//! checked (both derived from the CSRF token with the state secret, so nothing is stored between
+//! the two requests); a provider account links to one user at most; `associate_by_email` links
+//! only addresses the provider vouches for; the CSRF cookie is cleared after use; a provider
+//! that fails answers `502 {"detail":"OAUTH_PROVIDER_ERROR"}`; an optional redirect after login
+//! to an allowed URL.
+
+use axum::extract::{OriginalUri, Request, State};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+use http::request::Parts;
+use http::{header, HeaderValue, StatusCode};
+use serde_json::{json, Map, Value};
+use uuid::Uuid;
+
+use crate::auth::transport::cookie_value;
+use crate::auth::CookieTransport;
+use crate::error::{json_response, ErrorCode};
+use crate::jwt::{now_unix, JwtError, JwtKeys};
+use crate::oauth::{derive, OAuthProvider, ProviderAccount, ProviderError, ProviderTokens};
+use crate::store::{DynOAuthStore, OAuthAccount, StoreError};
+use crate::{ApiError, AxumUsers, User};
+
+/// Audience of the state token.
+pub const STATE_AUDIENCE: &str = "fastapi-users:oauth-state";
+/// A provider account linked to another user already (not a FastAPI Users code).
+pub const OAUTH_ACCOUNT_ALREADY_LINKED: &str = "OAUTH_ACCOUNT_ALREADY_LINKED";
+/// The provider failed or answered garbage (not a FastAPI Users code; it answers a 500).
+pub const OAUTH_PROVIDER_ERROR: &str = "OAUTH_PROVIDER_ERROR";
+/// `redirect_url` names a page that is not allowed (not a FastAPI Users code).
+pub const OAUTH_REDIRECT_NOT_ALLOWED: &str = "OAUTH_REDIRECT_NOT_ALLOWED";
+
+/// How OAuth logins behave. `state_secret` signs the state tokens (give every instance the
+/// same one).
+#[derive(Clone)]
+pub struct OAuthSettings {
+    state_secret: Vec<u8>,
+    /// Link a provider account to the existing user with the same e-mail, when the provider
+    /// vouches for the address (`email_verified`); otherwise `OAUTH_USER_ALREADY_EXISTS`.
+    /// Default `false`.
+    pub associate_by_email: bool,
+    /// Users created by an OAuth login are verified when the provider vouches for the e-mail.
+    /// Default `false`.
+    pub is_verified_by_default: bool,
+    /// The callback URL given to the provider, `{provider}` standing for the provider's name
+    /// (e.g. a front-end page that forwards `code` and `state`). Default: the callback route's
+    /// own absolute URL, from the request (`X-Forwarded-Proto` and `Host`).
+    pub redirect_url: Option<String>,
+    /// The CSRF cookie (FastAPI Users' defaults: `fastapiusersoauthcsrf`, one hour, `Path=/`,
+    /// `HttpOnly`, `Secure`, `SameSite=lax`; set `secure = false` for plain-HTTP development).
+    pub csrf_cookie: CookieTransport,
+    /// The backend OAuth logins sign in through (default: the first one).
+    pub backend: Option<String>,
+    /// Where a browser may be sent after login (`?redirect_url=` on `/authorize`): exact URLs
+    /// or prefixes ending in `/`. Empty (the default): no redirect, the JSON or 204 answer.
+    pub after_login_redirects: Vec<String>,
+}
+
+impl std::fmt::Debug for OAuthSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OAuthSettings")
+            .field("associate_by_email", &self.associate_by_email)
+            .field("is_verified_by_default", &self.is_verified_by_default)
+            .field("redirect_url", &self.redirect_url)
+            .field("backend", &self.backend)
+            .finish_non_exhaustive()
+    }
+}
+
+impl OAuthSettings {
+    /// FastAPI Users' defaults with this state secret.
+    pub fn new(state_secret: impl AsRef<[u8]>) -> Self {
+        Self {
+            state_secret: state_secret.as_ref().to_vec(),
+            associate_by_email: false,
+            is_verified_by_default: false,
+            redirect_url: None,
+            csrf_cookie: CookieTransport {
+                name: "fastapiusersoauthcsrf".into(),
+                max_age: Some(3600),
+                ..CookieTransport::default()
+            },
+            backend: None,
+            after_login_redirects: Vec::new(),
+        }
+    }
+
+    fn allows_redirect(&self, url: &str) -> bool {
+        self.after_login_redirects
+            .iter()
+            .any(|allowed| url == allowed || (allowed.ends_with('/') && url.starts_with(allowed)))
+    }
+}
+
+/// The OAuth part of [`AxumUsers`].
+pub(crate) struct OAuthConfig {
+    pub(crate) store: std::sync::Arc<dyn DynOAuthStore>,
+    pub(crate) settings: OAuthSettings,
+    pub(crate) providers: Vec<OAuthProvider>,
+}
+
+impl AxumUsers {
+    /// `GET /authorize` and `GET /callback` for `provider`, signing in through the configured
+    /// backend (mount under `/auth/{provider}`); `None` without that provider.
+    pub fn oauth_router<S: Clone + Send + Sync + 'static>(
+        &self,
+        provider: &str,
+    ) -> Option<Router<S>> {
+        self.provider_routes(provider, false)
+    }
+
+    /// `GET /authorize` and `GET /callback` that link `provider`'s account to the signed-in
+    /// user (mount under `/auth/associate/{provider}`); `None` without that provider.
+    pub fn oauth_associate_router<S: Clone + Send + Sync + 'static>(
+        &self,
+        provider: &str,
+    ) -> Option<Router<S>> {
+        self.provider_routes(provider, true)
+    }
+
+    fn provider_routes<S: Clone + Send + Sync + 'static>(
+        &self,
+        provider: &str,
+        associate: bool,
+    ) -> Option<Router<S>> {
+        self.oauth_provider(provider)?;
+        let (a, c) = (provider.to_owned(), provider.to_owned());
+        Some(
+            Router::new()
+                .route(
+                    "/authorize",
+                    get(
+                        move |State(users): State<AxumUsers>, request: Request| async move {
+                            authorize(users, &a, request, associate).await
+                        },
+                    ),
+                )
+                .route(
+                    "/callback",
+                    get(
+                        move |State(users): State<AxumUsers>, request: Request| async move {
+                            if associate {
+                                associate_callback(users, &c, request).await
+                            } else {
+                                callback(users, &c, request).await
+                            }
+                        },
+                    ),
+                )
+                .with_state(self.clone()),
+        )
+    }
+
+    /// The provider accounts linked to a user (tokens included: never send them to a client).
+    pub async fn oauth_accounts(&self, user_id: Uuid) -> Result<Vec<OAuthAccount>, ApiError> {
+        Ok(config(self)?.store.oauth_accounts(user_id).await?)
+    }
+
+    /// The configured OAuth providers.
+    pub fn oauth_providers(&self) -> &[OAuthProvider] {
+        self.oauth().map_or(&[], |o| o.providers.as_slice())
+    }
+
+    fn oauth_provider(&self, name: &str) -> Option<&OAuthProvider> {
+        self.oauth_providers().iter().find(|p| p.name() == name)
+    }
+
+    /// The signed-in caller of an associate route (active; verified when required).
+    async fn caller_of(&self, parts: &Parts) -> Result<User, ApiError> {
+        self.authenticate_request(&parts.method, &parts.headers, self.route_guard(false))
+            .await?
+            .map(|auth| auth.user)
+            .ok_or(ApiError::UNAUTHORIZED)
+    }
+}
+
+fn provider_error(error: &ProviderError) -> ApiError {
+    tracing::warn!(%error, "OAuth provider failure");
+    ApiError::Custom {
+        status: StatusCode::BAD_GATEWAY,
+        detail: Value::from(OAUTH_PROVIDER_ERROR),
+    }
+}
+
+fn bad_request(detail: &str) -> ApiError {
+    ApiError::Custom {
+        status: StatusCode::BAD_REQUEST,
+        detail: Value::from(detail),
+    }
+}
+
+fn config(users: &AxumUsers) -> Result<&OAuthConfig, ApiError> {
+    users
+        .oauth()
+        .ok_or_else(|| ApiError::Internal("OAuth is not configured".into()))
+}
+
+/// The query string's values for `name`, in order.
+fn query_values(parts: &Parts, name: &str) -> Vec<String> {
+    form_urlencoded::parse(parts.uri.query().unwrap_or("").as_bytes())
+        .filter(|(key, _)| key == name)
+        .map(|(_, value)| value.into_owned())
+        .collect()
+}
+
+fn query_value(parts: &Parts, name: &str) -> Option<String> {
+    query_values(parts, name).into_iter().next()
+}
+
+/// The callback URL: the configured one, else this route's own absolute URL.
+fn redirect_uri(settings: &OAuthSettings, provider: &str, parts: &Parts) -> String {
+    if let Some(url) = &settings.redirect_url {
+        return url.replace("{provider}", provider);
+    }
+    let path = parts
+        .extensions
+        .get::<OriginalUri>()
+        .map_or_else(|| parts.uri.path().to_owned(), |u| u.0.path().to_owned());
+    let path = match path.rsplit_once('/') {
+        Some((base, _)) => format!("{base}/callback"),
+        None => "/callback".to_owned(),
+    };
+    let header = |name: &str| {
+        parts
+            .headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+    };
+    let scheme = header("x-forwarded-proto")
+        .filter(|p| p == "https" || p == "http")
+        .unwrap_or_else(|| "http".to_owned());
+    let host = header("host")
+        .or_else(|| parts.uri.authority().map(|a| a.to_string()))
+        .unwrap_or_else(|| "localhost".to_owned());
+    format!("{scheme}://{host}{path}")
+}
+
+async fn authorize(
+    users: AxumUsers,
+    provider_name: &str,
+    request: Request,
+    associate: bool,
+) -> Result<Response, ApiError> {
+    let (parts, _) = request.into_parts();
+    let caller = if associate {
+        Some(users.caller_of(&parts).await?)
+    } else {
+        None
+    };
+    let config = config(&users)?;
+    let provider = users
+        .oauth_provider(provider_name)
+        .ok_or(ApiError::NOT_FOUND)?;
+    let settings = &config.settings;
+    let after_login = query_value(&parts, "redirect_url");
+    if let Some(url) = &after_login {
+        if associate || !settings.allows_redirect(url) {
+            return Err(bad_request(OAUTH_REDIRECT_NOT_ALLOWED));
+        }
+    }
+    let csrf = crate::auth::strategy::opaque_token();
+    let mut claims = Map::new();
+    if let Some(user) = &caller {
+        claims.insert("sub".into(), Value::from(user.id.to_string()));
+    }
+    claims.insert("csrftoken".into(), Value::from(csrf.clone()));
+    claims.insert("aud".into(), Value::from(STATE_AUDIENCE));
+    claims.insert("exp".into(), Value::from(now_unix() + 3600));
+    if let Some(url) = after_login {
+        claims.insert("redirect_url".into(), Value::from(url));
+    }
+    let state = JwtKeys::hs256(&settings.state_secret)
+        .encode(&claims)
+        .map_err(ApiError::Internal)?;
+    let scopes = query_values(&parts, "scopes");
+    let scopes = (!scopes.is_empty()).then_some(scopes);
+    let url = provider
+        .authorization_url(
+            &redirect_uri(settings, provider_name, &parts),
+            &state,
+            scopes.as_deref(),
+            &derive(&settings.state_secret, "pkce", &csrf),
+            &derive(&settings.state_secret, "nonce", &csrf),
+        )
+        .await
+        .map_err(|e| provider_error(&e))?;
+    let mut response = json_response(StatusCode::OK, &json!({"authorization_url": url}));
+    set_cookie(
+        &mut response,
+        &settings
+            .csrf_cookie
+            .set_cookie(&csrf, settings.csrf_cookie.max_age),
+    );
+    Ok(response)
+}
+
+fn set_cookie(response: &mut Response, value: &str) {
+    if let Ok(value) = HeaderValue::from_str(value) {
+        response.headers_mut().append(header::SET_COOKIE, value);
+    }
+}
+
+/// What both callbacks learn: the state's claims, the provider's tokens, the account and its
+/// normalised e-mail.
+struct Callback {
+    state: Map<String, Value>,
+    tokens: ProviderTokens,
+    account: ProviderAccount,
+    email: String,
+}
+
+/// Steps 1–3: the provider's answer, the state, the CSRF cookie; answers the code and the
+/// state's claims.
+fn read_state(
+    settings: &OAuthSettings,
+    parts: &Parts,
+) -> Result<(String, Map<String, Value>), ApiError> {
+    if let Some(error) = query_value(parts, "error") {
+        return Err(bad_request(&error));
+    }
+    let code = query_value(parts, "code").ok_or_else(|| bad_request("Bad Request"))?;
+    // The state before the code exchange (FastAPI Users exchanges first): the PKCE verifier is
+    // derived from it, and a forged state never reaches the provider nor spends the code.
+    let state = query_value(parts, "state").unwrap_or_default();
+    let state = JwtKeys::hs256(&settings.state_secret)
+        .decode(&state, &[STATE_AUDIENCE])
+        .map_err(|e| match e {
+            JwtError::Expired => ApiError::Code(ErrorCode::AccessTokenAlreadyExpired),
+            JwtError::Invalid => ApiError::Code(ErrorCode::AccessTokenDecodeError),
+        })?;
+    let claimed = state.get("csrftoken").and_then(Value::as_str).unwrap_or("");
+    let cookie = cookie_value(&parts.headers, &settings.csrf_cookie.name).unwrap_or_default();
+    if claimed.is_empty() || !constant_time_eq(claimed.as_bytes(), cookie.as_bytes()) {
+        return Err(ApiError::Code(ErrorCode::OauthInvalidState));
+    }
+    Ok((code, state))
+}
+
+/// Steps 4–5: the code exchange (with the PKCE verifier) and the account (with the nonce);
+/// then the e-mail must be there.
+async fn exchange(
+    users: &AxumUsers,
+    provider_name: &str,
+    parts: &Parts,
+    code: &str,
+    state: Map<String, Value>,
+) -> Result<Callback, ApiError> {
+    let settings = &config(users)?.settings;
+    let provider = users
+        .oauth_provider(provider_name)
+        .ok_or(ApiError::NOT_FOUND)?;
+    let csrf = state
+        .get("csrftoken")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_owned();
+    let tokens = provider
+        .exchange_code(
+            code,
+            &redirect_uri(settings, provider_name, parts),
+            &derive(&settings.state_secret, "pkce", &csrf),
+        )
+        .await
+        .map_err(|e| provider_error(&e))?;
+    let account = provider
+        .account(&tokens, &derive(&settings.state_secret, "nonce", &csrf))
+        .await
+        .map_err(|e| provider_error(&e))?;
+    let email = account
+        .email
+        .as_deref()
+        .and_then(|e| crate::email::normalize_email(e).ok())
+        .ok_or(ApiError::Code(ErrorCode::OauthNotAvailableEmail))?;
+    Ok(Callback {
+        state,
+        tokens,
+        account,
+        email,
+    })
+}
+
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+fn link(provider: &str, callback: &Callback, id: Uuid) -> OAuthAccount {
+    OAuthAccount {
+        id,
+        oauth_name: provider.to_owned(),
+        access_token: callback.tokens.access_token.clone(),
+        expires_at: callback.tokens.expires_at,
+        refresh_token: callback.tokens.refresh_token.clone(),
+        account_id: callback.account.account_id.clone(),
+        account_email: callback.email.clone(),
+    }
+}
+
+/// The clearing `Set-Cookie` of the CSRF cookie (it has done its job).
+fn clear_csrf(settings: &OAuthSettings, response: &mut Response) {
+    set_cookie(response, &settings.csrf_cookie.set_cookie("\"\"", Some(0)));
+}
+
+async fn callback(
+    users: AxumUsers,
+    provider_name: &str,
+    request: Request,
+) -> Result<Response, ApiError> {
+    let (parts, _) = request.into_parts();
+    let config = config(&users)?;
+    let settings = &config.settings;
+    let (code, state) = read_state(settings, &parts)?;
+    let callback = exchange(&users, provider_name, &parts, &code, state).await?;
+    let user = resolve_user(&users, config, provider_name, &callback, &parts).await?;
+    if !user.is_active {
+        return Err(ApiError::Code(ErrorCode::LoginBadCredentials));
+    }
+    let backend = match &settings.backend {
+        Some(name) => users.backend(name),
+        None => users.backends().first(),
+    }
+    .ok_or_else(|| ApiError::Internal("no backend for OAuth logins".into()))?;
+    let token = backend.strategy.write_token(&user).await?;
+    let mut response = backend.transport.login_response(&token);
+    if let Some(url) = callback.state.get("redirect_url").and_then(Value::as_str) {
+        // Checked at /authorize and signed into the state; checked again in case the list
+        // changed since.
+        if settings.allows_redirect(url) {
+            let mut redirect = StatusCode::SEE_OTHER.into_response();
+            for cookie in response.headers().get_all(header::SET_COOKIE) {
+                redirect
+                    .headers_mut()
+                    .append(header::SET_COOKIE, cookie.clone());
+            }
+            if let Ok(location) = HeaderValue::from_str(url) {
+                redirect.headers_mut().insert(header::LOCATION, location);
+            }
+            redirect
+                .headers_mut()
+                .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+            response = redirect;
+        }
+    }
+    clear_csrf(settings, &mut response);
+    users
+        .manager()
+        .hooks
+        .on_after_login(&user, Some(&parts), &mut response)
+        .await?;
+    Ok(response)
+}
+
+/// FastAPI Users' `oauth_callback`: the linked user (tokens refreshed), else the user with the
+/// e-mail (linked only with `associate_by_email` and an e-mail the provider vouches for), else a
+/// new user with an unusable password.
+async fn resolve_user(
+    users: &AxumUsers,
+    config: &OAuthConfig,
+    provider: &str,
+    callback: &Callback,
+    parts: &Parts,
+) -> Result<User, ApiError> {
+    let manager = users.manager();
+    if let Some((user, existing)) = config
+        .store
+        .get_by_oauth_account(provider, &callback.account.account_id)
+        .await?
+    {
+        config
+            .store
+            .update_oauth_account(&link(provider, callback, existing.id))
+            .await?;
+        return Ok(user);
+    }
+    let settings = &config.settings;
+    if let Some(user) = manager.get_by_email(&callback.email).await? {
+        if !(settings.associate_by_email && callback.account.email_verified) {
+            return Err(ApiError::Code(ErrorCode::OauthUserAlreadyExists));
+        }
+        add_link(config, provider, callback, user.id).await?;
+        return Ok(user);
+    }
+    // A password nobody knows: the user can set one with forgot-password.
+    let password = crate::auth::strategy::opaque_token();
+    let hashed = manager.hasher().hash(&password).await?;
+    let mut user = User::new(callback.email.clone(), hashed);
+    user.is_verified = settings.is_verified_by_default && callback.account.email_verified;
+    for field in manager.schema().fields() {
+        user.fields.insert(field.name.clone(), Value::Null);
+    }
+    match manager.store.create(&user).await {
+        Ok(()) => {}
+        Err(StoreError::Conflict) => return Err(ApiError::Code(ErrorCode::OauthUserAlreadyExists)),
+        Err(other) => return Err(other.into()),
+    }
+    add_link(config, provider, callback, user.id).await?;
+    manager.hooks.on_after_register(&user, Some(parts)).await?;
+    Ok(user)
+}
+
+async fn add_link(
+    config: &OAuthConfig,
+    provider: &str,
+    callback: &Callback,
+    user_id: Uuid,
+) -> Result<(), ApiError> {
+    match config
+        .store
+        .add_oauth_account(user_id, &link(provider, callback, Uuid::new_v4()))
+        .await
+    {
+        Ok(()) => Ok(()),
+        Err(StoreError::Conflict) => Err(bad_request(OAUTH_ACCOUNT_ALREADY_LINKED)),
+        Err(other) => Err(other.into()),
+    }
+}
+
+async fn associate_callback(
+    users: AxumUsers,
+    provider_name: &str,
+    request: Request,
+) -> Result<Response, ApiError> {
+    let (parts, _) = request.into_parts();
+    // The guard comes first, as in FastAPI Users: no valid session, no code exchange.
+    let user = users.caller_of(&parts).await?;
+    let config = config(&users)?;
+    let (code, state) = read_state(&config.settings, &parts)?;
+    // Someone else's state is refused before its code is spent.
+    if state.get("sub").and_then(Value::as_str) != Some(user.id.to_string().as_str()) {
+        return Err(bad_request("Bad Request"));
+    }
+    let callback = exchange(&users, provider_name, &parts, &code, state).await?;
+    match config
+        .store
+        .get_by_oauth_account(provider_name, &callback.account.account_id)
+        .await?
+    {
+        Some((owner, existing)) if owner.id == user.id => {
+            config
+                .store
+                .update_oauth_account(&link(provider_name, &callback, existing.id))
+                .await?;
+        }
+        Some(_) => return Err(bad_request(OAUTH_ACCOUNT_ALREADY_LINKED)),
+        None => add_link(config, provider_name, &callback, user.id).await?,
+    }
+    users
+        .manager()
+        .hooks
+        .on_after_update(&user, &Map::new(), Some(&parts))
+        .await?;
+    // The user, without the provider's tokens (FastAPI Users returns them).
+    let mut response = json_response(StatusCode::OK, &user.to_read());
+    clear_csrf(&config.settings, &mut response);
+    Ok(response)
+}
