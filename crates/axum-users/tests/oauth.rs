@@ -653,39 +653,95 @@ async fn associate_links_a_provider_account_to_the_signed_in_user() {
 }
 
 #[tokio::test]
-async fn the_google_preset_against_the_loopback_provider() {
+async fn the_google_and_microsoft_presets_against_the_loopback_provider() {
     let Some(mock) = mock_provider() else {
         return;
     };
-    let google = OAuthProvider::google("camelot-client", "camelot-secret").at(&mock.issuer);
-    assert_eq!(google.name(), "google");
-    let app = app(vec![google], settings()).await;
-    let authorized = authorize(
-        &app,
-        "/auth/google/authorize?scopes=openid&scopes=email",
-        &[],
-    )
-    .await;
-    let scope = query(&authorized.url)
-        .into_iter()
-        .find(|(k, _)| k == "scope")
-        .unwrap()
-        .1;
-    assert_eq!(scope, "openid email");
-    let back = provider_login(&authorized.url, "g-1|elaine@camelot.bt|true").await;
-    assert!(back.starts_with("/auth/google/callback?"), "{back}");
-    let reply = get_with(&app, &back, &[("cookie", &authorized.cookie)]).await;
-    assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
-    let user = app
-        .store
-        .get_by_email("elaine@camelot.bt")
+    for (preset, name) in [
+        (
+            OAuthProvider::google("camelot-client", "camelot-secret"),
+            "google",
+        ),
+        (
+            OAuthProvider::microsoft("common", "camelot-client", "camelot-secret"),
+            "microsoft",
+        ),
+    ] {
+        let provider = preset.at(&mock.issuer);
+        assert_eq!(provider.name(), name);
+        let app = app(vec![provider], settings()).await;
+        let authorized = authorize(
+            &app,
+            &format!("/auth/{name}/authorize?scopes=openid&scopes=email"),
+            &[],
+        )
+        .await;
+        let scope = query(&authorized.url)
+            .into_iter()
+            .find(|(k, _)| k == "scope")
+            .unwrap()
+            .1;
+        assert_eq!(scope, "openid email");
+        let back = provider_login(&authorized.url, "g-1|elaine@camelot.bt|true").await;
+        assert!(
+            back.starts_with(&format!("/auth/{name}/callback?")),
+            "{back}"
+        );
+        let reply = get_with(&app, &back, &[("cookie", &authorized.cookie)]).await;
+        assert_eq!(reply.status, StatusCode::OK, "{name}: {}", reply.body);
+        let user = app
+            .store
+            .get_by_email("elaine@camelot.bt")
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            app.store.oauth_accounts(user.id).await.unwrap()[0].oauth_name,
+            name
+        );
+    }
+}
+
+#[tokio::test]
+async fn associate_needs_a_verified_user_when_verification_is_required() {
+    let Some(mock) = mock_provider() else {
+        return;
+    };
+    let store = SqliteStore::connect("sqlite::memory:", UserSchema::new())
         .await
-        .unwrap()
         .unwrap();
-    assert_eq!(
-        app.store.oauth_accounts(user.id).await.unwrap()[0].oauth_name,
-        "google"
+    store.migrate().await.unwrap();
+    let users = AxumUsers::builder(store.clone())
+        .rate_limits(axum_users::ratelimit::RateLimits::off())
+        .password_hasher(fast_hasher())
+        .requires_verification(true)
+        .backend(Backend::new(
+            "jwt",
+            BearerTransport::new("auth/jwt/login"),
+            JwtStrategy::new(SECRET, Some(3600)),
+        ))
+        .oauth(store.clone(), settings())
+        .oauth_provider(oidc(&mock))
+        .build()
+        .unwrap();
+    let app = App {
+        router: users.router(),
+        store,
+        users,
+    };
+    let user = axum_users::User::new("kay@camelot.bt", "x");
+    app.store.create(&user).await.unwrap();
+    let token = common::sign(
+        json!({"sub": user.id.to_string(), "aud": ["fastapi-users:auth"], "exp": axum_users::jwt::now_unix() + 60}),
     );
+    let bearer = format!("Bearer {token}");
+    for path in [
+        "/auth/associate/mock/authorize",
+        "/auth/associate/mock/callback?code=x&state=y",
+    ] {
+        let reply = get_with(&app, path, &[("authorization", &bearer)]).await;
+        assert_eq!(detail(&reply), code(403, "Forbidden"), "{path}");
+    }
 }
 
 /// A fake of GitHub's and Discord's endpoints (they are not OpenID Connect): authorize
