@@ -427,6 +427,11 @@ fn is_route(users: &AxumUsers, path: &str) -> bool {
         | ["docs"] => true,
         ["users", id] => !id.is_empty(),
         ["auth", backend, "login" | "logout"] => users.backend(backend).is_some(),
+        ["auth", provider, "authorize" | "callback"]
+        | ["auth", "associate", provider, "authorize" | "callback"] => users
+            .oauth_providers()
+            .iter()
+            .any(|p| p.name() == *provider),
         _ => false,
     }
 }

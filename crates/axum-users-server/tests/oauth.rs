@@ -61,6 +61,20 @@ async fn oidc_login_through_the_server() {
         )),
         "{url}"
     );
+    // A trailing slash redirects, as for every other route.
+    let response = browser
+        .get(format!(
+            "{}/auth/camelot/authorize/?scopes=openid",
+            server.base
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 307);
+    assert_eq!(
+        response.headers()["location"],
+        "/auth/camelot/authorize?scopes=openid"
+    );
     // The provider's login page sends the browser back to the callback.
     let response = browser
         .get(format!(

@@ -955,3 +955,48 @@ async fn the_openapi_document_lists_the_oauth_routes() {
         "Oauth:Github.Jwt.Authorize"
     );
 }
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(300))]
+
+    /// Hostile callbacks: any query string and cookie get a JSON answer below 500, and the
+    /// provider is never asked (a state cannot be forged without the secret).
+    #[test]
+    fn no_callback_query_makes_the_server_fail(
+        query in "[ -~]{0,200}",
+        cookie in "[ -~]{0,80}",
+        params in proptest::collection::vec(("(code|state|error|code_verifier|scopes|[a-z]{1,6})", "[^&#]{0,60}"), 0..5),
+        associate in proptest::bool::ANY,
+    ) {
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        runtime.block_on(async {
+            // Nothing listens there: a request that reached the provider would be a 502.
+            let app = app(
+                vec![OAuthProvider::github("c", "s").at("http://127.0.0.1:9")],
+                settings(),
+            )
+            .await;
+            let built: String = params
+                .iter()
+                .map(|(k, v)| format!("{k}={}", common::urlencode(v)))
+                .collect::<Vec<_>>()
+                .join("&");
+            let base = if associate { "/auth/associate/github/callback" } else { "/auth/github/callback" };
+            for q in [query.clone(), built] {
+                let uri = format!("{base}?{}", q.replace([' ', '#'], "+"));
+                let Ok(request) = Request::get(&uri)
+                    .header("host", HOST)
+                    .header("cookie", cookie.as_str())
+                    .header("authorization", format!("Bearer {q}"))
+                    .body(Body::empty())
+                else {
+                    continue;
+                };
+                let reply = send_to(&app.router, request).await;
+                proptest::prop_assert!(reply.status.as_u16() < 500, "{uri}: {} {}", reply.status, reply.body);
+                proptest::prop_assert!(serde_json::from_str::<serde_json::Value>(&reply.body).is_ok(), "{uri}: {}", reply.body);
+            }
+            Ok(())
+        })?;
+    }
+}
