@@ -31,6 +31,7 @@ struct App {
     router: Router,
     store: SqliteStore,
     users: AxumUsers,
+    hooks: common::Recorder,
 }
 
 async fn app(providers: Vec<OAuthProvider>, settings: OAuthSettings) -> App {
@@ -38,8 +39,10 @@ async fn app(providers: Vec<OAuthProvider>, settings: OAuthSettings) -> App {
         .await
         .unwrap();
     store.migrate().await.unwrap();
+    let hooks = common::Recorder::default();
     let mut builder = AxumUsers::builder(store.clone())
         .rate_limits(axum_users::ratelimit::RateLimits::off())
+        .hooks(hooks.clone())
         .password_hasher(fast_hasher())
         .password_policy(PasswordPolicy::permissive())
         .backend(Backend::new(
@@ -64,6 +67,7 @@ async fn app(providers: Vec<OAuthProvider>, settings: OAuthSettings) -> App {
         router: users.router(),
         store,
         users,
+        hooks,
     }
 }
 
@@ -274,11 +278,19 @@ async fn oidc_login_end_to_end_creates_then_finds_the_user() {
     assert!(links[0].expires_at.is_some() && links[0].refresh_token.is_some());
     // The password is unusable: nobody knows it.
     assert!(user.hashed_password.starts_with("$argon2id$"));
+    assert_eq!(
+        app.hooks.take(),
+        [
+            "register:Galahad@camelot.bt",
+            "login:Galahad@camelot.bt:200"
+        ]
+    );
 
     // Again: the same user, the link's tokens refreshed, no second user.
     let reply = sign_in(&app, "acc-1|galahad@camelot.bt|true").await;
     assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
     let again = app.store.oauth_accounts(user.id).await.unwrap();
+    assert_eq!(app.hooks.take(), ["login:Galahad@camelot.bt:200"]);
     assert_eq!(again.len(), 1);
     assert_ne!(again[0].refresh_token, links[0].refresh_token);
     assert_eq!(again[0].id, links[0].id);
@@ -625,6 +637,11 @@ async fn associate_links_a_provider_account_to_the_signed_in_user() {
     let links = app.store.oauth_accounts(ids[0]).await.unwrap();
     assert_eq!(links.len(), 1);
     assert_eq!(links[0].account_id, "acc-7");
+    let hooks = app.hooks.take();
+    assert_eq!(
+        hooks.last().map(String::as_str),
+        Some("update:galahad@camelot.bt:{}")
+    );
 
     // That provider account now signs Galahad in ...
     let reply = sign_in(&app, "acc-7|galahad.grail@camelot.bt|true").await;
@@ -728,6 +745,7 @@ async fn associate_needs_a_verified_user_when_verification_is_required() {
         router: users.router(),
         store,
         users,
+        hooks: common::Recorder::default(),
     };
     let user = axum_users::User::new("kay@camelot.bt", "x");
     app.store.create(&user).await.unwrap();
