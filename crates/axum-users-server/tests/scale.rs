@@ -13,7 +13,7 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use common::{start_in, temp_dir, text, Server};
+use common::{start_in, temp_dir, text, Database, Server};
 use serde_json::{json, Value};
 use sqlx::Connection as _;
 use tokio::task::JoinHandle;
@@ -38,50 +38,6 @@ fn services(test: &str) -> Option<(String, String)> {
             None
         }
     }
-}
-
-/// A database of its own on the test server, dropped at the end.
-struct Database {
-    admin_url: String,
-    name: String,
-    url: String,
-}
-
-impl Database {
-    async fn create(admin_url: &str) -> Self {
-        let name = format!("axum_users_{}", uuid_like());
-        let mut admin = sqlx::PgConnection::connect(admin_url)
-            .await
-            .expect("TEST_DATABASE_URL must be reachable");
-        sqlx::query(&format!("CREATE DATABASE {name}"))
-            .execute(&mut admin)
-            .await
-            .unwrap();
-        let base = admin_url
-            .rsplit_once('/')
-            .map_or(admin_url, |(base, _)| base);
-        Self {
-            admin_url: admin_url.to_owned(),
-            url: format!("{base}/{name}"),
-            name,
-        }
-    }
-
-    async fn drop(self) {
-        let mut admin = sqlx::PgConnection::connect(&self.admin_url).await.unwrap();
-        sqlx::query(&format!("DROP DATABASE {} WITH (FORCE)", self.name))
-            .execute(&mut admin)
-            .await
-            .unwrap();
-    }
-}
-
-fn uuid_like() -> String {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_nanos();
-    format!("{}_{nanos}", std::process::id())
 }
 
 /// Host and port of a service URL (`scheme://[user@]host:port[/...]`).

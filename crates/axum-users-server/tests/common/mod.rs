@@ -113,3 +113,49 @@ pub async fn login(server: &Server, email: &str, password: &str) -> String {
         .unwrap()
         .to_owned()
 }
+
+/// A database of its own on the test server, dropped at the end.
+pub struct Database {
+    admin_url: String,
+    name: String,
+    pub url: String,
+}
+
+impl Database {
+    pub async fn create(admin_url: &str) -> Self {
+        let name = format!("axum_users_{}", uuid_like());
+        let mut admin = <sqlx::PgConnection as sqlx::Connection>::connect(admin_url)
+            .await
+            .expect("TEST_DATABASE_URL must be reachable");
+        sqlx::query(&format!("CREATE DATABASE {name}"))
+            .execute(&mut admin)
+            .await
+            .unwrap();
+        let base = admin_url
+            .rsplit_once('/')
+            .map_or(admin_url, |(base, _)| base);
+        Self {
+            admin_url: admin_url.to_owned(),
+            url: format!("{base}/{name}"),
+            name,
+        }
+    }
+
+    pub async fn drop(self) {
+        let mut admin = <sqlx::PgConnection as sqlx::Connection>::connect(&self.admin_url)
+            .await
+            .unwrap();
+        sqlx::query(&format!("DROP DATABASE {} WITH (FORCE)", self.name))
+            .execute(&mut admin)
+            .await
+            .unwrap();
+    }
+}
+
+fn uuid_like() -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    format!("{}_{nanos}", std::process::id())
+}
