@@ -317,9 +317,7 @@ impl UserManager {
             self.revoke_tokens(user.id).await?;
         }
         if password_changed && self.password_change_revokes_jwts {
-            self.store.bump_token_version(user.id).await?;
-            self.forget(user.id);
-            user.token_version += 1;
+            self.end_jwt_sessions(&mut user).await?;
         }
         self.hooks
             .on_after_update(&user, &update.raw, request)
@@ -340,9 +338,17 @@ impl UserManager {
     /// Ends every session of a user: raises the token version (every JWT minted before is
     /// refused) and revokes the database and Redis tokens. The next login starts afresh.
     pub async fn logout_everywhere(&self, user: &User) -> Result<(), ApiError> {
+        self.end_jwt_sessions(&mut user.clone()).await?;
+        self.revoke_tokens(user.id).await
+    }
+
+    /// Raises the user's token version in the store (so every JWT minted before is refused)
+    /// and in `user`, and drops the cached copy.
+    async fn end_jwt_sessions(&self, user: &mut User) -> Result<(), ApiError> {
         self.store.bump_token_version(user.id).await?;
         self.forget(user.id);
-        self.revoke_tokens(user.id).await
+        user.token_version += 1;
+        Ok(())
     }
 
     /// The verification and reset token settings.
@@ -470,9 +476,7 @@ impl UserManager {
         self.forget(user.id);
         self.revoke_tokens(user.id).await?;
         if self.password_change_revokes_jwts {
-            self.store.bump_token_version(user.id).await?;
-            self.forget(user.id);
-            user.token_version += 1;
+            self.end_jwt_sessions(&mut user).await?;
         }
         self.hooks.on_after_reset_password(&user, request).await?;
         Ok(user)

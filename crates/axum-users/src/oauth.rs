@@ -87,7 +87,9 @@ pub struct OAuthProvider {
     inner: Arc<Inner>,
 }
 
-struct Inner {
+/// What the provider is (cloned when a builder method changes it).
+#[derive(Clone)]
+struct Config {
     name: String,
     client_id: String,
     client_secret: String,
@@ -95,6 +97,10 @@ struct Inner {
     scopes: Vec<String>,
     fixed: Option<Endpoints>,
     issuer: Option<String>,
+}
+
+struct Inner {
+    config: Config,
     discovered: OnceCell<Endpoints>,
     keys: tokio::sync::RwLock<Option<jsonwebtoken::jwk::JwkSet>>,
     http: reqwest::Client,
@@ -103,9 +109,9 @@ struct Inner {
 impl std::fmt::Debug for OAuthProvider {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("OAuthProvider")
-            .field("name", &self.inner.name)
-            .field("flavor", &self.inner.flavor)
-            .field("scopes", &self.inner.scopes)
+            .field("name", &self.config().name)
+            .field("flavor", &self.config().flavor)
+            .field("scopes", &self.config().scopes)
             .finish_non_exhaustive()
     }
 }
@@ -120,15 +126,54 @@ fn http_client() -> reqwest::Client {
         .unwrap_or_default()
 }
 
+/// GitHub's and Discord's fixed endpoints: the web pages under `web`, the API under `api`.
+fn social_endpoints(flavor: Flavor, web: &str, api: &str) -> Option<Endpoints> {
+    let (authorize, token, userinfo) = match flavor {
+        Flavor::Oidc => return None,
+        Flavor::GitHub => (
+            format!("{web}/login/oauth/authorize"),
+            format!("{web}/login/oauth/access_token"),
+            format!("{api}/user"),
+        ),
+        Flavor::Discord => (
+            format!("{web}/oauth2/authorize"),
+            format!("{api}/api/oauth2/token"),
+            format!("{api}/api/users/@me"),
+        ),
+    };
+    Some(Endpoints {
+        authorize,
+        token,
+        userinfo: Some(userinfo),
+        issuer: None,
+        jwks: None,
+    })
+}
+
 impl OAuthProvider {
-    fn inner(
+    fn from_config(config: Config) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                config,
+                discovered: OnceCell::new(),
+                keys: tokio::sync::RwLock::new(None),
+                http: http_client(),
+            }),
+        }
+    }
+
+    fn config(&self) -> &Config {
+        &self.inner.config
+    }
+
+    fn preset(
         name: &str,
         client_id: &str,
         client_secret: &str,
         flavor: Flavor,
         scopes: &[&str],
-    ) -> Inner {
-        Inner {
+    ) -> Config {
+        Config {
             name: name.to_owned(),
             client_id: client_id.to_owned(),
             client_secret: client_secret.to_owned(),
@@ -136,26 +181,21 @@ impl OAuthProvider {
             scopes: scopes.iter().map(|s| (*s).to_owned()).collect(),
             fixed: None,
             issuer: None,
-            discovered: OnceCell::new(),
-            keys: tokio::sync::RwLock::new(None),
-            http: http_client(),
         }
     }
 
     /// Any OpenID Connect provider, from its issuer URL (the discovery document is read from
     /// `{issuer}/.well-known/openid-configuration` on first use). Scopes `openid email profile`.
     pub fn oidc(name: &str, issuer: &str, client_id: &str, client_secret: &str) -> Self {
-        let mut inner = Self::inner(
+        let mut config = Self::preset(
             name,
             client_id,
             client_secret,
             Flavor::Oidc,
             &["openid", "email", "profile"],
         );
-        inner.issuer = Some(issuer.trim_end_matches('/').to_owned());
-        Self {
-            inner: Arc::new(inner),
-        }
+        config.issuer = Some(issuer.trim_end_matches('/').to_owned());
+        Self::from_config(config)
     }
 
     /// Google (OpenID Connect, issuer `https://accounts.google.com`), named `google`.
@@ -182,44 +222,36 @@ impl OAuthProvider {
     /// GitHub, named `github`: the account is `GET /user`, the e-mail the verified primary one of
     /// `GET /user/emails`.
     pub fn github(client_id: &str, client_secret: &str) -> Self {
-        let mut inner = Self::inner(
+        let mut config = Self::preset(
             "github",
             client_id,
             client_secret,
             Flavor::GitHub,
             &["read:user", "user:email"],
         );
-        inner.fixed = Some(Endpoints {
-            authorize: "https://github.com/login/oauth/authorize".into(),
-            token: "https://github.com/login/oauth/access_token".into(),
-            userinfo: Some("https://api.github.com/user".into()),
-            issuer: None,
-            jwks: None,
-        });
-        Self {
-            inner: Arc::new(inner),
-        }
+        config.fixed = social_endpoints(
+            Flavor::GitHub,
+            "https://github.com",
+            "https://api.github.com",
+        );
+        Self::from_config(config)
     }
 
     /// Discord, named `discord`: the account is `GET /users/@me`.
     pub fn discord(client_id: &str, client_secret: &str) -> Self {
-        let mut inner = Self::inner(
+        let mut config = Self::preset(
             "discord",
             client_id,
             client_secret,
             Flavor::Discord,
             &["identify", "email"],
         );
-        inner.fixed = Some(Endpoints {
-            authorize: "https://discord.com/oauth2/authorize".into(),
-            token: "https://discord.com/api/oauth2/token".into(),
-            userinfo: Some("https://discord.com/api/users/@me".into()),
-            issuer: None,
-            jwks: None,
-        });
-        Self {
-            inner: Arc::new(inner),
-        }
+        config.fixed = social_endpoints(
+            Flavor::Discord,
+            "https://discord.com",
+            "https://discord.com",
+        );
+        Self::from_config(config)
     }
 
     /// Points the provider elsewhere (a proxy, a self-hosted GitHub, a test server): for an
@@ -229,80 +261,45 @@ impl OAuthProvider {
     #[must_use]
     pub fn at(self, base: &str) -> Self {
         let base = base.trim_end_matches('/');
-        let mut inner = Self::inner(
-            &self.inner.name,
-            &self.inner.client_id,
-            &self.inner.client_secret,
-            self.inner.flavor,
-            &[],
-        );
-        inner.scopes.clone_from(&self.inner.scopes);
-        match self.inner.flavor {
-            Flavor::Oidc => inner.issuer = Some(base.to_owned()),
-            Flavor::GitHub => {
-                inner.fixed = Some(Endpoints {
-                    authorize: format!("{base}/login/oauth/authorize"),
-                    token: format!("{base}/login/oauth/access_token"),
-                    userinfo: Some(format!("{base}/user")),
-                    issuer: None,
-                    jwks: None,
-                });
-            }
-            Flavor::Discord => {
-                inner.fixed = Some(Endpoints {
-                    authorize: format!("{base}/oauth2/authorize"),
-                    token: format!("{base}/api/oauth2/token"),
-                    userinfo: Some(format!("{base}/api/users/@me")),
-                    issuer: None,
-                    jwks: None,
-                });
-            }
+        let mut config = self.config().clone();
+        match config.flavor {
+            Flavor::Oidc => config.issuer = Some(base.to_owned()),
+            flavor => config.fixed = social_endpoints(flavor, base, base),
         }
-        Self {
-            inner: Arc::new(inner),
-        }
+        Self::from_config(config)
     }
 
     /// Replaces the default scopes.
     #[must_use]
     pub fn scopes(self, scopes: &[&str]) -> Self {
-        let mut inner = Self::inner(
-            &self.inner.name,
-            &self.inner.client_id,
-            &self.inner.client_secret,
-            self.inner.flavor,
-            scopes,
-        );
-        inner.fixed.clone_from(&self.inner.fixed);
-        inner.issuer.clone_from(&self.inner.issuer);
-        Self {
-            inner: Arc::new(inner),
-        }
+        let mut config = self.config().clone();
+        config.scopes = scopes.iter().map(|s| (*s).to_owned()).collect();
+        Self::from_config(config)
     }
 
     /// The provider's name: the `oauth_name` of its accounts and the `{provider}` of its routes.
     pub fn name(&self) -> &str {
-        &self.inner.name
+        &self.config().name
     }
 
     /// Whether this is an OpenID Connect provider (ID token and nonce).
     pub fn is_oidc(&self) -> bool {
-        self.inner.flavor == Flavor::Oidc
+        self.config().flavor == Flavor::Oidc
     }
 
     fn error(&self, message: impl Into<String>) -> ProviderError {
         ProviderError {
-            provider: self.inner.name.clone(),
+            provider: self.config().name.clone(),
             message: message.into(),
         }
     }
 
     async fn endpoints(&self) -> Result<Endpoints, ProviderError> {
-        if let Some(fixed) = &self.inner.fixed {
+        if let Some(fixed) = &self.config().fixed {
             return Ok(fixed.clone());
         }
         let issuer = self
-            .inner
+            .config()
             .issuer
             .clone()
             .ok_or_else(|| self.error("no issuer"))?;
@@ -366,11 +363,11 @@ impl OAuthProvider {
         let mut query = form_urlencoded::Serializer::new(String::new());
         query
             .append_pair("response_type", "code")
-            .append_pair("client_id", &self.inner.client_id)
+            .append_pair("client_id", &self.config().client_id)
             .append_pair("redirect_uri", redirect_uri)
             .append_pair("state", state);
-        let scopes = scopes.map_or_else(|| self.inner.scopes.join(" "), |s| s.join(" "));
-        if !scopes.is_empty() || !self.inner.scopes.is_empty() {
+        let scopes = scopes.map_or_else(|| self.config().scopes.join(" "), |s| s.join(" "));
+        if !scopes.is_empty() || !self.config().scopes.is_empty() {
             query.append_pair("scope", &scopes);
         }
         query
@@ -409,8 +406,8 @@ impl OAuthProvider {
                 ("grant_type", "authorization_code"),
                 ("code", code),
                 ("redirect_uri", redirect_uri),
-                ("client_id", &self.inner.client_id),
-                ("client_secret", &self.inner.client_secret),
+                ("client_id", &self.config().client_id),
+                ("client_secret", &self.config().client_secret),
                 ("code_verifier", code_verifier),
             ])
             .send()
@@ -455,7 +452,7 @@ impl OAuthProvider {
         nonce: &str,
     ) -> Result<ProviderAccount, ProviderError> {
         let endpoints = self.endpoints().await?;
-        match self.inner.flavor {
+        match self.config().flavor {
             Flavor::Oidc => self.oidc_account(&endpoints, tokens, nonce).await,
             Flavor::GitHub => self.github_account(&endpoints, tokens).await,
             Flavor::Discord => {
@@ -592,7 +589,7 @@ impl OAuthProvider {
         let key = key.ok_or_else(|| self.error("id_token: signed with an unknown key"))?;
         let key = DecodingKey::from_jwk(&key).map_err(|e| self.error(format!("jwk: {e}")))?;
         let mut validation = Validation::new(header.alg);
-        validation.set_audience(&[&self.inner.client_id]);
+        validation.set_audience(&[&self.config().client_id]);
         validation.leeway = 60;
         validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
         let data =

@@ -157,6 +157,19 @@ impl AxumUsers {
         )
     }
 
+    /// The caller of a built-in guarded route (active; verified when verification is
+    /// required; a superuser when `superuser`), with the token that proved it; else 401/403.
+    pub(crate) async fn signed_in(
+        &self,
+        method: &http::Method,
+        headers: &http::HeaderMap,
+        superuser: bool,
+    ) -> Result<crate::auth::Authenticated, ApiError> {
+        self.authenticate_request(method, headers, self.route_guard(superuser))
+            .await?
+            .ok_or(ApiError::UNAUTHORIZED)
+    }
+
     /// How long a route waits for a request body ([`AxumUsersBuilder::body_timeout`]).
     pub fn body_timeout(&self) -> std::time::Duration {
         self.inner.body_timeout

@@ -4,11 +4,11 @@ use axum::extract::{Request, State};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::Router;
-use http::{header, HeaderMap, HeaderValue, Method, StatusCode};
+use http::{header, HeaderValue, StatusCode};
 use serde_json::{json, Value};
 
 use super::read_body;
-use crate::auth::{Authenticated, Transport};
+use crate::auth::Transport;
 use crate::error::ErrorCode;
 use crate::ratelimit::Scope;
 use crate::validation::{FormFields, ValidationErrors, ValidationItem};
@@ -63,7 +63,9 @@ async fn logout_everywhere(
     State(users): State<AxumUsers>,
     request: Request,
 ) -> Result<Response, ApiError> {
-    let auth = signed_in(&users, request.method(), request.headers()).await?;
+    let auth = users
+        .signed_in(request.method(), request.headers(), false)
+        .await?;
     users.manager().logout_everywhere(&auth.user).await?;
     let mut response = StatusCode::NO_CONTENT.into_response();
     for backend in users.backends() {
@@ -80,18 +82,6 @@ async fn logout_everywhere(
         .headers_mut()
         .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     Ok(response)
-}
-
-/// The caller of a built-in route (active; verified when verification is required).
-async fn signed_in(
-    users: &AxumUsers,
-    method: &Method,
-    headers: &HeaderMap,
-) -> Result<Authenticated, ApiError> {
-    users
-        .authenticate_request(method, headers, users.route_guard(false))
-        .await?
-        .ok_or(ApiError::UNAUTHORIZED)
 }
 
 /// The OAuth2 password form (`username`, `password`, optional `grant_type=password`).
@@ -162,7 +152,9 @@ async fn logout(users: AxumUsers, backend: &str, request: Request) -> Result<Res
     let backend = users
         .backend(backend)
         .ok_or_else(|| ApiError::Internal(format!("backend {backend} vanished")))?;
-    let auth = signed_in(&users, request.method(), request.headers()).await?;
+    let auth = users
+        .signed_in(request.method(), request.headers(), false)
+        .await?;
     // As FastAPI Users: whichever backend authenticated, this backend's strategy revokes.
     backend
         .strategy

@@ -172,14 +172,6 @@ impl AxumUsers {
     fn oauth_provider(&self, name: &str) -> Option<&OAuthProvider> {
         self.oauth_providers().iter().find(|p| p.name() == name)
     }
-
-    /// The signed-in caller of an associate route (active; verified when required).
-    async fn caller_of(&self, parts: &Parts) -> Result<User, ApiError> {
-        self.authenticate_request(&parts.method, &parts.headers, self.route_guard(false))
-            .await?
-            .map(|auth| auth.user)
-            .ok_or(ApiError::UNAUTHORIZED)
-    }
 }
 
 fn provider_error(error: &ProviderError) -> ApiError {
@@ -252,7 +244,12 @@ async fn authorize(
 ) -> Result<Response, ApiError> {
     let (parts, _) = request.into_parts();
     let caller = if associate {
-        Some(users.caller_of(&parts).await?)
+        Some(
+            users
+                .signed_in(&parts.method, &parts.headers, false)
+                .await?
+                .user,
+        )
     } else {
         None
     };
@@ -337,12 +334,17 @@ fn read_state(
             JwtError::Expired => ApiError::Code(ErrorCode::AccessTokenAlreadyExpired),
             JwtError::Invalid => ApiError::Code(ErrorCode::AccessTokenDecodeError),
         })?;
-    let claimed = state.get("csrftoken").and_then(Value::as_str).unwrap_or("");
+    let claimed = csrf_of(&state);
     let cookie = cookie_value(&parts.headers, &settings.csrf_cookie.name).unwrap_or_default();
     if claimed.is_empty() || !constant_time_eq(claimed.as_bytes(), cookie.as_bytes()) {
         return Err(ApiError::Code(ErrorCode::OauthInvalidState));
     }
     Ok((code, state))
+}
+
+/// The state's CSRF token (empty when missing).
+fn csrf_of(state: &Map<String, Value>) -> &str {
+    state.get("csrftoken").and_then(Value::as_str).unwrap_or("")
 }
 
 /// Steps 4–5: the code exchange (with the PKCE verifier) and the account (with the nonce);
@@ -358,11 +360,7 @@ async fn exchange(
     let provider = users
         .oauth_provider(provider_name)
         .ok_or(ApiError::NOT_FOUND)?;
-    let csrf = state
-        .get("csrftoken")
-        .and_then(Value::as_str)
-        .unwrap_or("")
-        .to_owned();
+    let csrf = csrf_of(&state).to_owned();
     let tokens = provider
         .exchange_code(
             code,
@@ -530,7 +528,10 @@ async fn associate_callback(
 ) -> Result<Response, ApiError> {
     let (parts, _) = request.into_parts();
     // The guard comes first, as in FastAPI Users: no valid session, no code exchange.
-    let user = users.caller_of(&parts).await?;
+    let user = users
+        .signed_in(&parts.method, &parts.headers, false)
+        .await?
+        .user;
     let config = config(&users)?;
     let (code, state) = read_state(&config.settings, &parts)?;
     // Someone else's state is refused before its code is spent.

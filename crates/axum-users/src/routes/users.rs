@@ -60,10 +60,10 @@ impl AxumUsers {
     }
 
     async fn caller(&self, parts: &Parts, superuser: bool) -> Result<User, ApiError> {
-        self.authenticate_request(&parts.method, &parts.headers, self.route_guard(superuser))
+        Ok(self
+            .signed_in(&parts.method, &parts.headers, superuser)
             .await?
-            .map(|auth| auth.user)
-            .ok_or(ApiError::UNAUTHORIZED)
+            .user)
     }
 }
 
