@@ -127,15 +127,32 @@ impl JwtKeys {
             _ => JwtError::Invalid,
         })?;
         let claims = data.claims;
-        if let Some(iat) = claims.get("iat") {
-            let now = jsonwebtoken::get_current_timestamp();
-            match iat.as_i64() {
-                Some(iat) if iat <= i64::try_from(now).unwrap_or(i64::MAX) => {}
-                _ => return Err(JwtError::Invalid),
+        // PyJWT compares whole-second claims with the current time to the microsecond, leeway
+        // 0: a token whose `exp` is this second has expired, one whose `nbf` or `iat` is later
+        // than now is not valid yet.
+        let now = now_precise();
+        let whole = |name: &str| claims.get(name).map(|value| value.as_i64());
+        match whole("exp") {
+            Some(Some(exp)) if (exp as f64) <= now => return Err(JwtError::Expired),
+            Some(None) => return Err(JwtError::Invalid),
+            _ => {}
+        }
+        for name in ["nbf", "iat"] {
+            match whole(name) {
+                Some(Some(at)) if (at as f64) > now => return Err(JwtError::Invalid),
+                Some(None) => return Err(JwtError::Invalid),
+                _ => {}
             }
         }
         Ok(claims)
     }
+}
+
+/// Seconds since the Unix epoch with their fraction, as PyJWT compares claims with it.
+fn now_precise() -> f64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0.0, |since| since.as_secs_f64())
 }
 
 /// Seconds since the Unix epoch, as PyJWT writes `exp` (whole seconds).
