@@ -563,13 +563,12 @@ pub async fn create_superuser(
         .map_err(|reason| anyhow::anyhow!("invalid e-mail address: {reason}"))?;
     let users = build(&config).await?;
     let manager = users.manager();
-    if let Some(mut user) = manager
+    if let Some(user) = manager
         .get_by_email(&email)
         .await
         .map_err(|e| anyhow::anyhow!("{e}"))?
     {
         let stored = user.email.clone();
-        user.is_superuser = true;
         let update = axum_users::user::UserUpdate {
             fields: vec![axum_users::user::UpdateField::Flag(
                 "is_superuser",
@@ -579,6 +578,7 @@ pub async fn create_superuser(
                 .as_object()
                 .cloned()
                 .unwrap_or_default(),
+            safe: false,
         };
         manager
             .update(user, update, None)

@@ -4,11 +4,16 @@
 //! comes from in `Origin` (or, lacking it, `Referer`); a request naming another site is refused
 //! with `403 {"detail":"CSRF_ORIGIN_NOT_ALLOWED"}`.
 //!
-//! Unaffected: requests without the auth cookie (Bearer tokens, logins), safe methods, and
-//! requests with neither header (non-browser clients such as cURL or a mobile app, which no site
-//! can drive). The request's own origin (its `Host`) is always allowed; add the origins of your
-//! front-ends with [`crate::AxumUsersBuilder::allowed_origins`]. The check runs where a request
-//! is authenticated: the built-in routes and the extractors ([`crate::CurrentUser`], ...).
+//! The check applies to requests that the auth cookie authenticates (a Bearer request that also
+//! carries a stale cookie is judged by its token), and to the requests that set the auth cookie:
+//! a cookie login and an OAuth callback through a cookie backend, so that another site cannot
+//! sign the browser in to an account of its choosing ("login CSRF").
+//!
+//! Unaffected: Bearer requests, safe methods, and requests with neither header (non-browser
+//! clients such as cURL or a mobile app, which no site can drive). The request's own origin (its
+//! `Host`) is always allowed; add the origins of your front-ends with
+//! [`crate::AxumUsersBuilder::allowed_origins`]. The check runs where a request is authenticated:
+//! the built-in routes and the extractors ([`crate::CurrentUser`], ...).
 
 use http::{header, HeaderMap, Method};
 
@@ -17,8 +22,6 @@ pub const CSRF_ORIGIN_NOT_ALLOWED: &str = "CSRF_ORIGIN_NOT_ALLOWED";
 
 #[derive(Debug, Clone, Default)]
 pub(crate) struct CsrfPolicy {
-    /// Names of the auth cookies (one per cookie backend).
-    pub(crate) cookies: Vec<String>,
     /// Allowed origins, normalised (`scheme://host[:port]`, lower case).
     pub(crate) origins: Vec<String>,
 }
@@ -48,26 +51,27 @@ pub(crate) fn normalise_origin(origin: &str) -> Option<String> {
     origin_of(origin.trim())
 }
 
-impl CsrfPolicy {
-    fn carries_auth_cookie(&self, headers: &HeaderMap) -> bool {
-        headers
-            .get_all(header::COOKIE)
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .flat_map(|v| v.split(';'))
-            .filter_map(|pair| pair.split_once('='))
-            .any(|(name, _)| self.cookies.iter().any(|c| c == name.trim()))
+/// The answer to a refused cross-site request.
+pub(crate) fn refused() -> crate::ApiError {
+    crate::ApiError::Custom {
+        status: http::StatusCode::FORBIDDEN,
+        detail: serde_json::Value::from(CSRF_ORIGIN_NOT_ALLOWED),
     }
+}
 
-    /// Whether the request may proceed.
+impl CsrfPolicy {
+    /// Whether a cookie-authenticated request may proceed: safe methods always, others from
+    /// an allowed origin.
     pub(crate) fn allows(&self, method: &Method, headers: &HeaderMap) -> bool {
-        if matches!(
+        matches!(
             *method,
             Method::GET | Method::HEAD | Method::OPTIONS | Method::TRACE
-        ) || !self.carries_auth_cookie(headers)
-        {
-            return true;
-        }
+        ) || self.origin_allowed(headers)
+    }
+
+    /// Whether the page that sent the request, as `Origin` (or, lacking it, `Referer`) names
+    /// it, is the server's own or an allowed one; a request naming none is not cross-site.
+    pub(crate) fn origin_allowed(&self, headers: &HeaderMap) -> bool {
         let text = |name| headers.get(name).and_then(|v| v.to_str().ok());
         let claimed = match (text(header::ORIGIN), text(header::REFERER)) {
             (Some(origin), _) => origin,

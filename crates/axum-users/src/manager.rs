@@ -9,7 +9,7 @@ use uuid::Uuid;
 use crate::auth::strategy::DynStrategy;
 use crate::hooks::DynHooks;
 use crate::password::{PasswordHasher, Verified};
-use crate::store::{DynUserStore, StoreError};
+use crate::store::{DynUserStore, StoreError, UserPatch};
 use crate::tokens::TokenSettings;
 use crate::user::{UpdateField, UserCreate, UserSchema, UserUpdate};
 use crate::{ApiError, User};
@@ -253,7 +253,7 @@ impl UserManager {
         email: &str,
         password: &str,
     ) -> Result<Option<User>, ApiError> {
-        let Some(mut user) = self.store.get_by_email(email).await? else {
+        let Some(user) = self.store.get_by_email(email).await? else {
             self.hasher.hash(password).await?;
             return Ok(None);
         };
@@ -261,68 +261,91 @@ impl UserManager {
             Verified::No => Ok(None),
             Verified::Yes => Ok(Some(user)),
             Verified::YesWithUpgrade(hash) => {
-                user.hashed_password = hash;
-                self.store.update(&user).await?;
+                // Only over the hash that was verified: a password changed meanwhile stands.
+                let mut upgrade = UserPatch::default().hashed_password(hash);
+                upgrade.expect.hashed_password = Some(user.hashed_password.clone());
+                let upgraded = self.store.update(user.id, &upgrade).await?;
                 self.forget(user.id);
-                Ok(Some(user))
+                Ok(upgraded)
             }
         }
     }
 
     /// Applies an update (already filtered for safe mode by the parser), fields in schema
     /// order: an e-mail change resets `is_verified` unless the same update sets it; nothing is
-    /// written when any field is refused.
+    /// written when any field is refused. Only the fields the update names are written, in one
+    /// statement, so a concurrent change to other fields (an admin's ban) stands; a user's own
+    /// update (safe mode) is written only while the user is still active, else `401`.
     pub async fn update(
         &self,
-        mut user: User,
+        user: User,
         update: UserUpdate,
         request: Option<&Parts>,
     ) -> Result<User, ManagerError> {
-        let was_active = user.is_active;
-        let mut password_changed = false;
-        for field in update.fields {
+        let mut patch = UserPatch::default();
+        for field in &update.fields {
             match field {
                 UpdateField::Password(password) => {
-                    self.validate_password(&password, &user.email).await?;
-                    user.hashed_password = self.hasher.hash(&password).await?;
-                    password_changed = true;
+                    self.validate_password(password, &user.email).await?;
+                    patch.hashed_password = Some(self.hasher.hash(password).await?);
                 }
                 UpdateField::Email(email) => {
                     // As FastAPI Users: the change test is exact, the uniqueness test is not,
                     // so a user cannot change only the letter case of their own address.
-                    if email != user.email {
-                        if self.store.get_by_email(&email).await?.is_some() {
+                    if *email != user.email {
+                        if self.store.get_by_email(email).await?.is_some() {
                             return Err(ManagerError::UserAlreadyExists);
                         }
-                        user.email = email;
-                        user.is_verified = false;
+                        patch.email = Some(email.clone());
+                        patch.is_verified = Some(false);
                     }
                 }
                 UpdateField::Flag(name, value) => {
-                    let value = value.unwrap_or_default();
-                    match name {
-                        "is_active" => user.is_active = value,
-                        "is_superuser" => user.is_superuser = value,
-                        _ => user.is_verified = value,
+                    let value = Some(value.unwrap_or_default());
+                    match *name {
+                        "is_active" => patch.is_active = value,
+                        "is_superuser" => patch.is_superuser = value,
+                        _ => patch.is_verified = value,
                     }
                 }
                 UpdateField::Custom(name, value) => {
-                    user.fields.insert(name, value);
+                    patch.fields.insert(name.clone(), value.clone());
                 }
             }
         }
-        self.store.update(&user).await?;
-        self.forget(user.id);
-        if password_changed || (was_active && !user.is_active) {
-            self.revoke_tokens(user.id).await?;
+        let password_changed = patch.hashed_password.is_some();
+        patch.bump_token_version = password_changed && self.password_change_revokes_jwts;
+        if update.safe {
+            patch.expect.is_active = Some(true);
         }
-        if password_changed && self.password_change_revokes_jwts {
-            self.end_jwt_sessions(&mut user).await?;
+        let written = self.store.update(user.id, &patch).await?;
+        self.forget(user.id);
+        let Some(user) = written else {
+            return Err(ManagerError::Api(if update.safe {
+                ApiError::UNAUTHORIZED
+            } else {
+                ApiError::NOT_FOUND
+            }));
+        };
+        if password_changed || patch.is_active == Some(false) {
+            self.revoke_tokens(user.id).await?;
         }
         self.hooks
             .on_after_update(&user, &update.raw, request)
             .await?;
         Ok(user)
+    }
+
+    /// Whether a login that verified `user` may keep the session it just created: the stored
+    /// row still has the password hash and token version that were checked, and is active. A
+    /// password change, deactivation or "log out everywhere" that committed meanwhile revokes
+    /// the tokens only after its write, so a login that sees no change here is revoked by it.
+    pub async fn still_signed_in(&self, user: &User) -> Result<bool, ApiError> {
+        Ok(self.store.get(user.id).await?.is_some_and(|now| {
+            now.is_active
+                && now.hashed_password == user.hashed_password
+                && now.token_version == user.token_version
+        }))
     }
 
     /// Revokes every database and Redis token of a user (JWTs cannot be revoked). Done on
@@ -338,17 +361,13 @@ impl UserManager {
     /// Ends every session of a user: raises the token version (every JWT minted before is
     /// refused) and revokes the database and Redis tokens. The next login starts afresh.
     pub async fn logout_everywhere(&self, user: &User) -> Result<(), ApiError> {
-        self.end_jwt_sessions(&mut user.clone()).await?;
-        self.revoke_tokens(user.id).await
-    }
-
-    /// Raises the user's token version in the store (so every JWT minted before is refused)
-    /// and in `user`, and drops the cached copy.
-    async fn end_jwt_sessions(&self, user: &mut User) -> Result<(), ApiError> {
-        self.store.bump_token_version(user.id).await?;
+        let bump = UserPatch {
+            bump_token_version: true,
+            ..UserPatch::default()
+        };
+        self.store.update(user.id, &bump).await?;
         self.forget(user.id);
-        user.token_version += 1;
-        Ok(())
+        self.revoke_tokens(user.id).await
     }
 
     /// The verification and reset token settings.
@@ -398,7 +417,7 @@ impl UserManager {
         let (Some(sub), Some(email)) = (text("sub"), text("email")) else {
             return Err(ManagerError::InvalidToken);
         };
-        let mut user = self
+        let user = self
             .store
             .get_by_email(email)
             .await?
@@ -409,9 +428,24 @@ impl UserManager {
         if user.is_verified {
             return Err(ManagerError::UserAlreadyVerified);
         }
-        user.is_verified = true;
-        self.store.update(&user).await?;
+        // Spent once: of requests racing with one token, the one whose write finds the user
+        // unverified (and still at that address) wins; the others are told it is done.
+        let mut patch = UserPatch {
+            is_verified: Some(true),
+            ..UserPatch::default()
+        };
+        patch.expect.is_verified = Some(false);
+        patch.expect.email = Some(user.email.clone());
+        let written = self.store.update(user.id, &patch).await?;
         self.forget(user.id);
+        let Some(user) = written else {
+            return match self.store.get(user.id).await? {
+                Some(now) if now.is_verified && now.email == user.email => {
+                    Err(ManagerError::UserAlreadyVerified)
+                }
+                _ => Err(ManagerError::InvalidToken),
+            };
+        };
         self.hooks.on_after_verify(&user, request).await?;
         Ok(user)
     }
@@ -455,7 +489,7 @@ impl UserManager {
             return Err(ManagerError::InvalidToken);
         };
         let id = parse_id(sub).ok_or(ManagerError::InvalidToken)?;
-        let mut user = self
+        let user = self
             .store
             .get(id)
             .await?
@@ -471,13 +505,17 @@ impl UserManager {
             return Err(ManagerError::InvalidToken);
         }
         self.validate_password(password, &user.email).await?;
-        user.hashed_password = self.hasher.hash(password).await?;
-        self.store.update(&user).await?;
+        // Spent once: the token is bound to the password hash it was issued for, and the new
+        // hash is written only over that one, so of requests racing with one token exactly one
+        // succeeds, and its password is the one in force.
+        let mut patch = UserPatch::default().hashed_password(self.hasher.hash(password).await?);
+        patch.expect.hashed_password = Some(user.hashed_password.clone());
+        patch.expect.is_active = Some(true);
+        patch.bump_token_version = self.password_change_revokes_jwts;
+        let written = self.store.update(user.id, &patch).await?;
         self.forget(user.id);
+        let user = written.ok_or(ManagerError::InvalidToken)?;
         self.revoke_tokens(user.id).await?;
-        if self.password_change_revokes_jwts {
-            self.end_jwt_sessions(&mut user).await?;
-        }
         self.hooks.on_after_reset_password(&user, request).await?;
         Ok(user)
     }

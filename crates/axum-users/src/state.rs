@@ -188,21 +188,37 @@ impl AxumUsers {
         &self.inner.mail
     }
 
-    /// Authenticates a request as the extractors do: the CSRF check for cookie sessions
-    /// ([`crate::csrf`]), then every backend in order.
+    /// Authenticates a request as the extractors do: every backend in order, then, when the
+    /// auth cookie is what authenticated it, the CSRF check ([`crate::csrf`]). A Bearer request
+    /// that also carries a stale cookie is judged by its Bearer token.
     pub async fn authenticate_request(
         &self,
         method: &http::Method,
         headers: &HeaderMap,
         guard: Guard,
     ) -> Result<Option<Authenticated>, ApiError> {
-        if !self.inner.csrf.allows(method, headers) {
-            return Err(ApiError::Custom {
-                status: http::StatusCode::FORBIDDEN,
-                detail: serde_json::Value::from(crate::csrf::CSRF_ORIGIN_NOT_ALLOWED),
-            });
+        let found = self.authenticate(headers, guard).await?;
+        match found {
+            Some(auth) if auth.by_cookie && !self.inner.csrf.allows(method, headers) => {
+                Err(crate::csrf::refused())
+            }
+            found => Ok(found),
         }
-        self.authenticate(headers, guard).await
+    }
+
+    /// The CSRF check of a request that sets the auth cookie (a cookie login, an OAuth callback
+    /// through a cookie backend): a page of another site must not swap the browser's session
+    /// for an account of its choosing ("login CSRF").
+    pub(crate) fn check_cookie_login(
+        &self,
+        backend: &Backend,
+        headers: &HeaderMap,
+    ) -> Result<(), ApiError> {
+        let sets_cookie = matches!(backend.transport(), crate::auth::Transport::Cookie(_));
+        if sets_cookie && !self.inner.csrf.origin_allowed(headers) {
+            return Err(crate::csrf::refused());
+        }
+        Ok(())
     }
 
     /// Authenticates a request's headers against every backend (no CSRF check: see
@@ -213,6 +229,23 @@ impl AxumUsers {
         guard: Guard,
     ) -> Result<Option<Authenticated>, ApiError> {
         auth::authenticate(&self.inner.backends, &self.inner.manager, headers, guard).await
+    }
+
+    /// A new token of `backend` for a user whose credentials were just checked. If a password
+    /// change, deactivation or "log out everywhere" committed while the login ran, the token is
+    /// destroyed again and the login fails (`400 LOGIN_BAD_CREDENTIALS`): a session minted from
+    /// an old password never survives the change.
+    pub(crate) async fn issue_token(
+        &self,
+        backend: &Backend,
+        user: &crate::User,
+    ) -> Result<String, ApiError> {
+        let token = backend.strategy.write_token(user).await?;
+        if self.inner.manager.still_signed_in(user).await? {
+            return Ok(token);
+        }
+        backend.strategy.destroy_token(&token, user).await?;
+        Err(ApiError::Code(crate::ErrorCode::LoginBadCredentials))
     }
 
     /// The guard of the built-in routes: active, and verified when so configured.
@@ -512,14 +545,6 @@ impl AxumUsersBuilder {
                 return Err(ConfigError(format!("two backends are named {name:?}")));
             }
         }
-        let cookies = self
-            .backends
-            .iter()
-            .filter_map(|b| match b.transport() {
-                crate::auth::Transport::Cookie(cookie) => Some(cookie.name.clone()),
-                crate::auth::Transport::Bearer(_) => None,
-            })
-            .collect();
         Ok(AxumUsers {
             inner: Arc::new(Inner {
                 manager: UserManager {
@@ -548,7 +573,6 @@ impl AxumUsersBuilder {
                 mail: self.mail,
                 background: Background::default(),
                 csrf: CsrfPolicy {
-                    cookies,
                     origins: self.allowed_origins,
                 },
                 limits: self.limits,

@@ -28,8 +28,8 @@ pub struct User {
     /// The application's own fields, by column name, in the order of the [`UserSchema`].
     pub fields: Map<String, Value>,
     /// Raised by "log out everywhere" (and, when configured, by a password change): JWTs
-    /// minted for an older version are refused. Stores keep it in the `token_version` column;
-    /// [`crate::store::UserStore::update`] does not write it.
+    /// minted for an older version are refused. Stores keep it in the `token_version` column
+    /// and only ever raise it ([`crate::store::UserPatch::bump_token_version`]).
     pub token_version: i64,
 }
 
@@ -420,6 +420,8 @@ pub struct UserUpdate {
     pub fields: Vec<UpdateField>,
     /// The raw filtered input, as handed to `on_after_update`.
     pub raw: Map<String, Value>,
+    /// Parsed in safe mode (the user's own update): written only while the user is active.
+    pub safe: bool,
 }
 
 impl std::fmt::Debug for UserUpdate {
@@ -552,7 +554,10 @@ pub fn parse_update(
 ) -> Result<UserUpdate, ValidationErrors> {
     let body = body_object(raw)?;
     let mut errors = ValidationErrors::default();
-    let mut update = UserUpdate::default();
+    let mut update = UserUpdate {
+        safe,
+        ..UserUpdate::default()
+    };
     let mut push = |key: &str, result: Result<Option<UpdateField>, ValidationItem>| match result {
         Ok(Some(field)) => {
             update.fields.push(field);

@@ -534,6 +534,42 @@ async fn by_default_a_password_change_keeps_jwt_sessions_as_fastapi_users_does()
     assert_eq!(app.user("king.arthur@camelot.bt").await.token_version, 0);
 }
 
+/// `exp`, `nbf` and `iat` are read as PyJWT reads them: leeway 0, against the time to the
+/// microsecond.
+#[tokio::test]
+async fn time_claims_as_pyjwt_reads_them() {
+    let app = app().await;
+    let user = app.user("king.arthur@camelot.bt").await;
+    let now = axum_users::jwt::now_unix();
+    let token = |extra: serde_json::Value| {
+        let mut claims = json!({"sub": user.id.to_string(), "aud": ["fastapi-users:auth"]});
+        claims
+            .as_object_mut()
+            .unwrap()
+            .extend(extra.as_object().unwrap().clone());
+        common::sign(claims)
+    };
+    // PyJWT refuses `exp` equal to the current second, `nbf` or `iat` in the future.
+    for refused in [
+        json!({"exp": now}),
+        json!({"nbf": now + 60}),
+        json!({"iat": now + 60}),
+        json!({"nbf": "soon"}),
+    ] {
+        let reply = app.get("/users/me", Some(&token(refused.clone()))).await;
+        assert_eq!(reply.status, StatusCode::UNAUTHORIZED, "{refused}");
+        assert_eq!(reply.body, r#"{"detail":"Unauthorized"}"#);
+    }
+    for accepted in [
+        json!({"exp": now + 2}),
+        json!({"nbf": now}),
+        json!({"iat": now - 5, "nbf": now - 5}),
+    ] {
+        let reply = app.get("/users/me", Some(&token(accepted.clone()))).await;
+        assert_eq!(reply.status, StatusCode::OK, "{accepted}");
+    }
+}
+
 /// The JWT attacks of the issue, through real requests: each forged token is just no token.
 #[tokio::test]
 async fn forged_jwts_are_refused() {

@@ -80,6 +80,90 @@ async fn cross_site_cookie_requests_are_refused() {
     );
 }
 
+/// Login CSRF: another site's page cannot POST its own credentials to the cookie login and swap
+/// the browser's session for its account. Non-browser clients (no Origin, no Referer), the
+/// server's own pages and the allowed front-ends log in as before; Bearer logins are untouched.
+#[tokio::test]
+async fn cross_site_cookie_logins_are_refused() {
+    let app = app_with(Options {
+        allowed_origins: vec!["https://app.camelot.bt".into()],
+        ..Options::default()
+    })
+    .await;
+    let login = |path: &'static str, headers: Vec<(&'static str, &'static str)>| {
+        let mut request = Request::post(path)
+            .header("host", "auth.camelot.bt")
+            .header("content-type", "application/x-www-form-urlencoded");
+        for (name, value) in headers {
+            request = request.header(name, value);
+        }
+        app.send(
+            request
+                .body(Body::from(
+                    "username=king.arthur%40camelot.bt&password=guinevere",
+                ))
+                .unwrap(),
+        )
+    };
+    for headers in [
+        vec![("origin", "https://evil.example")],
+        vec![("referer", "https://evil.example/login")],
+        vec![("origin", "null")],
+    ] {
+        let reply = login("/auth/cookie/login", headers.clone()).await;
+        assert_eq!(
+            (reply.status, reply.body.as_str()),
+            (StatusCode::FORBIDDEN, REFUSED),
+            "{headers:?}"
+        );
+        assert_eq!(reply.header("set-cookie"), None);
+    }
+    for headers in [
+        vec![],
+        vec![("origin", "https://auth.camelot.bt")],
+        vec![("origin", "https://app.camelot.bt")],
+    ] {
+        let reply = login("/auth/cookie/login", headers.clone()).await;
+        assert_eq!(reply.status, StatusCode::NO_CONTENT, "{headers:?}");
+        assert!(reply.header("set-cookie").is_some());
+    }
+    // A Bearer login answers the token in the body, which another site cannot read.
+    let reply = login("/auth/jwt/login", vec![("origin", "https://evil.example")]).await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+}
+
+/// The check applies to requests the cookie authenticates: a Bearer request that also carries a
+/// stale or garbage auth cookie is judged by its token, and a garbage cookie alone is no
+/// authentication at all (401, not 403).
+#[tokio::test]
+async fn only_cookie_authenticated_requests_are_checked() {
+    let app = app().await;
+    let token = app.login("king.arthur@camelot.bt", "guinevere").await;
+    let evil = [("origin", "https://evil.example")];
+    for stale in ["fastapiusersauth=garbage", "fastapiusersauth="] {
+        let request = Request::builder()
+            .method(Method::PATCH)
+            .uri("/users/me")
+            .header("host", "auth.camelot.bt")
+            .header("content-type", "application/json")
+            .header("authorization", format!("Bearer {token}"))
+            .header("cookie", stale)
+            .header("origin", "https://evil.example");
+        let reply = app
+            .send(request.body(Body::from(r#"{"first_name":null}"#)).unwrap())
+            .await;
+        assert_eq!(reply.status, StatusCode::OK, "{stale}: {}", reply.body);
+        assert_eq!(
+            patch(&app, stale, &evil).await,
+            (
+                StatusCode::UNAUTHORIZED,
+                r#"{"detail":"Unauthorized"}"#.to_owned()
+            ),
+            "{stale}"
+        );
+    }
+}
+
 #[tokio::test]
 async fn same_site_allowed_and_non_browser_requests_pass() {
     let app = app_with(Options {
@@ -141,8 +225,12 @@ impl axum_users::store::UserStore for NoStore {
     async fn create(&self, _: &axum_users::User) -> Result<(), axum_users::store::StoreError> {
         Ok(())
     }
-    async fn update(&self, _: &axum_users::User) -> Result<(), axum_users::store::StoreError> {
-        Ok(())
+    async fn update(
+        &self,
+        _: uuid::Uuid,
+        _: &axum_users::store::UserPatch,
+    ) -> Result<Option<axum_users::User>, axum_users::store::StoreError> {
+        Ok(None)
     }
     async fn delete(&self, _: uuid::Uuid) -> Result<(), axum_users::store::StoreError> {
         Ok(())

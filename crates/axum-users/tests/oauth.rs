@@ -472,14 +472,14 @@ async fn login_bad_credentials_for_an_inactive_linked_user() {
         sign_in(&app, "acc-1|gawain@camelot.bt|true").await.status,
         StatusCode::OK
     );
-    let mut user = app
+    let user = app
         .store
         .get_by_email("gawain@camelot.bt")
         .await
         .unwrap()
         .unwrap();
-    user.is_active = false;
-    app.store.update(&user).await.unwrap();
+    let ban = axum_users::store::UserPatch::default().is_active(false);
+    app.store.update(user.id, &ban).await.unwrap().unwrap();
     let reply = sign_in(&app, "acc-1|gawain@camelot.bt|true").await;
     assert_eq!(detail(&reply), code(400, "LOGIN_BAD_CREDENTIALS"));
 }
@@ -551,6 +551,21 @@ async fn cookie_backend_and_redirect_after_login() {
     // Without redirect: FastAPI Users' 204 with the auth cookie.
     let reply = sign_in(&app, "acc-1|tristan@camelot.bt|true").await;
     assert_eq!(reply.status, StatusCode::NO_CONTENT);
+
+    // Login CSRF: a script of another site completing the callback sets no cookie.
+    let authorized = authorize(&app, "/auth/mock/authorize", &[]).await;
+    let back = provider_login(&authorized.url, "acc-1|tristan@camelot.bt|true").await;
+    let reply = get_with(
+        &app,
+        &back,
+        &[
+            ("cookie", &authorized.cookie),
+            ("origin", "https://evil.example"),
+        ],
+    )
+    .await;
+    assert_eq!(detail(&reply), code(403, "CSRF_ORIGIN_NOT_ALLOWED"));
+    assert_eq!(reply.header("set-cookie"), None);
 }
 
 #[tokio::test]

@@ -6,13 +6,14 @@
 
 mod common;
 
-use std::io::Write as _;
 use std::time::Duration;
 
 use axum::body::Body;
 use axum::Router;
 use axum_users::auth::{Backend, BearerTransport, DatabaseStrategy, JwtStrategy};
-use axum_users::store::{AccessTokenStore, OAuthAccount, OAuthAccountStore, StoreError, UserStore};
+use axum_users::store::{
+    AccessTokenStore, OAuthAccount, OAuthAccountStore, StoreError, UserPatch, UserStore,
+};
 use axum_users::{
     AxumUsers, AxumUsersBuilder, CustomField, PasswordPolicy, SqliteStore, User, UserSchema,
 };
@@ -41,13 +42,7 @@ async fn sqlite() -> SqliteStore {
     store
 }
 
-/// Says so on the terminal (past the test harness's capture) when a suite is skipped.
-fn skipped(what: &str) {
-    let _ = writeln!(
-        std::io::stderr(),
-        "skipped: {what} (.ci/run runs it with TEST_DATABASE_URL)"
-    );
-}
+use common::skipped;
 
 fn user(email: &str) -> User {
     let mut user = User::new(email, "$argon2id$v=19$m=1024,t=1,p=1$c2FsdHNhbHQ$aGFzaA");
@@ -90,7 +85,11 @@ async fn crud<S: Store>(store: S) {
     arthur
         .fields
         .insert("birthdate".into(), json!("0480-12-25"));
-    store.update(&arthur).await.unwrap();
+    let written = store
+        .update(arthur.id, &UserPatch::all_of(&arthur))
+        .await
+        .unwrap();
+    assert_eq!(written.as_ref(), Some(&arthur));
     let stored = store.get(arthur.id).await.unwrap().unwrap();
     assert_eq!(stored, arthur);
     assert_eq!(
@@ -139,7 +138,9 @@ async fn unique_emails<S: Store>(store: S) {
     store.create(&lancelot).await.unwrap();
     lancelot.email = "King.Arthur@Camelot.bt".into();
     assert!(matches!(
-        store.update(&lancelot).await,
+        store
+            .update(lancelot.id, &UserPatch::all_of(&lancelot))
+            .await,
         Err(StoreError::Conflict)
     ));
     assert_eq!(
@@ -307,13 +308,9 @@ async fn database_tokens_over_http<S: Store>(store: S) {
         .await
         .unwrap()
         .unwrap();
-    store
-        .update(&User {
-            is_superuser: true,
-            ..merlin
-        })
-        .await
-        .unwrap();
+    let mut promote = UserPatch::default();
+    promote.is_superuser = Some(true);
+    store.update(merlin.id, &promote).await.unwrap().unwrap();
 
     // An opaque 43-character token in the accesstoken table; logout deletes it.
     let token = login("galahad@camelot.bt", "grail").await;
@@ -521,11 +518,14 @@ async fn logout_everywhere_over_http<S: Store>(store: S) {
 
     // A plain update writes every field but the version.
     store
-        .update(&User {
-            token_version: 0,
-            is_verified: true,
-            ..stored
-        })
+        .update(
+            stored.id,
+            &UserPatch::all_of(&User {
+                token_version: 0,
+                is_verified: true,
+                ..stored
+            }),
+        )
         .await
         .unwrap();
     assert_eq!(store.get(id).await.unwrap().unwrap().token_version, 1);
@@ -643,7 +643,7 @@ macro_rules! suite {
             $(
                 #[tokio::test]
                 async fn $name() {
-                    let Some(db) = super::pg::Schema::create(stringify!($name)).await else {
+                    let Some(db) = super::pg::Schema::create(stringify!($name), super::schema()).await else {
                         return;
                     };
                     super::$name(db.store.clone()).await;
@@ -676,64 +676,13 @@ suite!(
 
 #[cfg(feature = "postgres")]
 mod pg {
-    use std::str::FromStr as _;
-
-    use axum_users::PostgresStore;
-    use sqlx::postgres::PgConnectOptions;
-    use sqlx::Connection as _;
-
-    /// A fresh schema of the test database, dropped when the test passed.
-    pub struct Schema {
-        pub store: PostgresStore,
-        name: String,
-        url: String,
-    }
-
-    impl Schema {
-        pub async fn create(test: &str) -> Option<Self> {
-            let Ok(url) = std::env::var("TEST_DATABASE_URL") else {
-                assert!(
-                    std::env::var_os("CI").is_none(),
-                    "CI must run the PostgreSQL suite: set TEST_DATABASE_URL"
-                );
-                super::skipped(&format!(
-                    "postgres_store::{test}: TEST_DATABASE_URL is not set"
-                ));
-                return None;
-            };
-            let name = format!("axum_users_{test}_{}", uuid::Uuid::new_v4().simple());
-            let mut admin = sqlx::PgConnection::connect(&url)
-                .await
-                .expect("TEST_DATABASE_URL must be reachable");
-            sqlx::query(&format!("CREATE SCHEMA {name}"))
-                .execute(&mut admin)
-                .await
-                .unwrap();
-            let options = PgConnectOptions::from_str(&url)
-                .unwrap()
-                .options([("search_path", name.as_str())]);
-            let store = PostgresStore::connect_with(options, super::schema())
-                .await
-                .unwrap();
-            store.migrate().await.unwrap();
-            Some(Self { store, name, url })
-        }
-
-        pub async fn drop(self) {
-            self.store.pool().close().await;
-            let mut admin = sqlx::PgConnection::connect(&self.url).await.unwrap();
-            sqlx::query(&format!("DROP SCHEMA {} CASCADE", self.name))
-                .execute(&mut admin)
-                .await
-                .unwrap();
-        }
-    }
+    pub use super::common::pg::Schema;
 
     /// An OAuth account row goes with its user (ON DELETE CASCADE), and the schema is FastAPI
     /// Users' own: native uuid and timestamptz.
     #[tokio::test]
     async fn postgres_schema_types_and_oauth_cascade() {
-        let Some(db) = Schema::create("schema_types").await else {
+        let Some(db) = Schema::create("schema_types", super::schema()).await else {
             return;
         };
         let pool = db.store.pool();

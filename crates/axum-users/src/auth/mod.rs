@@ -104,6 +104,8 @@ pub struct Authenticated {
     pub user: User,
     /// The token as received.
     pub token: String,
+    /// Whether the token came in a cookie (the CSRF check applies then).
+    pub(crate) by_cookie: bool,
 }
 
 /// FastAPI Users' algorithm (SPEC §5.4): the first backend whose token yields a user wins;
@@ -130,7 +132,11 @@ pub(crate) async fn authenticate(
             {
                 continue;
             }
-            found = Some(Authenticated { user, token });
+            found = Some(Authenticated {
+                user,
+                token,
+                by_cookie: matches!(backend.transport, Transport::Cookie(_)),
+            });
             break;
         }
     }

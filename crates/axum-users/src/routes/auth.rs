@@ -121,6 +121,7 @@ async fn login(users: AxumUsers, backend: &str, request: Request) -> Result<Resp
         .backend(backend)
         .ok_or_else(|| ApiError::Internal(format!("backend {backend} vanished")))?;
     let (parts, body) = request.into_parts();
+    users.check_cookie_login(backend, &parts.headers)?;
     let limits = users.limits();
     limits.check(Scope::Login, &parts).await?;
     let bytes = read_body(&users, body).await?;
@@ -139,7 +140,7 @@ async fn login(users: AxumUsers, backend: &str, request: Request) -> Result<Resp
     if users.requires_verification() && !user.is_verified {
         return Err(ApiError::Code(ErrorCode::LoginUserNotVerified));
     }
-    let token = backend.strategy.write_token(&user).await?;
+    let token = users.issue_token(backend, &user).await?;
     let mut response = backend.transport.login_response(&token);
     manager
         .hooks

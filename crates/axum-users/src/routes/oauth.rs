@@ -416,17 +416,22 @@ async fn callback(
     let config = config(&users)?;
     let settings = &config.settings;
     let (code, state) = read_state(settings, &parts)?;
-    let callback = exchange(&users, provider_name, &parts, &code, state).await?;
-    let user = resolve_user(&users, config, provider_name, &callback, &parts).await?;
-    if !user.is_active {
-        return Err(ApiError::Code(ErrorCode::LoginBadCredentials));
-    }
     let backend = match &settings.backend {
         Some(name) => users.backend(name),
         None => users.backends().first(),
     }
     .ok_or_else(|| ApiError::Internal("no backend for OAuth logins".into()))?;
-    let token = backend.strategy.write_token(&user).await?;
+    // Before the code is spent. Only `Origin`: the provider's redirect legitimately comes with
+    // its own page as `Referer`.
+    if parts.headers.contains_key(http::header::ORIGIN) {
+        users.check_cookie_login(backend, &parts.headers)?;
+    }
+    let callback = exchange(&users, provider_name, &parts, &code, state).await?;
+    let user = resolve_user(&users, config, provider_name, &callback, &parts).await?;
+    if !user.is_active {
+        return Err(ApiError::Code(ErrorCode::LoginBadCredentials));
+    }
+    let token = users.issue_token(backend, &user).await?;
     let mut response = backend.transport.login_response(&token);
     if let Some(url) = callback.state.get("redirect_url").and_then(Value::as_str) {
         // Checked at /authorize and signed into the state; checked again in case the list

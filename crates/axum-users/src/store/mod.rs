@@ -1,11 +1,12 @@
 //! Where users live. [`UserStore`] is the whole contract: five operations on users. The store
 //! also owns the schema (FastAPI Users' tables plus a column per custom field).
 //!
-//! An in-memory store, complete, to show the contract:
+//! An in-memory store, complete, to show the contract (a real one makes `update` one atomic
+//! statement, as the SQL stores do):
 //!
 //! ```
 //! use std::{collections::HashMap, sync::Mutex};
-//! use axum_users::{store::{StoreError, UserStore}, User};
+//! use axum_users::{email::email_key, store::{StoreError, UserPatch, UserStore}, User};
 //! use uuid::Uuid;
 //!
 //! #[derive(Default)]
@@ -16,21 +17,25 @@
 //!         Ok(self.0.lock().unwrap().get(&id).cloned())
 //!     }
 //!     async fn get_by_email(&self, email: &str) -> Result<Option<User>, StoreError> {
-//!         let email = email.to_lowercase();
-//!         Ok(self.0.lock().unwrap().values().find(|u| u.email.to_lowercase() == email).cloned())
+//!         let key = email_key(email);
+//!         Ok(self.0.lock().unwrap().values().find(|u| email_key(&u.email) == key).cloned())
 //!     }
 //!     async fn create(&self, user: &User) -> Result<(), StoreError> {
 //!         let mut users = self.0.lock().unwrap();
-//!         let email = user.email.to_lowercase();
-//!         if users.values().any(|u| u.email.to_lowercase() == email) {
+//!         let key = email_key(&user.email);
+//!         if users.values().any(|u| email_key(&u.email) == key) {
 //!             return Err(StoreError::Conflict);
 //!         }
 //!         users.insert(user.id, user.clone());
 //!         Ok(())
 //!     }
-//!     async fn update(&self, user: &User) -> Result<(), StoreError> {
-//!         self.0.lock().unwrap().insert(user.id, user.clone());
-//!         Ok(())
+//!     async fn update(&self, id: Uuid, patch: &UserPatch) -> Result<Option<User>, StoreError> {
+//!         let mut users = self.0.lock().unwrap();
+//!         let Some(updated) = users.get(&id).and_then(|user| patch.apply_to(user)) else {
+//!             return Ok(None);
+//!         };
+//!         users.insert(id, updated.clone());
+//!         Ok(Some(updated))
 //!     }
 //!     async fn delete(&self, id: Uuid) -> Result<(), StoreError> {
 //!         self.0.lock().unwrap().remove(&id);
@@ -44,6 +49,8 @@ use std::pin::Pin;
 use std::time::Duration;
 
 use uuid::Uuid;
+
+use serde_json::{Map, Value};
 
 use crate::User;
 
@@ -71,41 +78,171 @@ pub enum StoreError {
     Other(String),
 }
 
-/// Reads and writes users. Look-ups by e-mail are case-insensitive; `create` and `update`
-/// answer [`StoreError::Conflict`] when the e-mail is taken; `delete` also removes the user's
-/// access tokens and OAuth accounts.
+/// Reads and writes users. Look-ups by e-mail compare the [`email_key`](crate::email::email_key)
+/// (Unicode-normalised, case-folded); `create` and `update` answer [`StoreError::Conflict`] when
+/// the e-mail is taken; `delete` also removes the user's access tokens and OAuth accounts.
 pub trait UserStore: Send + Sync + 'static {
     /// The user with this id.
     fn get(&self, id: Uuid) -> impl Future<Output = Result<Option<User>, StoreError>> + Send;
-    /// The user with this e-mail, compared case-insensitively.
+    /// The user with this e-mail, compared by [`email_key`](crate::email::email_key).
     fn get_by_email(
         &self,
         email: &str,
     ) -> impl Future<Output = Result<Option<User>, StoreError>> + Send;
     /// Inserts a new user.
     fn create(&self, user: &User) -> impl Future<Output = Result<(), StoreError>> + Send;
-    /// Writes every field of an existing user but `token_version` (see
-    /// [`UserStore::bump_token_version`]).
-    fn update(&self, user: &User) -> impl Future<Output = Result<(), StoreError>> + Send;
+    /// Writes the columns the patch sets, and nothing else, in one atomic step, if the row still
+    /// holds what the patch [expects](UserPatch::expect); answers the row as it is after the write,
+    /// or `None` when there is no such user or an expectation failed (nothing was written).
+    fn update(
+        &self,
+        id: Uuid,
+        patch: &UserPatch,
+    ) -> impl Future<Output = Result<Option<User>, StoreError>> + Send;
     /// Deletes a user and the rows that belong to it.
     fn delete(&self, id: Uuid) -> impl Future<Output = Result<(), StoreError>> + Send;
-    /// Raises the user's `token_version` by one, so that every JWT minted before is refused
-    /// ("log out everywhere"). The default reads and writes the whole user; the SQL stores do it
-    /// in one statement, so that a concurrent update cannot undo it.
-    fn bump_token_version(&self, id: Uuid) -> impl Future<Output = Result<(), StoreError>> + Send {
-        async move {
-            if let Some(mut user) = self.get(id).await? {
-                user.token_version += 1;
-                self.update(&user).await?;
-            }
-            Ok(())
-        }
-    }
     /// A value that changes whenever anyone (another process too) writes to the store, read
     /// without a query; `None` (the default) when the store cannot tell, which keeps the user
     /// cache off. The cache is trusted only while this value stays the same.
     fn generation(&self) -> Option<u128> {
         None
+    }
+}
+
+/// A write to some of a user's columns. What it does not set stays as stored, so two requests
+/// that change different fields (an admin's ban, the user's own password change) both stand.
+/// With [`UserPatch::expect`] it is a compare-and-set: a reset token is spent by the one request
+/// whose write finds the old password hash still there.
+///
+/// ```
+/// use axum_users::store::UserPatch;
+/// let ban = UserPatch::default().is_active(false);
+/// assert!(!ban.sets_nothing());
+/// ```
+#[derive(Clone, Default, PartialEq)]
+#[non_exhaustive]
+pub struct UserPatch {
+    /// A new e-mail (its [`email_key`](crate::email::email_key) is written with it).
+    pub email: Option<String>,
+    /// A new password hash.
+    pub hashed_password: Option<String>,
+    /// A new `is_active`.
+    pub is_active: Option<bool>,
+    /// A new `is_superuser`.
+    pub is_superuser: Option<bool>,
+    /// A new `is_verified`.
+    pub is_verified: Option<bool>,
+    /// New values of custom fields, by name.
+    pub fields: Map<String, Value>,
+    /// Raise `token_version` by one (every JWT minted before is refused).
+    pub bump_token_version: bool,
+    /// What the row must still hold for the write to happen.
+    pub expect: Expect,
+}
+
+/// The conditions of a [`UserPatch`]: each one set must hold in the stored row.
+#[derive(Clone, Default, PartialEq)]
+#[non_exhaustive]
+pub struct Expect {
+    /// The password hash is still this one.
+    pub hashed_password: Option<String>,
+    /// The e-mail is still exactly this one.
+    pub email: Option<String>,
+    /// `is_active` is still this.
+    pub is_active: Option<bool>,
+    /// `is_verified` is still this.
+    pub is_verified: Option<bool>,
+}
+
+impl std::fmt::Debug for UserPatch {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let hidden = |hash: &Option<String>| hash.as_ref().map(|_| "<redacted>");
+        f.debug_struct("UserPatch")
+            .field("email", &self.email)
+            .field("hashed_password", &hidden(&self.hashed_password))
+            .field("is_active", &self.is_active)
+            .field("is_superuser", &self.is_superuser)
+            .field("is_verified", &self.is_verified)
+            .field("fields", &self.fields)
+            .field("bump_token_version", &self.bump_token_version)
+            .field(
+                "expect.hashed_password",
+                &hidden(&self.expect.hashed_password),
+            )
+            .field("expect.email", &self.expect.email)
+            .field("expect.is_active", &self.expect.is_active)
+            .field("expect.is_verified", &self.expect.is_verified)
+            .finish()
+    }
+}
+
+impl UserPatch {
+    /// Every field of `user` but the token version: a whole-row write, for imports and tests.
+    pub fn all_of(user: &User) -> Self {
+        Self {
+            email: Some(user.email.clone()),
+            hashed_password: Some(user.hashed_password.clone()),
+            is_active: Some(user.is_active),
+            is_superuser: Some(user.is_superuser),
+            is_verified: Some(user.is_verified),
+            fields: user.fields.clone(),
+            ..Self::default()
+        }
+    }
+
+    /// Sets `is_active`.
+    #[must_use]
+    pub fn is_active(mut self, value: bool) -> Self {
+        self.is_active = Some(value);
+        self
+    }
+
+    /// Sets the password hash.
+    #[must_use]
+    pub fn hashed_password(mut self, hash: impl Into<String>) -> Self {
+        self.hashed_password = Some(hash.into());
+        self
+    }
+
+    /// Whether the patch writes no column (it then only reads the row, if the expectations hold).
+    pub fn sets_nothing(&self) -> bool {
+        self.email.is_none()
+            && self.hashed_password.is_none()
+            && self.is_active.is_none()
+            && self.is_superuser.is_none()
+            && self.is_verified.is_none()
+            && self.fields.is_empty()
+            && !self.bump_token_version
+    }
+
+    /// Applies the patch to a copy of a user, as the store would (for stores without SQL).
+    pub fn apply_to(&self, user: &User) -> Option<User> {
+        let expect = &self.expect;
+        let holds = expect
+            .hashed_password
+            .as_ref()
+            .is_none_or(|h| *h == user.hashed_password)
+            && expect.email.as_ref().is_none_or(|e| *e == user.email)
+            && expect.is_active.is_none_or(|v| v == user.is_active)
+            && expect.is_verified.is_none_or(|v| v == user.is_verified);
+        if !holds {
+            return None;
+        }
+        let mut user = user.clone();
+        if let Some(email) = &self.email {
+            user.email.clone_from(email);
+        }
+        if let Some(hash) = &self.hashed_password {
+            user.hashed_password.clone_from(hash);
+        }
+        user.is_active = self.is_active.unwrap_or(user.is_active);
+        user.is_superuser = self.is_superuser.unwrap_or(user.is_superuser);
+        user.is_verified = self.is_verified.unwrap_or(user.is_verified);
+        for (name, value) in &self.fields {
+            user.fields.insert(name.clone(), value.clone());
+        }
+        user.token_version += i64::from(self.bump_token_version);
+        Some(user)
     }
 }
 
@@ -254,21 +391,195 @@ impl<T: OAuthAccountStore> DynOAuthStore for T {
     }
 }
 
-/// The user whose e-mail equals `email` under full Unicode case folding: the fallback of the
+/// The user whose [`email_key`](crate::email::email_key) is `email`'s, among rows whose key
+/// column is not filled in yet (rows written by FastAPI Users itself): the fallback of the
 /// stores whose SQL `lower()` folds ASCII only.
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
 pub(crate) fn find_folded(
     users: impl IntoIterator<Item = Result<User, StoreError>>,
     email: &str,
 ) -> Result<Option<User>, StoreError> {
-    let wanted = email.to_lowercase();
+    let wanted = crate::email::email_key(email);
     for user in users {
         let user = user?;
-        if user.email.to_lowercase() == wanted {
+        if crate::email::email_key(&user.email) == wanted {
             return Ok(Some(user));
         }
     }
     Ok(None)
+}
+
+/// Says which row keeps no e-mail key, and how to resolve it.
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+pub(crate) fn warn_same_address(id: &str) {
+    tracing::warn!(
+        user_id = id,
+        "this user's e-mail is, after Unicode normalisation, another user's: both accounts are \
+         kept, the address logs in to the older one; change or delete one of them to resolve"
+    );
+}
+
+/// A value bound to a generated statement.
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Param {
+    Id(Uuid),
+    Text(Option<String>),
+    Bool(bool),
+    Int(Option<i64>),
+    Float(Option<f64>),
+    OptionalBool(Option<bool>),
+}
+
+/// A custom field's value as a parameter of its column's type.
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+pub(crate) fn custom_param(kind: crate::user::FieldKind, value: &Value) -> Param {
+    use crate::user::FieldKind;
+    match kind {
+        FieldKind::Integer => Param::Int(value.as_i64()),
+        FieldKind::Float => Param::Float(value.as_f64()),
+        FieldKind::Boolean => Param::OptionalBool(value.as_bool()),
+        FieldKind::String { .. } | FieldKind::Date => {
+            Param::Text(value.as_str().map(str::to_owned))
+        }
+    }
+}
+
+/// Binds one parameter, in the store's own types (`uuid` for PostgreSQL ids; SQLite gets them
+/// as text from [`patch_statement`]).
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+pub(crate) fn bind_param<'q, DB>(
+    args: &mut <DB as sqlx::Database>::Arguments<'q>,
+    param: Param,
+) -> Result<(), StoreError>
+where
+    DB: sqlx::Database,
+    Uuid: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    Option<String>: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    bool: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    Option<bool>: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    Option<i64>: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    Option<f64>: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+{
+    use sqlx::Arguments as _;
+    match param {
+        Param::Id(id) => args.add(id),
+        Param::Text(text) => args.add(text),
+        Param::Bool(value) => args.add(value),
+        Param::OptionalBool(value) => args.add(value),
+        Param::Int(value) => args.add(value),
+        Param::Float(value) => args.add(value),
+    }
+    .map_err(|e| StoreError::Other(e.to_string()))
+}
+
+/// What differs between the two SQL stores' statements.
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+pub(crate) struct Dialect {
+    /// `$1`, `$2`, ... (PostgreSQL) rather than `?` (SQLite).
+    pub(crate) numbered: bool,
+    /// The cast a date column's parameter needs.
+    pub(crate) date_cast: &'static str,
+    /// Ids are bound as their canonical text (SQLite's `CHAR(36)`).
+    pub(crate) text_ids: bool,
+}
+
+/// The one statement that applies a [`UserPatch`] to the row `id` and answers the row after it
+/// (`returning` is the store's column list), with its parameters in order. Conditions go into
+/// the `WHERE`, so the check and the write are one atomic step.
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+pub(crate) fn patch_statement(
+    dialect: &Dialect,
+    schema: &crate::user::UserSchema,
+    returning: &str,
+    id: Uuid,
+    patch: &UserPatch,
+) -> (String, Vec<Param>) {
+    use crate::user::FieldKind;
+    let mut params = Vec::new();
+    let mut next = |param: Param, cast: &str| {
+        params.push(param);
+        if dialect.numbered {
+            format!("${}{cast}", params.len())
+        } else {
+            "?".to_owned()
+        }
+    };
+    let mut sets = Vec::new();
+    if let Some(email) = &patch.email {
+        sets.push(format!(
+            "email = {}",
+            next(Param::Text(Some(email.clone())), "")
+        ));
+        let key = crate::email::email_key(email);
+        sets.push(format!("email_key = {}", next(Param::Text(Some(key)), "")));
+    }
+    if let Some(hash) = &patch.hashed_password {
+        sets.push(format!(
+            "hashed_password = {}",
+            next(Param::Text(Some(hash.clone())), "")
+        ));
+    }
+    for (column, value) in [
+        ("is_active", patch.is_active),
+        ("is_superuser", patch.is_superuser),
+        ("is_verified", patch.is_verified),
+    ] {
+        if let Some(value) = value {
+            sets.push(format!("{column} = {}", next(Param::Bool(value), "")));
+        }
+    }
+    for field in schema.fields() {
+        if let Some(value) = patch.fields.get(&field.name) {
+            let cast = if field.kind == FieldKind::Date {
+                dialect.date_cast
+            } else {
+                ""
+            };
+            let param = next(custom_param(field.kind, value), cast);
+            sets.push(format!("\"{}\" = {param}", field.name));
+        }
+    }
+    if patch.bump_token_version {
+        sets.push("token_version = token_version + 1".to_owned());
+    }
+    let id = if dialect.text_ids {
+        Param::Text(Some(id.to_string()))
+    } else {
+        Param::Id(id)
+    };
+    let mut conditions = vec![format!("id = {}", next(id, ""))];
+    let expect = &patch.expect;
+    if let Some(hash) = &expect.hashed_password {
+        conditions.push(format!(
+            "hashed_password = {}",
+            next(Param::Text(Some(hash.clone())), "")
+        ));
+    }
+    if let Some(email) = &expect.email {
+        conditions.push(format!(
+            "email = {}",
+            next(Param::Text(Some(email.clone())), "")
+        ));
+    }
+    for (column, value) in [
+        ("is_active", expect.is_active),
+        ("is_verified", expect.is_verified),
+    ] {
+        if let Some(value) = value {
+            conditions.push(format!("{column} = {}", next(Param::Bool(value), "")));
+        }
+    }
+    let conditions = conditions.join(" AND ");
+    let sql = if sets.is_empty() {
+        format!("SELECT {returning} FROM \"user\" WHERE {conditions}")
+    } else {
+        format!(
+            "UPDATE \"user\" SET {} WHERE {conditions} RETURNING {returning}",
+            sets.join(", ")
+        )
+    };
+    (sql, params)
 }
 
 /// The custom columns of a user row, from column `start` on, in schema order.
@@ -325,9 +636,12 @@ pub(crate) trait DynUserStore: Send + Sync {
         email: &'a str,
     ) -> BoxFuture<'a, Result<Option<User>, StoreError>>;
     fn create<'a>(&'a self, user: &'a User) -> BoxFuture<'a, Result<(), StoreError>>;
-    fn update<'a>(&'a self, user: &'a User) -> BoxFuture<'a, Result<(), StoreError>>;
+    fn update<'a>(
+        &'a self,
+        id: Uuid,
+        patch: &'a UserPatch,
+    ) -> BoxFuture<'a, Result<Option<User>, StoreError>>;
     fn delete(&self, id: Uuid) -> BoxFuture<'_, Result<(), StoreError>>;
-    fn bump_token_version(&self, id: Uuid) -> BoxFuture<'_, Result<(), StoreError>>;
     fn generation(&self) -> Option<u128>;
 }
 
@@ -344,14 +658,15 @@ impl<T: UserStore> DynUserStore for T {
     fn create<'a>(&'a self, user: &'a User) -> BoxFuture<'a, Result<(), StoreError>> {
         Box::pin(UserStore::create(self, user))
     }
-    fn update<'a>(&'a self, user: &'a User) -> BoxFuture<'a, Result<(), StoreError>> {
-        Box::pin(UserStore::update(self, user))
+    fn update<'a>(
+        &'a self,
+        id: Uuid,
+        patch: &'a UserPatch,
+    ) -> BoxFuture<'a, Result<Option<User>, StoreError>> {
+        Box::pin(UserStore::update(self, id, patch))
     }
     fn delete(&self, id: Uuid) -> BoxFuture<'_, Result<(), StoreError>> {
         Box::pin(UserStore::delete(self, id))
-    }
-    fn bump_token_version(&self, id: Uuid) -> BoxFuture<'_, Result<(), StoreError>> {
-        Box::pin(UserStore::bump_token_version(self, id))
     }
     fn generation(&self) -> Option<u128> {
         UserStore::generation(self)

@@ -9,7 +9,9 @@ use sqlx::postgres::{PgArguments, PgConnectOptions, PgPoolOptions, PgRow};
 use sqlx::{Arguments as _, PgPool, Row as _};
 use uuid::Uuid;
 
-use super::{AccessTokenStore, OAuthAccount, OAuthAccountStore, StoreError, UserStore};
+use super::{
+    AccessTokenStore, Dialect, OAuthAccount, OAuthAccountStore, StoreError, UserPatch, UserStore,
+};
 use crate::user::{FieldKind, UserSchema};
 use crate::User;
 
@@ -28,9 +30,10 @@ const MIGRATION: &str = include_str!("../../migrations/postgres/0001_fastapi_use
 pub struct PostgresStore {
     pool: PgPool,
     schema: UserSchema,
+    /// Every column a user is read from, for `SELECT` and `RETURNING`.
+    columns: String,
     select: String,
     insert: String,
-    update: String,
 }
 
 impl std::fmt::Debug for PostgresStore {
@@ -129,31 +132,23 @@ impl PostgresStore {
                 ""
             });
         }
-        // Insert binds the columns in order, id first; update binds id last.
+        // Insert binds the columns in order, id first, the e-mail key last.
+        casts.push("");
+        columns.push("email_key".to_owned());
         let values: Vec<String> = casts
             .iter()
             .enumerate()
             .map(|(i, cast)| format!("${}{cast}", i + 1))
             .collect();
-        let assignments: Vec<String> = columns[1..]
-            .iter()
-            .zip(&casts[1..])
-            .enumerate()
-            .map(|(i, (column, cast))| format!("{column} = ${}{cast}", i + 1))
-            .collect();
-        let update = format!(
-            "UPDATE \"user\" SET {} WHERE id = ${}",
-            assignments.join(", "),
-            columns.len()
-        );
+        let read = format!("{}, token_version", select.join(", "));
         Self {
-            select: format!("SELECT {}, token_version FROM \"user\"", select.join(", ")),
+            select: format!("SELECT {read} FROM \"user\""),
             insert: format!(
                 "INSERT INTO \"user\" ({}) VALUES ({})",
                 columns.join(", "),
                 values.join(", ")
             ),
-            update,
+            columns: read,
             pool,
             schema,
         }
@@ -231,6 +226,17 @@ impl PostgresStore {
                 .await
                 .map_err(map_err)?;
         }
+        if !existing.iter().any(|c| c == "email_key") {
+            sqlx::query("ALTER TABLE \"user\" ADD COLUMN email_key VARCHAR(320)")
+                .execute(&mut *tx)
+                .await
+                .map_err(map_err)?;
+        }
+        sqlx::query("CREATE UNIQUE INDEX IF NOT EXISTS ix_user_email_key ON \"user\" (email_key)")
+            .execute(&mut *tx)
+            .await
+            .map_err(map_err)?;
+        fill_email_keys(&mut tx).await?;
         for field in self.schema.fields() {
             if !existing.iter().any(|c| c == &field.name) {
                 let sql = format!(
@@ -269,28 +275,49 @@ impl PostgresStore {
         args.add(user.is_verified).map_err(bad)?;
         for field in self.schema.fields() {
             let value = user.fields.get(&field.name).unwrap_or(&Value::Null);
-            match field.kind {
-                FieldKind::Integer => args.add(value.as_i64()),
-                FieldKind::Float => args.add(value.as_f64()),
-                FieldKind::Boolean => args.add(value.as_bool()),
-                FieldKind::String { .. } | FieldKind::Date => {
-                    args.add(value.as_str().map(str::to_owned))
-                }
-            }
-            .map_err(bad)?;
+            super::bind_param::<sqlx::Postgres>(args, super::custom_param(field.kind, value))?;
         }
-        Ok(())
-    }
-
-    async fn fetch_one_user(&self, sql: &str, bind: &str) -> Result<Option<User>, StoreError> {
-        let row = sqlx::query(sql)
-            .bind(bind)
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(map_err)?;
-        row.map(|r| self.read(&r)).transpose()
+        args.add(crate::email::email_key(&user.email)).map_err(bad)
     }
 }
+
+/// Fills in the e-mail key of rows that have none (see the SQLite store's twin): each in a
+/// savepoint, so that a row whose key is taken keeps none, with a warning, and the rest go on.
+async fn fill_email_keys(tx: &mut sqlx::Transaction<'_, sqlx::Postgres>) -> Result<(), StoreError> {
+    let rows: Vec<(Uuid, String)> =
+        sqlx::query_as("SELECT id, email FROM \"user\" WHERE email_key IS NULL ORDER BY ctid")
+            .fetch_all(&mut **tx)
+            .await
+            .map_err(map_err)?;
+    for (id, email) in rows {
+        sqlx::query("SAVEPOINT fill_key")
+            .execute(&mut **tx)
+            .await
+            .map_err(map_err)?;
+        let filled = sqlx::query("UPDATE \"user\" SET email_key = $1 WHERE id = $2")
+            .bind(crate::email::email_key(&email))
+            .bind(id)
+            .execute(&mut **tx)
+            .await
+            .map_err(map_err);
+        let end = match filled {
+            Ok(_) => "RELEASE SAVEPOINT fill_key",
+            Err(StoreError::Conflict) => {
+                super::warn_same_address(&id.to_string());
+                "ROLLBACK TO SAVEPOINT fill_key"
+            }
+            Err(other) => return Err(other),
+        };
+        sqlx::query(end).execute(&mut **tx).await.map_err(map_err)?;
+    }
+    Ok(())
+}
+
+const DIALECT: Dialect = Dialect {
+    numbered: true,
+    date_cast: "::date",
+    text_ids: false,
+};
 
 impl UserStore for PostgresStore {
     async fn get(&self, id: Uuid) -> Result<Option<User>, StoreError> {
@@ -304,15 +331,29 @@ impl UserStore for PostgresStore {
     }
 
     async fn get_by_email(&self, email: &str) -> Result<Option<User>, StoreError> {
-        let sql = format!("{} WHERE lower(email) = lower($1)", self.select);
-        if let Some(user) = self.fetch_one_user(&sql, email).await? {
-            return Ok(Some(user));
+        let sql = format!(
+            "{} WHERE email_key = $1 OR (email_key IS NULL AND lower(email) = lower($2)) \
+             ORDER BY email_key IS NULL LIMIT 1",
+            self.select
+        );
+        let row = sqlx::query(&sql)
+            .bind(crate::email::email_key(email))
+            .bind(email)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(map_err)?;
+        if let Some(row) = row {
+            return self.read(&row).map(Some);
         }
         if email.is_ascii() {
             return Ok(None);
         }
-        // lower() folds only ASCII under the C collation: compare non-ASCII addresses in Rust.
-        let sql = format!("{} WHERE email ~ '[^\\x01-\\x7e]'", self.select);
+        // Rows without a key yet, whose lower() folds only ASCII under the C collation: compare
+        // the non-ASCII addresses among them in Rust.
+        let sql = format!(
+            "{} WHERE email_key IS NULL AND email ~ '[^\\x01-\\x7e]'",
+            self.select
+        );
         let rows = sqlx::query(&sql)
             .fetch_all(&self.pool)
             .await
@@ -332,25 +373,18 @@ impl UserStore for PostgresStore {
         Ok(())
     }
 
-    async fn update(&self, user: &User) -> Result<(), StoreError> {
+    async fn update(&self, id: Uuid, patch: &UserPatch) -> Result<Option<User>, StoreError> {
+        let (sql, params) =
+            super::patch_statement(&DIALECT, &self.schema, &self.columns, id, patch);
         let mut args = PgArguments::default();
-        self.bind_columns(&mut args, user)?;
-        args.add(user.id)
-            .map_err(|e| StoreError::Other(e.to_string()))?;
-        sqlx::query_with(&self.update, args)
-            .execute(&self.pool)
+        for param in params {
+            super::bind_param::<sqlx::Postgres>(&mut args, param)?;
+        }
+        let row = sqlx::query_with(&sql, args)
+            .fetch_optional(&self.pool)
             .await
             .map_err(map_err)?;
-        Ok(())
-    }
-
-    async fn bump_token_version(&self, id: Uuid) -> Result<(), StoreError> {
-        sqlx::query("UPDATE \"user\" SET token_version = token_version + 1 WHERE id = $1")
-            .bind(id)
-            .execute(&self.pool)
-            .await
-            .map_err(map_err)?;
-        Ok(())
+        row.map(|r| self.read(&r)).transpose()
     }
 
     async fn delete(&self, id: Uuid) -> Result<(), StoreError> {

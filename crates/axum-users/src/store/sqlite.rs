@@ -11,8 +11,10 @@ use sqlx::sqlite::{
 use sqlx::{Arguments as _, Row as _, SqlitePool};
 use uuid::Uuid;
 
-use super::{AccessTokenStore, OAuthAccount, OAuthAccountStore, StoreError, UserStore};
-use crate::user::{FieldKind, UserSchema};
+use super::{
+    AccessTokenStore, Dialect, OAuthAccount, OAuthAccountStore, StoreError, UserPatch, UserStore,
+};
+use crate::user::UserSchema;
 use crate::User;
 
 const MIGRATION: &str = include_str!("../../migrations/sqlite/0001_fastapi_users.sql");
@@ -32,9 +34,10 @@ pub struct SqliteStore {
     /// The database file and its write-ahead log, watched for writes by any process.
     files: Option<[std::path::PathBuf; 2]>,
     schema: UserSchema,
+    /// Every column a user is read from, for `SELECT` and `RETURNING`.
+    columns: String,
     select: String,
     insert: String,
-    update: String,
 }
 
 impl std::fmt::Debug for SqliteStore {
@@ -44,6 +47,12 @@ impl std::fmt::Debug for SqliteStore {
             .finish_non_exhaustive()
     }
 }
+
+const DIALECT: Dialect = Dialect {
+    numbered: false,
+    date_cast: "",
+    text_ids: true,
+};
 
 pub(crate) fn map_err(err: sqlx::Error) -> StoreError {
     match &err {
@@ -108,17 +117,13 @@ impl SqliteStore {
         ];
         columns.extend(schema.fields().iter().map(|f| f.name.as_str()));
         let list = columns.join(", ");
-        let placeholders = vec!["?"; columns.len()].join(", ");
-        let assignments = columns[1..]
-            .iter()
-            .map(|c| format!("{c} = ?"))
-            .collect::<Vec<_>>()
-            .join(", ");
+        let placeholders = vec!["?"; columns.len() + 1].join(", ");
+        let read = format!("{list}, token_version");
         Self {
             files: None,
-            select: format!("SELECT {list}, token_version FROM user"),
-            insert: format!("INSERT INTO user ({list}) VALUES ({placeholders})"),
-            update: format!("UPDATE user SET {assignments} WHERE id = ?"),
+            select: format!("SELECT {read} FROM user"),
+            insert: format!("INSERT INTO user ({list}, email_key) VALUES ({placeholders})"),
+            columns: read,
             pool,
             schema,
         }
@@ -174,6 +179,17 @@ impl SqliteStore {
                 .await
                 .map_err(map_err)?;
         }
+        if !existing.iter().any(|c| c == "email_key") {
+            sqlx::query("ALTER TABLE user ADD COLUMN email_key VARCHAR(320)")
+                .execute(&self.pool)
+                .await
+                .map_err(map_err)?;
+        }
+        sqlx::query("CREATE UNIQUE INDEX IF NOT EXISTS ix_user_email_key ON user (email_key)")
+            .execute(&self.pool)
+            .await
+            .map_err(map_err)?;
+        self.fill_email_keys().await?;
         for field in self.schema.fields() {
             if !existing.iter().any(|c| c == &field.name) {
                 // Nullable at the database level so that the column can be added to a table that
@@ -190,6 +206,32 @@ impl SqliteStore {
             }
         }
         Ok(())
+    }
+
+    /// Fills in the e-mail key of rows that have none (written before this column existed, or by
+    /// FastAPI Users itself). A row whose key another row already has keeps none, with a warning:
+    /// two accounts for one address, which an administrator resolves by changing one's e-mail.
+    async fn fill_email_keys(&self) -> Result<(), StoreError> {
+        let rows: Vec<(String, String)> =
+            sqlx::query_as("SELECT id, email FROM user WHERE email_key IS NULL ORDER BY rowid")
+                .fetch_all(&self.pool)
+                .await
+                .map_err(map_err)?;
+        let mut tx = self.pool.begin().await.map_err(map_err)?;
+        for (id, email) in rows {
+            let filled = sqlx::query("UPDATE user SET email_key = ? WHERE id = ?")
+                .bind(crate::email::email_key(&email))
+                .bind(&id)
+                .execute(&mut *tx)
+                .await
+                .map_err(map_err);
+            match filled {
+                Ok(_) => {}
+                Err(StoreError::Conflict) => super::warn_same_address(&id),
+                Err(other) => return Err(other),
+            }
+        }
+        tx.commit().await.map_err(map_err)
     }
 
     fn read(&self, row: &SqliteRow) -> Result<User, StoreError> {
@@ -225,18 +267,9 @@ impl SqliteStore {
         args.add(user.is_verified).map_err(bad)?;
         for field in self.schema.fields() {
             let value = user.fields.get(&field.name).unwrap_or(&Value::Null);
-            match (field.kind, value) {
-                (_, Value::Null) => args.add(None::<String>),
-                (FieldKind::Integer, v) => args.add(v.as_i64()),
-                (FieldKind::Float, v) => args.add(v.as_f64()),
-                (FieldKind::Boolean, v) => args.add(v.as_bool()),
-                (FieldKind::String { .. } | FieldKind::Date, v) => {
-                    args.add(v.as_str().map(str::to_owned))
-                }
-            }
-            .map_err(bad)?;
+            super::bind_param::<sqlx::Sqlite>(args, super::custom_param(field.kind, value))?;
         }
-        Ok(())
+        args.add(crate::email::email_key(&user.email)).map_err(bad)
     }
 }
 
@@ -279,8 +312,13 @@ impl UserStore for SqliteStore {
     }
 
     async fn get_by_email(&self, email: &str) -> Result<Option<User>, StoreError> {
-        let sql = format!("{} WHERE lower(email) = lower(?)", self.select);
+        let sql = format!(
+            "{} WHERE email_key = ? OR (email_key IS NULL AND lower(email) = lower(?)) \
+             ORDER BY email_key IS NULL LIMIT 1",
+            self.select
+        );
         let row = sqlx::query(&sql)
+            .bind(crate::email::email_key(email))
             .bind(email)
             .fetch_optional(&self.pool)
             .await
@@ -291,8 +329,12 @@ impl UserStore for SqliteStore {
         if email.is_ascii() {
             return Ok(None);
         }
-        // SQLite's lower() folds ASCII only: compare the few non-ASCII addresses in Rust.
-        let sql = format!("{} WHERE email GLOB '*[^ -~]*'", self.select);
+        // Rows without a key yet, and SQLite's lower() folds ASCII only: compare the few
+        // non-ASCII addresses among them in Rust.
+        let sql = format!(
+            "{} WHERE email_key IS NULL AND email GLOB '*[^ -~]*'",
+            self.select
+        );
         let rows = sqlx::query(&sql)
             .fetch_all(&self.pool)
             .await
@@ -312,25 +354,18 @@ impl UserStore for SqliteStore {
         Ok(())
     }
 
-    async fn update(&self, user: &User) -> Result<(), StoreError> {
+    async fn update(&self, id: Uuid, patch: &UserPatch) -> Result<Option<User>, StoreError> {
+        let (sql, params) =
+            super::patch_statement(&DIALECT, &self.schema, &self.columns, id, patch);
         let mut args = SqliteArguments::default();
-        self.bind_columns(&mut args, user)?;
-        args.add(user.id.to_string())
-            .map_err(|e| StoreError::Other(e.to_string()))?;
-        sqlx::query_with(&self.update, args)
-            .execute(&self.pool)
+        for param in params {
+            super::bind_param::<sqlx::Sqlite>(&mut args, param)?;
+        }
+        let row = sqlx::query_with(&sql, args)
+            .fetch_optional(&self.pool)
             .await
             .map_err(map_err)?;
-        Ok(())
-    }
-
-    async fn bump_token_version(&self, id: Uuid) -> Result<(), StoreError> {
-        sqlx::query("UPDATE user SET token_version = token_version + 1 WHERE id = ?")
-            .bind(id.to_string())
-            .execute(&self.pool)
-            .await
-            .map_err(map_err)?;
-        Ok(())
+        row.map(|r| self.read(&r)).transpose()
     }
 
     async fn delete(&self, id: Uuid) -> Result<(), StoreError> {

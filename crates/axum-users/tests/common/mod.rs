@@ -21,6 +21,18 @@ use http::{HeaderMap, Method, Request, StatusCode};
 use serde_json::{json, Map, Value};
 use tower::ServiceExt as _;
 
+#[cfg(feature = "postgres")]
+pub mod pg;
+
+/// Says so on the terminal (past the test harness's capture) when a suite is skipped.
+pub fn skipped(what: &str) {
+    use std::io::Write as _;
+    let _ = writeln!(
+        std::io::stderr(),
+        "skipped: {what} (.ci/run runs it with TEST_DATABASE_URL)"
+    );
+}
+
 pub const SECRET: &str = "SECRET";
 /// Made by Python's bcrypt for "guinevere", as in passlib-era FastAPI Users databases.
 pub const BCRYPT_GUINEVERE: &str = "$2b$04$kA1tkzUo4gqSTbXw9gx/Oe81WW5BgBc3RhrnSddKDHbsae/EHNzZG";
@@ -331,10 +343,11 @@ impl TestApp {
 
     /// Replaces a user's stored hash, as a legacy database would hold it.
     pub async fn set_hash(&self, email: &str, hash: &str) {
-        let mut user = self.user(email).await;
-        user.hashed_password = hash.into();
-        axum_users::store::UserStore::update(&self.store, &user)
+        let user = self.user(email).await;
+        let patch = axum_users::store::UserPatch::default().hashed_password(hash);
+        axum_users::store::UserStore::update(&self.store, user.id, &patch)
             .await
+            .unwrap()
             .unwrap();
     }
 
