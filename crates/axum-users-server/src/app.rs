@@ -309,6 +309,10 @@ async fn rate_limits(config: &Config) -> anyhow::Result<RateLimits> {
     limits.register = limit("RATE_LIMIT_REGISTER", &config.rate_limit_register)?;
     limits.mail = limit("RATE_LIMIT_EMAIL", &config.rate_limit_email)?;
     limits.token = limit("RATE_LIMIT_TOKEN", &config.rate_limit_token)?;
+    limits.password_change = limit(
+        "RATE_LIMIT_PASSWORD_CHANGE",
+        &config.rate_limit_password_change,
+    )?;
     limits.account = if config.login_backoff.eq_ignore_ascii_case("off") {
         None
     } else {
@@ -449,7 +453,12 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         .with_context(|| format!("cannot listen on {addr}"))?;
     let local = listener.local_addr().context("no local address")?;
     tracing::info!(address = %local, database = %redact_url(&config.database_url), "axum-users listening on http://{local}");
-    serve_connections(listener, router(&users), request_timeout(&config)).await;
+    let limits = ConnectionLimits {
+        timeout: request_timeout(&config),
+        max: max_connections(&config),
+    };
+    tracing::info!(max_connections = limits.max, "accepting connections");
+    serve_connections(listener, router(&users), limits).await;
     // E-mails already accepted (202) are still sent, retries included, within a bound.
     if tokio::time::timeout(Duration::from_secs(30), users.wait_background())
         .await
@@ -466,14 +475,48 @@ fn request_timeout(config: &Config) -> Duration {
     Duration::from_secs(config.request_timeout.max(1))
 }
 
+/// How long a connection may stay silent, and how many may be open at once.
+#[derive(Debug, Clone, Copy)]
+struct ConnectionLimits {
+    timeout: Duration,
+    max: usize,
+}
+
+/// Descriptors kept for everything but client connections: the database and Redis pools, the
+/// SQLite files, the listener, logs.
+const DESCRIPTOR_HEADROOM: u64 = 128;
+
+/// `AXUM_USERS_MAX_CONNECTIONS`, or what the descriptor limit leaves after the headroom. The
+/// soft limit is first raised to the hard one, as servers do.
+fn max_connections(config: &Config) -> usize {
+    if let Some(max) = config.max_connections.filter(|&max| max > 0) {
+        return max;
+    }
+    let limit = rlimit::increase_nofile_limit(u64::MAX)
+        .or_else(|_| rlimit::getrlimit(rlimit::Resource::NOFILE).map(|(soft, _)| soft))
+        .unwrap_or(1024);
+    let free = limit.saturating_sub(DESCRIPTOR_HEADROOM).max(16);
+    usize::try_from(free).unwrap_or(usize::MAX)
+}
+
 /// Accepts connections until SIGTERM/Ctrl-C, then lets open requests finish (30 s at most).
-/// Unlike `axum::serve`, a client gets `timeout` to send a request head (slow-loris) and an idle
-/// keep-alive connection is closed after it; the body has its own timeout in the routes.
-async fn serve_connections(listener: tokio::net::TcpListener, router: Router, timeout: Duration) {
+/// Unlike `axum::serve`:
+/// - a connection that sends nothing is closed after `timeout`, one that sends a request head
+///   too slowly too (slow-loris), and an idle keep-alive connection after it; the body has its
+///   own timeout in the routes;
+/// - at most `max` connections are open at once. At the cap, the connections that have not sent
+///   a byte yet are closed to make room, so that clients that do send are served while an
+///   attacker holds silent sockets open.
+async fn serve_connections(
+    listener: tokio::net::TcpListener,
+    router: Router,
+    limits: ConnectionLimits,
+) {
     use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
     use hyper_util::server::conn::auto::Builder;
     use tower::ServiceExt as _;
 
+    let timeout = limits.timeout;
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
     let mut builder = Builder::new(TokioExecutor::new());
     builder
@@ -485,8 +528,24 @@ async fn serve_connections(listener: tokio::net::TcpListener, router: Router, ti
         .timer(TokioTimer::new())
         .keep_alive_interval(timeout)
         .keep_alive_timeout(timeout);
+    let slots = std::sync::Arc::new(tokio::sync::Semaphore::new(limits.max));
+    // Wakes the connections still waiting for their first byte, which then close.
+    let make_room = std::sync::Arc::new(tokio::sync::Notify::new());
     let mut shutdown = std::pin::pin!(shutdown_signal());
     loop {
+        let slot = match slots.clone().try_acquire_owned() {
+            Ok(slot) => slot,
+            Err(_) => {
+                make_room.notify_waiters();
+                tokio::select! {
+                    slot = slots.clone().acquire_owned() => match slot {
+                        Ok(slot) => slot,
+                        Err(_) => break,
+                    },
+                    () = &mut shutdown => break,
+                }
+            }
+        };
         let (stream, peer) = tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok(accepted) => accepted,
@@ -508,15 +567,29 @@ async fn serve_connections(listener: tokio::net::TcpListener, router: Router, ti
                 request.map(axum::body::Body::new)
             },
         );
-        let connection = builder
-            .serve_connection(
-                TokioIo::new(stream),
-                hyper_util::service::TowerToHyperService::new(service),
-            )
-            .into_owned();
-        let connection = graceful.watch(connection);
+        let builder = builder.clone();
+        let make_room = make_room.clone();
+        let watcher = graceful.watcher();
         tokio::spawn(async move {
-            if let Err(error) = connection.await {
+            let _slot = slot;
+            // hyper's head timeout starts with the first byte: until then, ours.
+            let mut first = [0u8; 1];
+            let evicted = make_room.notified();
+            let sent = tokio::select! {
+                peeked = stream.peek(&mut first) => matches!(peeked, Ok(n) if n > 0),
+                () = tokio::time::sleep(timeout) => false,
+                () = evicted => false,
+            };
+            if !sent {
+                return;
+            }
+            let connection = builder
+                .serve_connection(
+                    TokioIo::new(stream),
+                    hyper_util::service::TowerToHyperService::new(service),
+                )
+                .into_owned();
+            if let Err(error) = watcher.watch(connection).await {
                 tracing::trace!(%error, "connection ended with an error");
             }
         });

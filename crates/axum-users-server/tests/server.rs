@@ -8,7 +8,7 @@ use std::net::TcpListener;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::{login, run, start, start_in, temp_dir, text, BIN};
+use common::{login, run, start, start_in, start_with_descriptors, temp_dir, text, BIN};
 
 use serde_json::{json, Value};
 
@@ -994,6 +994,65 @@ async fn slow_requests_time_out() {
         "{:?}",
         body_answer.1
     );
+}
+
+/// Sockets that never send a byte: each is closed after `AXUM_USERS_REQUEST_TIMEOUT`, and more
+/// of them than the server has descriptors for do not keep it from serving others. With 256
+/// descriptors (the cap is then 128 connections) and 300 silent sockets, a client that sends its
+/// request is answered at once, long before the 30 s timeout would free anything.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn silent_connections_are_closed_and_capped() {
+    use tokio::io::AsyncReadExt as _;
+    // The test holds 300 sockets itself.
+    rlimit::increase_nofile_limit(4096).unwrap();
+    let short = start_in(
+        temp_dir("silent-short"),
+        &[("AXUM_USERS_REQUEST_TIMEOUT", "1".to_owned())],
+    )
+    .await;
+    let addr = short.base.trim_start_matches("http://").to_owned();
+    let mut silent = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    let started = Instant::now();
+    let mut rest = Vec::new();
+    let closed = tokio::time::timeout(Duration::from_secs(10), silent.read_to_end(&mut rest)).await;
+    assert!(closed.is_ok(), "a silent connection was never closed");
+    assert_eq!(rest, b"");
+    let waited = started.elapsed();
+    assert!(waited >= Duration::from_millis(900), "{waited:?}");
+    drop(short);
+
+    let server = start_with_descriptors(
+        temp_dir("silent-cap"),
+        &[("AXUM_USERS_REQUEST_TIMEOUT", "30".to_owned())],
+        256,
+    )
+    .await;
+    let addr = server.base.trim_start_matches("http://").to_owned();
+    let mut held = Vec::new();
+    for _ in 0..300 {
+        held.push(tokio::net::TcpStream::connect(&addr).await.unwrap());
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let started = Instant::now();
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(10))
+        .build()
+        .unwrap();
+    for _ in 0..3 {
+        let response = client
+            .get(format!("{}/users/me", server.base))
+            .send()
+            .await
+            .expect("a well-behaved client is served while silent sockets are held");
+        assert_eq!(
+            text(response).await,
+            (401, r#"{"detail":"Unauthorized"}"#.to_owned())
+        );
+    }
+    let waited = started.elapsed();
+    println!("served 3 requests beside 300 silent sockets (cap 128) in {waited:?}");
+    assert!(waited < Duration::from_secs(10), "{waited:?}");
+    drop(held);
 }
 
 #[tokio::test]

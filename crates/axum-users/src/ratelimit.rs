@@ -3,15 +3,24 @@
 //! `429 {"detail":"TOO_MANY_REQUESTS"}` with `Retry-After`.
 //!
 //! Counters are fixed windows, in memory for one instance or in Redis (shared by every instance)
-//! with [`RateLimits::redis`].
+//! with [`RateLimits::redis`]. The memory counters are bounded: at most
+//! [`RateLimits::memory_capacity`] keys (default 100,000, about 10 MiB), each a fixed-size digest
+//! of the client address or the account, with O(1) work per request; past the bound the least
+//! used keys are forgotten first. IPv6 clients are counted by their /64 network, since one host
+//! commonly holds a whole /64.
+//!
+//! The client is the socket's address (serve with `into_make_service_with_connect_info`), or,
+//! behind [`RateLimits::trusted_proxies`], the address they forward. A request without either
+//! is refused with `500 {"detail":"RATE_LIMIT_NO_CLIENT_ADDRESS"}` while a limit is on, never
+//! counted in one bucket shared by every caller.
 //!
 //! The per-account limit is a bounded backoff: after `free_failures` failed logins for one
 //! e-mail, each further failure locks that e-mail for `first_delay`, doubling up to `max_delay`
 //! (default 15 minutes); a successful login clears it. An attacker can slow a real user down by
 //! at most `max_delay` at a time, never lock them out for good.
 
-use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -67,6 +76,8 @@ pub(crate) enum Scope {
     Register,
     Mail,
     Token,
+    /// Per user: requests that hash a new password (`PATCH /users/me`, `PATCH /users/{id}`).
+    PasswordChange,
 }
 
 /// Every limit; `None` turns one off. [`RateLimits::default`] is on,
@@ -81,6 +92,9 @@ pub struct RateLimits {
     pub mail: Option<Limit>,
     /// `reset-password` and `verify` per IP (default 20 per 15 minutes).
     pub token: Option<Limit>,
+    /// Password changes per user, so that one account cannot keep the hashing pool busy
+    /// (default 5 per 15 minutes).
+    pub password_change: Option<Limit>,
     /// Failed logins per account.
     pub account: Option<Backoff>,
     /// Proxies whose `X-Forwarded-For` / `Forwarded` headers name the client; the socket's
@@ -96,6 +110,7 @@ impl std::fmt::Debug for RateLimits {
             .field("register", &self.register)
             .field("mail", &self.mail)
             .field("token", &self.token)
+            .field("password_change", &self.password_change)
             .field("account", &self.account)
             .field("trusted_proxies", &self.trusted_proxies)
             .finish_non_exhaustive()
@@ -109,9 +124,10 @@ impl Default for RateLimits {
             register: Some(Limit::per(10, 3600)),
             mail: Some(Limit::per(10, 15 * 60)),
             token: Some(Limit::per(20, 15 * 60)),
+            password_change: Some(Limit::per(5, 15 * 60)),
             account: Some(Backoff::default()),
             trusted_proxies: Vec::new(),
-            counters: Counters::memory(),
+            counters: Counters::memory(DEFAULT_CAPACITY),
         }
     }
 }
@@ -124,10 +140,19 @@ impl RateLimits {
             register: None,
             mail: None,
             token: None,
+            password_change: None,
             account: None,
             trusted_proxies: Vec::new(),
-            counters: Counters::memory(),
+            counters: Counters::memory(DEFAULT_CAPACITY),
         }
+    }
+
+    /// Keeps at most `entries` counters in memory (default 100,000; each about 100 bytes). Not
+    /// used with [`RateLimits::redis`], whose keys expire in Redis.
+    #[must_use]
+    pub fn memory_capacity(mut self, entries: usize) -> Self {
+        self.counters = Counters::memory(entries);
+        self
     }
 
     /// Counters in Redis, shared by every instance that uses the same Redis.
@@ -143,15 +168,15 @@ impl RateLimits {
             Scope::Register => self.register,
             Scope::Mail => self.mail,
             Scope::Token => self.token,
+            Scope::PasswordChange => self.password_change,
         }
     }
 
     /// The client's address: the socket's, or, behind a trusted proxy, the nearest address in
-    /// `X-Forwarded-For` (or `Forwarded: for=`) that is not a trusted proxy.
-    pub(crate) fn client(&self, parts: &Parts) -> String {
-        let Some(ConnectInfo(peer)) = parts.extensions.get::<ConnectInfo<SocketAddr>>() else {
-            return "unknown".into();
-        };
+    /// `X-Forwarded-For` (or `Forwarded: for=`) that is not a trusted proxy. IPv6 addresses
+    /// stand for their /64 network. `None` when the request carries no socket address.
+    pub(crate) fn client(&self, parts: &Parts) -> Option<String> {
+        let ConnectInfo(peer) = parts.extensions.get::<ConnectInfo<SocketAddr>>()?;
         let mut client = peer.ip();
         if self.trusted_proxies.contains(&client) {
             let forwarded: Vec<IpAddr> = forwarded_for(&parts.headers);
@@ -162,15 +187,30 @@ impl RateLimits {
                 }
             }
         }
-        client.to_string()
+        Some(network(client))
     }
 
-    /// Counts a request against its scope's limit.
+    /// Counts a request against its scope's per-client limit.
     pub(crate) async fn check(&self, scope: Scope, parts: &Parts) -> Result<(), ApiError> {
         let Some(limit) = self.limit(scope) else {
             return Ok(());
         };
-        let key = format!("axum_users_rl:{scope:?}:{}", self.client(parts));
+        let Some(client) = self.client(parts) else {
+            return Err(no_client_address());
+        };
+        self.count(scope, &client, limit).await
+    }
+
+    /// Counts a request against its scope's limit for one user.
+    pub(crate) async fn check_user(&self, scope: Scope, user: uuid::Uuid) -> Result<(), ApiError> {
+        match self.limit(scope) {
+            Some(limit) => self.count(scope, &user.to_string(), limit).await,
+            None => Ok(()),
+        }
+    }
+
+    async fn count(&self, scope: Scope, key: &str, limit: Limit) -> Result<(), ApiError> {
+        let key = format!("axum_users_rl:{scope:?}:{key}");
         let (count, ttl) = self.counters.hit(&key, limit.window).await?;
         if count > limit.requests {
             return Err(ApiError::TooManyRequests(ttl));
@@ -178,11 +218,15 @@ impl RateLimits {
         Ok(())
     }
 
+    /// The keys of an account: a digest of its normalised address, so that neither the memory
+    /// nor Redis keeps what was typed, and every key has the same small size.
     fn account_keys(email: &str) -> (String, String) {
-        let email = email.to_lowercase();
+        use sha2::Digest as _;
+        let digest = sha2::Sha256::digest(crate::email::email_key(email).as_bytes());
+        let hex: String = digest[..16].iter().map(|b| format!("{b:02x}")).collect();
         (
-            format!("axum_users_rl:fail:{email}"),
-            format!("axum_users_rl:lock:{email}"),
+            format!("axum_users_rl:fail:{hex}"),
+            format!("axum_users_rl:lock:{hex}"),
         )
     }
 
@@ -227,6 +271,41 @@ impl RateLimits {
     }
 }
 
+/// The default of [`RateLimits::memory_capacity`].
+const DEFAULT_CAPACITY: usize = 100_000;
+
+/// An IPv4 address, or the /64 network of an IPv6 one (an IPv4-mapped one counts as IPv4).
+fn network(ip: IpAddr) -> String {
+    match ip {
+        IpAddr::V4(v4) => v4.to_string(),
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => v4.to_string(),
+            None => {
+                let s = v6.segments();
+                format!("{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3])
+            }
+        },
+    }
+}
+
+/// The answer while a limit is on and the request has no client address: the application is
+/// served without connect info, and counting every caller in one bucket would let one client
+/// lock everyone out. Logged once, loudly.
+fn no_client_address() -> ApiError {
+    static LOGGED: AtomicBool = AtomicBool::new(false);
+    if !LOGGED.swap(true, Ordering::Relaxed) {
+        tracing::error!(
+            "rate limits are on but requests carry no client address: serve the app with \
+             `app.into_make_service_with_connect_info::<std::net::SocketAddr>()`, or turn \
+             the limits off with `RateLimits::off()` (e.g. behind a proxy that limits)"
+        );
+    }
+    ApiError::Custom {
+        status: http::StatusCode::INTERNAL_SERVER_ERROR,
+        detail: serde_json::Value::from("RATE_LIMIT_NO_CLIENT_ADDRESS"),
+    }
+}
+
 fn forwarded_for(headers: &http::HeaderMap) -> Vec<IpAddr> {
     let mut hops = Vec::new();
     for value in headers.get_all("x-forwarded-for") {
@@ -266,9 +345,33 @@ fn forwarded_for(headers: &http::HeaderMap) -> Vec<IpAddr> {
     hops
 }
 
+/// One fixed window of a counter.
+#[derive(Debug)]
+struct Window {
+    count: u64,
+    expires: Instant,
+}
+
+/// Counters by a 128-bit digest of their key: bounded in number, in key size, and O(1) per hit.
+type MemoryCounters = quick_cache::sync::Cache<u128, Arc<Mutex<Window>>>;
+
+fn digest(key: &str) -> u128 {
+    use sha2::Digest as _;
+    let hash = sha2::Sha256::digest(key.as_bytes());
+    let mut first = [0u8; 16];
+    first.copy_from_slice(&hash[..16]);
+    u128::from_le_bytes(first)
+}
+
+fn lock(window: &Mutex<Window>) -> std::sync::MutexGuard<'_, Window> {
+    window
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
 #[derive(Clone)]
 enum Counters {
-    Memory(Arc<Mutex<HashMap<String, (u64, Instant)>>>),
+    Memory(Arc<MemoryCounters>),
     #[cfg(feature = "redis")]
     Redis(redis::aio::ConnectionManager),
 }
@@ -277,8 +380,8 @@ enum Counters {
 use crate::auth::redis::unavailable;
 
 impl Counters {
-    fn memory() -> Self {
-        Self::Memory(Arc::default())
+    fn memory(capacity: usize) -> Self {
+        Self::Memory(Arc::new(quick_cache::sync::Cache::new(capacity.max(1))))
     }
 
     /// Adds one to a counter that lives `window` from its first hit; answers the count and the
@@ -286,19 +389,23 @@ impl Counters {
     async fn hit(&self, key: &str, window: Duration) -> Result<(u64, Duration), ApiError> {
         match self {
             Self::Memory(map) => {
-                let mut map = map
-                    .lock()
-                    .unwrap_or_else(std::sync::PoisonError::into_inner);
                 let now = Instant::now();
-                if map.len() > 100_000 {
-                    map.retain(|_, (_, expires)| *expires > now);
+                let fresh = || {
+                    Ok::<_, std::convert::Infallible>(Arc::new(Mutex::new(Window {
+                        count: 0,
+                        expires: now + window,
+                    })))
+                };
+                let Ok(entry) = map.get_or_insert_with(&digest(key), fresh);
+                let mut entry = lock(&entry);
+                if entry.expires <= now {
+                    *entry = Window {
+                        count: 0,
+                        expires: now + window,
+                    };
                 }
-                let entry = map.entry(key.to_owned()).or_insert((0, now + window));
-                if entry.1 <= now {
-                    *entry = (0, now + window);
-                }
-                entry.0 += 1;
-                Ok((entry.0, entry.1 - now))
+                entry.count += 1;
+                Ok((entry.count, entry.expires - now))
             }
             #[cfg(feature = "redis")]
             Self::Redis(connection) => {
@@ -328,14 +435,11 @@ impl Counters {
     async fn ttl(&self, key: &str) -> Result<Option<Duration>, ApiError> {
         match self {
             Self::Memory(map) => {
-                let map = map
-                    .lock()
-                    .unwrap_or_else(std::sync::PoisonError::into_inner);
                 let now = Instant::now();
-                Ok(map
-                    .get(key)
-                    .filter(|(_, expires)| *expires > now)
-                    .map(|(_, expires)| *expires - now))
+                Ok(map.get(&digest(key)).and_then(|entry| {
+                    let expires = lock(&entry).expires;
+                    (expires > now).then(|| expires - now)
+                }))
             }
             #[cfg(feature = "redis")]
             Self::Redis(connection) => {
@@ -353,10 +457,11 @@ impl Counters {
     async fn set(&self, key: &str, ttl: Duration) -> Result<(), ApiError> {
         match self {
             Self::Memory(map) => {
-                let mut map = map
-                    .lock()
-                    .unwrap_or_else(std::sync::PoisonError::into_inner);
-                map.insert(key.to_owned(), (1, Instant::now() + ttl));
+                let window = Window {
+                    count: 1,
+                    expires: Instant::now() + ttl,
+                };
+                map.insert(digest(key), Arc::new(Mutex::new(window)));
                 Ok(())
             }
             #[cfg(feature = "redis")]
@@ -378,11 +483,8 @@ impl Counters {
     async fn delete(&self, keys: &[String]) -> Result<(), ApiError> {
         match self {
             Self::Memory(map) => {
-                let mut map = map
-                    .lock()
-                    .unwrap_or_else(std::sync::PoisonError::into_inner);
                 for key in keys {
-                    map.remove(key);
+                    map.remove(&digest(key));
                 }
                 Ok(())
             }
@@ -403,6 +505,34 @@ impl Counters {
 mod tests {
     use super::*;
 
+    /// Driven far past its bound, the memory store keeps at most its capacity of keys, each a
+    /// fixed 16 bytes whatever the client or address, and a key still counts while it is used.
+    #[tokio::test]
+    async fn memory_counters_stay_within_their_bound() {
+        let capacity = 10_000;
+        let limits = RateLimits::default().memory_capacity(capacity);
+        let Counters::Memory(map) = &limits.counters else {
+            unreachable!("memory_capacity makes memory counters")
+        };
+        let window = Duration::from_secs(3600);
+        for i in 0..(10 * capacity) {
+            let key = format!(
+                "axum_users_rl:Login:10.{}.{}.{}",
+                i >> 16,
+                (i >> 8) & 255,
+                i & 255
+            );
+            limits.counters.hit(&key, window).await.unwrap();
+            limits.counters.hit("hot", window).await.unwrap();
+        }
+        assert!(map.len() <= capacity, "{} keys", map.len());
+        let (count, _) = limits.counters.hit("hot", window).await.unwrap();
+        assert_eq!(count, 10 * capacity as u64 + 1, "a busy key is kept");
+        let (short, _) = RateLimits::account_keys("a@b.co");
+        let (long, _) = RateLimits::account_keys(&format!("{}@b.co", "a".repeat(65_000)));
+        assert_eq!(short.len(), long.len());
+    }
+
     fn parts(peer: &str, headers: &[(&str, &str)]) -> Parts {
         let mut request = http::Request::builder();
         for (name, value) in headers {
@@ -419,21 +549,39 @@ mod tests {
     fn the_client_is_the_socket_unless_a_trusted_proxy_says_otherwise() {
         let mut limits = RateLimits::off();
         let spoof = [("x-forwarded-for", "1.2.3.4")];
-        assert_eq!(limits.client(&parts("10.0.0.9:5000", &spoof)), "10.0.0.9");
+        let client = |limits: &RateLimits, peer, headers| limits.client(&parts(peer, headers));
+        assert_eq!(
+            client(&limits, "10.0.0.9:5000", &spoof).unwrap(),
+            "10.0.0.9"
+        );
         limits.trusted_proxies = vec!["10.0.0.1".parse().unwrap(), "10.0.0.2".parse().unwrap()];
-        assert_eq!(limits.client(&parts("10.0.0.9:5000", &spoof)), "10.0.0.9");
+        assert_eq!(
+            client(&limits, "10.0.0.9:5000", &spoof).unwrap(),
+            "10.0.0.9"
+        );
         let chain = [("x-forwarded-for", "6.6.6.6, 1.2.3.4, 10.0.0.2")];
-        assert_eq!(limits.client(&parts("10.0.0.1:5000", &chain)), "1.2.3.4");
+        assert_eq!(client(&limits, "10.0.0.1:5000", &chain).unwrap(), "1.2.3.4");
         let forwarded = [("forwarded", r#"for="[2001:db8::7]:4711";proto=https"#)];
         assert_eq!(
-            limits.client(&parts("10.0.0.1:5000", &forwarded)),
-            "2001:db8::7"
+            client(&limits, "10.0.0.1:5000", &forwarded).unwrap(),
+            "2001:db8:0:0::/64"
         );
         let forwarded = [("forwarded", "for=192.0.2.60:8080")];
         assert_eq!(
-            limits.client(&parts("10.0.0.1:5000", &forwarded)),
+            client(&limits, "10.0.0.1:5000", &forwarded).unwrap(),
             "192.0.2.60"
         );
-        assert_eq!(limits.client(&parts("10.0.0.1:5000", &[])), "10.0.0.1");
+        assert_eq!(client(&limits, "10.0.0.1:5000", &[]).unwrap(), "10.0.0.1");
+        // One IPv6 host holds a /64: every address in it is one client; IPv4-mapped is IPv4.
+        assert_eq!(
+            client(&limits, "[2001:db8:1:2:aaaa::1]:5000", &[]),
+            client(&limits, "[2001:db8:1:2:ffff:1:2:3]:5000", &[])
+        );
+        assert_eq!(
+            client(&limits, "[::ffff:192.0.2.1]:5000", &[]).unwrap(),
+            "192.0.2.1"
+        );
+        let bare = http::Request::new(()).into_parts().0;
+        assert_eq!(limits.client(&bare), None);
     }
 }

@@ -684,6 +684,7 @@ async fn flaky_app(failures: usize) -> (AxumUsers, Arc<AtomicUsize>, axum_users:
     let calls = Arc::new(AtomicUsize::new(0));
     let sent = axum_users::MemoryMailer::new();
     let users = AxumUsers::builder(store)
+        .rate_limits(axum_users::ratelimit::RateLimits::off())
         .password_hasher(common::fast_hasher())
         .reset_password_token(TokenSettings::new("SECRET", TokenKind::Reset))
         .mailer(Flaky {
@@ -758,6 +759,7 @@ async fn the_answer_does_not_wait_for_the_lookup_token_or_e_mail() {
         .unwrap();
     let release = Arc::new(tokio::sync::Notify::new());
     let users = AxumUsers::builder(store)
+        .rate_limits(axum_users::ratelimit::RateLimits::off())
         .password_hasher(common::fast_hasher())
         .mailer(Stuck(release.clone()))
         .build()

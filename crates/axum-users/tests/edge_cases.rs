@@ -118,6 +118,7 @@ async fn default_password_policy_is_8_to_128_characters() {
         .unwrap();
     store.migrate().await.unwrap();
     let users = axum_users::AxumUsers::builder(store)
+        .rate_limits(axum_users::ratelimit::RateLimits::off())
         .password_hasher(common::fast_hasher())
         .backend(Backend::new(
             "jwt",

@@ -239,3 +239,61 @@ async fn redis_counters_are_shared_by_instances() {
         (StatusCode::TOO_MANY_REQUESTS, TOO_MANY)
     );
 }
+
+/// One account sending password changes 32 at a time gets 5 of them hashed (the default), the
+/// rest `429` before any hashing: it cannot keep the hashing pool busy for everyone else.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn password_changes_are_limited_per_user() {
+    let app = limited(RateLimits::default()).await;
+    let token = app.login("king.arthur@camelot.bt", "guinevere").await;
+    let changes = (0..32).map(|i| {
+        let body = format!(r#"{{"password":"new-password-{i}"}}"#);
+        let token = token.clone();
+        let app = &app;
+        async move {
+            app.json(Method::PATCH, "/users/me", Some(&token), &body)
+                .await
+        }
+    });
+    let replies = futures_util::future::join_all(changes).await;
+    let ok = replies
+        .iter()
+        .filter(|r| r.status == StatusCode::OK)
+        .count();
+    assert_eq!(ok, 5);
+    for reply in replies.iter().filter(|r| r.status != StatusCode::OK) {
+        assert_eq!(
+            (reply.status, reply.body.as_str()),
+            (StatusCode::TOO_MANY_REQUESTS, TOO_MANY)
+        );
+        assert!((1..=900).contains(&retry_after(reply)));
+    }
+    // Other requests of the user are not limited.
+    let body = r#"{"is_active":false}"#;
+    let reply = app
+        .json(Method::PATCH, "/users/me", Some(&token), body)
+        .await;
+    assert_eq!(reply.status, StatusCode::OK);
+}
+
+/// A username longer than any address is refused at once: nothing is hashed, and no per-account
+/// counter is created for it (65,000-character usernames used to be kept as keys).
+#[tokio::test]
+async fn over_long_usernames_are_refused_before_anything_is_kept() {
+    let app = limited(off_but(|l| l.account = Some(Backoff::default()))).await;
+    let long = format!("{}%40camelot.bt", "a".repeat(65_000));
+    for _ in 0..10 {
+        let body = format!("username={long}&password=x");
+        let reply = from(&app, "192.0.2.1:4000", "/auth/jwt/login", &body, &[]).await;
+        assert_eq!(
+            (reply.status, reply.body.as_str()),
+            (StatusCode::BAD_REQUEST, BAD_CREDENTIALS)
+        );
+    }
+    // Past the free failures, the account of a real address still locks as before.
+    for _ in 0..6 {
+        login(&app, "192.0.2.1:4000", "wrong", &[]).await;
+    }
+    let reply = login(&app, "192.0.2.1:4000", "guinevere", &[]).await;
+    assert_eq!(reply.status, StatusCode::TOO_MANY_REQUESTS);
+}

@@ -13,6 +13,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let users = users(store, &secret)?;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:8001").await?;
     println!("listening on http://127.0.0.1:8001");
-    axum::serve(listener, app(users)).await?;
+    // The rate limits count per client address, which the connect info carries.
+    let app = app(users).into_make_service_with_connect_info::<std::net::SocketAddr>();
+    axum::serve(listener, app).await?;
     Ok(())
 }

@@ -1,13 +1,24 @@
 //! The example tested over HTTP: custom fields validated, stored in real columns, returned and
 //! updatable; each extractor protecting a route.
 
+use std::net::SocketAddr;
+
 use axum::body::Body;
+use axum::extract::ConnectInfo;
 use axum::Router;
 use axum_users::SqliteStore;
 use example_custom_fields::{app, schema, users};
 use http::{Request, StatusCode};
 use serde_json::{json, Value};
 use tower::ServiceExt as _;
+
+/// A request as `axum::serve` with connect info hands it to the app: with the client's address,
+/// which the rate limits count by.
+fn from_client(mut request: Request<Body>) -> Request<Body> {
+    let client: SocketAddr = "127.0.0.1:40000".parse().unwrap();
+    request.extensions_mut().insert(ConnectInfo(client));
+    request
+}
 
 async fn setup() -> (Router, SqliteStore) {
     let store = SqliteStore::connect("sqlite::memory:", schema())
@@ -38,7 +49,7 @@ async fn call(
     };
     let response = app
         .clone()
-        .oneshot(builder.body(body).unwrap())
+        .oneshot(from_client(builder.body(body).unwrap()))
         .await
         .unwrap();
     let status = response.status();
@@ -53,7 +64,7 @@ async fn login(app: &Router, email: &str, password: &str) -> String {
         .header("content-type", "application/x-www-form-urlencoded")
         .body(Body::from(format!("username={email}&password={password}")))
         .unwrap();
-    let response = app.clone().oneshot(request).await.unwrap();
+    let response = app.clone().oneshot(from_client(request)).await.unwrap();
     let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
         .await
         .unwrap();
@@ -232,4 +243,63 @@ async fn extractors_protect_the_apps_routes() {
         call(&app, "GET", "/", Some(&token), None).await,
         (StatusCode::OK, r#"{"signed_in":false}"#.into())
     );
+}
+
+/// Served as `main.rs` serves it (connect info), over a real port: two clients are limited
+/// separately, so one of them cannot use up the logins of everyone. Without the connect info
+/// the limiter refuses to guess, loudly.
+#[tokio::test]
+async fn two_clients_are_limited_separately() {
+    let (app, _store) = setup().await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    let served = app
+        .clone()
+        .into_make_service_with_connect_info::<SocketAddr>();
+    tokio::spawn(async move { axum::serve(listener, served).await });
+    let client = |ip: &str| {
+        reqwest::Client::builder()
+            .local_address(ip.parse::<std::net::IpAddr>().unwrap())
+            .build()
+            .unwrap()
+    };
+    let login = |client: reqwest::Client, attempt: usize| async move {
+        // A new address each time, so that only the per-client limit applies.
+        client
+            .post(format!("http://{address}/auth/jwt/login"))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(format!(
+                "username=nobody{attempt}%40camelot.bt&password=wrong"
+            ))
+            .send()
+            .await
+            .unwrap()
+            .status()
+    };
+    // The default login limit: 20 a minute per client address.
+    let greedy = client("127.0.0.1");
+    for attempt in 0..20 {
+        assert_eq!(
+            login(greedy.clone(), attempt).await,
+            StatusCode::BAD_REQUEST,
+            "{attempt}"
+        );
+    }
+    assert_eq!(login(greedy, 20).await, StatusCode::TOO_MANY_REQUESTS);
+    // Another client (127.0.0.2 is loopback too) is not held back by the first.
+    assert_eq!(
+        login(client("127.0.0.2"), 21).await,
+        StatusCode::BAD_REQUEST
+    );
+
+    let bare = Request::post("/auth/jwt/login")
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(Body::from("username=a%40b.co&password=x"))
+        .unwrap();
+    let response = app.oneshot(bare).await.unwrap();
+    assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
+    let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
+        .await
+        .unwrap();
+    assert_eq!(&bytes[..], br#"{"detail":"RATE_LIMIT_NO_CLIENT_ADDRESS"}"#);
 }

@@ -39,7 +39,10 @@ pub fn free_port() -> u16 {
 }
 
 pub fn command(dir: &Path) -> Command {
-    let mut cmd = Command::new(BIN);
+    configure(Command::new(BIN), dir)
+}
+
+fn configure(mut cmd: Command, dir: &Path) -> Command {
     cmd.current_dir(dir)
         .env_remove("AXUM_USERS_SECRET")
         .env_remove("AXUM_USERS_DATABASE_URL")
@@ -57,8 +60,27 @@ pub async fn start(name: &str) -> Server {
 
 /// Starts the binary in `dir` on a free port and waits until it answers.
 pub async fn start_in(dir: PathBuf, envs: &[(&str, String)]) -> Server {
+    let cmd = command(&dir);
+    start_command(cmd, dir, envs).await
+}
+
+/// Starts the binary as `start_in` does, with at most `descriptors` open files (as
+/// `ulimit -n` sets it, soft and hard).
+pub async fn start_with_descriptors(
+    dir: PathBuf,
+    envs: &[(&str, String)],
+    descriptors: u64,
+) -> Server {
+    let mut cmd = Command::new("sh");
+    cmd.arg("-c")
+        .arg(format!("ulimit -n {descriptors} && exec \"$0\""))
+        .arg(BIN);
+    let cmd = configure(cmd, &dir);
+    start_command(cmd, dir, envs).await
+}
+
+async fn start_command(mut cmd: Command, dir: PathBuf, envs: &[(&str, String)]) -> Server {
     let port = free_port();
-    let mut cmd = command(&dir);
     cmd.env("AXUM_USERS_BIND", format!("127.0.0.1:{port}"));
     for (k, v) in envs {
         cmd.env(k, v);

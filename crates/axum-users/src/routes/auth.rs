@@ -84,6 +84,9 @@ async fn logout_everywhere(
     Ok(response)
 }
 
+/// The longest address an account can have (the `email` column is `VARCHAR(320)`).
+const MAX_USERNAME_CHARS: usize = 320;
+
 /// The OAuth2 password form (`username`, `password`, optional `grant_type=password`).
 fn credentials(form: &FormFields) -> Result<(String, String), ValidationErrors> {
     let mut errors = ValidationErrors::default();
@@ -127,6 +130,10 @@ async fn login(users: AxumUsers, backend: &str, request: Request) -> Result<Resp
     let bytes = read_body(&users, body).await?;
     let form = FormFields::parse(&parts.headers, bytes).await?;
     let (username, password) = credentials(&form)?;
+    // No account has a longer address: refused before anything is hashed or remembered.
+    if username.chars().count() > MAX_USERNAME_CHARS {
+        return Err(ApiError::Code(ErrorCode::LoginBadCredentials));
+    }
     limits.check_account(&username).await?;
     let manager = users.manager();
     let user = match manager.authenticate(&username, &password).await? {

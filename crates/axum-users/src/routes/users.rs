@@ -101,6 +101,22 @@ async fn json_first(users: &AxumUsers, request: Request) -> Result<(Parts, RawBo
     Ok((parts, raw))
 }
 
+fn sets_password(update: &UserUpdate) -> bool {
+    update
+        .fields
+        .iter()
+        .any(|field| matches!(field, UpdateField::Password(_)))
+}
+
+/// Requests that cost a password hash count against the caller's own limit, so that one
+/// account cannot keep the hashing pool busy for everyone.
+async fn limit_hashing(users: &AxumUsers, caller: &User) -> Result<(), ApiError> {
+    users
+        .limits()
+        .check_user(crate::ratelimit::Scope::PasswordChange, caller.id)
+        .await
+}
+
 async fn apply_update(
     users: &AxumUsers,
     user: User,
@@ -126,12 +142,15 @@ async fn patch_me(State(users): State<AxumUsers>, request: Request) -> Result<Re
         _ => None,
     };
     let update = parse_update(raw, users.manager().schema(), true)?;
+    let sensitive = update.fields.iter().any(|field| match field {
+        UpdateField::Password(_) => true,
+        UpdateField::Email(email) => *email != user.email,
+        _ => false,
+    });
+    if sets_password(&update) || (sensitive && users.requires_current_password()) {
+        limit_hashing(&users, &user).await?;
+    }
     if users.requires_current_password() {
-        let sensitive = update.fields.iter().any(|field| match field {
-            UpdateField::Password(_) => true,
-            UpdateField::Email(email) => *email != user.email,
-            _ => false,
-        });
         let confirmed = match &current {
             Some(password) => {
                 users
@@ -170,10 +189,13 @@ async fn patch_user(
     request: Request,
 ) -> Result<Response, ApiError> {
     let (parts, raw) = json_first(&users, request).await?;
-    users.caller(&parts, true).await?;
+    let admin = users.caller(&parts, true).await?;
     let id = path.ok().map(|Path(id)| id);
     let user = users.user_or_404(id.as_deref()).await?;
     let update = parse_update(raw, users.manager().schema(), false)?;
+    if sets_password(&update) {
+        limit_hashing(&users, &admin).await?;
+    }
     apply_update(&users, user, update, &parts).await
 }
 

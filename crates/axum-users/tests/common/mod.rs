@@ -281,7 +281,19 @@ impl Reply {
     }
 }
 
-pub async fn send_to(router: &Router, request: Request<Body>) -> Reply {
+/// Sends a request through the router as `axum::serve` with connect info would hand it over:
+/// with a client address (127.0.0.1 unless the test set one).
+pub async fn send_to(router: &Router, mut request: Request<Body>) -> Reply {
+    use axum::extract::ConnectInfo;
+    use std::net::SocketAddr;
+    if request
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .is_none()
+    {
+        let client = SocketAddr::from(([127, 0, 0, 1], 40000));
+        request.extensions_mut().insert(ConnectInfo(client));
+    }
     let response = router.clone().oneshot(request).await.unwrap();
     let status = response.status();
     let headers = response.headers().clone();
