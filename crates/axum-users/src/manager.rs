@@ -245,8 +245,9 @@ impl UserManager {
         Ok(user)
     }
 
-    /// Checks credentials. An unknown e-mail still costs one hash, so that the answer takes as
-    /// long as for a wrong password. A correct password under a weaker hash is re-hashed.
+    /// Checks credentials. An unknown e-mail still costs a hash at the cost of a real stored
+    /// one ([`PasswordHasher::verify_unknown`]), so that the answer takes as long as for a
+    /// wrong password. A correct password under a weaker hash is re-hashed.
     /// Activity is not checked here.
     pub async fn authenticate(
         &self,
@@ -254,7 +255,7 @@ impl UserManager {
         password: &str,
     ) -> Result<Option<User>, ApiError> {
         let Some(user) = self.store.get_by_email(email).await? else {
-            self.hasher.hash(password).await?;
+            self.hasher.verify_unknown(password, email).await?;
             return Ok(None);
         };
         match self.hasher.verify(password, &user.hashed_password).await? {
@@ -460,7 +461,7 @@ impl UserManager {
         if !user.is_active {
             return Err(ManagerError::UserInactive);
         }
-        let fingerprint = self.hasher.hash(&user.hashed_password).await?;
+        let fingerprint = self.hasher.fingerprint(&user.hashed_password).await?;
         let mut claims = serde_json::Map::new();
         claims.insert("sub".into(), user.id.to_string().into());
         claims.insert("password_fgpt".into(), fingerprint.into());

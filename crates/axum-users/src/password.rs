@@ -3,10 +3,14 @@
 //! it runs on a pool of its own, one thread per core, never on an async worker. A fixed set of
 //! threads also bounds memory: each argon2 hash takes `memory_kib`, and however many logins
 //! arrive, only one hash per thread is alive at a time (the others wait in the queue).
-
-use std::sync::Arc;
+//!
+//! Timing: a login for an unknown address verifies a dummy hash with the cost of a real stored
+//! hash, chosen by the address among the costs met at logins (weighted by how often each was
+//! met), so that a database of migrated FastAPI Users hashes (m=65536, t=3, p=4) does not tell
+//! its addresses apart from unknown ones by the time a wrong password takes.
 
 use std::cell::RefCell;
+use std::sync::{Arc, Mutex};
 
 use argon2::password_hash::{Output, ParamsString, PasswordHash, SaltString};
 use argon2::{Algorithm, Argon2, Block, Params, Version};
@@ -66,6 +70,120 @@ struct Inner {
     argon2: Argon2<'static>,
     params: Argon2Params,
     pool: rayon::ThreadPool,
+    costs: Costs,
+}
+
+/// What verifying a stored hash costs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Cost {
+    Argon2 {
+        memory_kib: u32,
+        iterations: u32,
+        parallelism: u32,
+    },
+    Bcrypt(u32),
+}
+
+impl Cost {
+    fn of(stored: &str) -> Option<Self> {
+        if is_bcrypt(stored) {
+            return stored.get(4..6)?.parse().ok().map(Self::Bcrypt);
+        }
+        let params = Params::try_from(&PasswordHash::new(stored).ok()?).ok()?;
+        (params.m_cost() <= MAX_MEMORY_KIB).then(|| Self::Argon2 {
+            memory_kib: params.m_cost(),
+            iterations: params.t_cost(),
+            parallelism: params.p_cost(),
+        })
+    }
+}
+
+/// How many accounts met at logins have each cost: at most [`MAX_COSTS`] costs, counts halved
+/// past a million. An account counts once while it is among the last [`RECENT_ACCOUNTS`] seen,
+/// so logging in again and again to one's own account does not shift the weights. A
+/// per-process key picks, from an address, where in the counts an unknown address falls.
+struct Costs {
+    seen: Mutex<Vec<(Cost, u64)>>,
+    recent: quick_cache::sync::Cache<u64, ()>,
+    hasher: std::hash::RandomState,
+    key: [u8; 32],
+}
+
+/// Accounts remembered as already counted (by a 64-bit digest of their stored hash).
+const RECENT_ACCOUNTS: usize = 10_000;
+
+/// Distinct costs remembered; a new one replaces the rarest.
+const MAX_COSTS: usize = 8;
+
+impl Costs {
+    fn new() -> Self {
+        use rand::RngCore as _;
+        let mut key = [0u8; 32];
+        rand::rngs::OsRng.fill_bytes(&mut key);
+        Self {
+            seen: Mutex::new(Vec::with_capacity(MAX_COSTS)),
+            recent: quick_cache::sync::Cache::new(RECENT_ACCOUNTS),
+            hasher: std::hash::RandomState::new(),
+            key,
+        }
+    }
+
+    /// Counts the cost of an account's stored hash, once while it is recent.
+    fn account(&self, stored: &str) {
+        use std::hash::BuildHasher as _;
+        let digest = self.hasher.hash_one(stored);
+        if self.recent.get(&digest).is_some() {
+            return;
+        }
+        self.recent.insert(digest, ());
+        if let Some(cost) = Cost::of(stored) {
+            self.record(cost);
+        }
+    }
+
+    fn seen(&self) -> std::sync::MutexGuard<'_, Vec<(Cost, u64)>> {
+        self.seen
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn record(&self, cost: Cost) {
+        let mut seen = self.seen();
+        if let Some(entry) = seen.iter_mut().find(|(c, _)| *c == cost) {
+            entry.1 += 1;
+        } else if seen.len() < MAX_COSTS {
+            seen.push((cost, 1));
+        } else if let Some(rarest) = seen.iter_mut().min_by_key(|(_, n)| *n) {
+            *rarest = (cost, 1);
+        }
+        if seen.iter().map(|(_, n)| n).sum::<u64>() > 1_000_000 {
+            for entry in seen.iter_mut() {
+                entry.1 = (entry.1 / 2).max(1);
+            }
+        }
+    }
+
+    /// The cost an unknown address imitates: the same one for the same address while the
+    /// counts stay as they are; `None` before any login was seen.
+    fn for_address(&self, address: &str) -> Option<Cost> {
+        use sha2::Digest as _;
+        let mut digest = sha2::Sha256::new();
+        digest.update(self.key);
+        digest.update(crate::email::email_key(address).as_bytes());
+        let digest = digest.finalize();
+        let mut first = [0u8; 8];
+        first.copy_from_slice(&digest[..8]);
+        let seen = self.seen();
+        let total: u64 = seen.iter().map(|(_, n)| n).sum();
+        let mut point = u64::from_le_bytes(first) % total.max(1);
+        for (cost, count) in seen.iter() {
+            if point < *count {
+                return Some(*cost);
+            }
+            point -= count;
+        }
+        None
+    }
 }
 
 impl std::fmt::Debug for PasswordHasher {
@@ -112,6 +230,7 @@ impl PasswordHasher {
                 argon2: Argon2::new(Algorithm::Argon2id, Version::V0x13, argon_params),
                 params,
                 pool,
+                costs: Costs::new(),
             }),
         })
     }
@@ -151,10 +270,37 @@ impl PasswordHasher {
 
     /// Checks a password against a stored hash and says whether to store a stronger one.
     pub async fn verify(&self, password: &str, stored: &str) -> Result<Verified, ApiError> {
+        self.inner.costs.account(stored);
         let password = password.to_owned();
         let stored = stored.to_owned();
         self.blocking(move |inner| inner.verify(&password, &stored))
             .await?
+    }
+
+    /// The work of [`PasswordHasher::verify`] for an address that has no account: a dummy hash
+    /// at the cost of a real stored one (see the module docs), so that the answer takes as long.
+    pub async fn verify_unknown(&self, password: &str, address: &str) -> Result<(), ApiError> {
+        let cost = self.inner.costs.for_address(address);
+        let password = password.to_owned();
+        self.blocking(move |inner| inner.imitate(&password, cost))
+            .await?
+    }
+
+    /// A fingerprint of a stored hash for reset tokens (FastAPI Users' `password_fgpt`): an
+    /// argon2id PHC string any argon2 verifier reads, at the lowest cost. Its input is a salted
+    /// hash, not a password, so a slow hash would protect nothing; and a cheap one keeps the
+    /// work after `forgot-password` from showing in the timing of other requests.
+    pub async fn fingerprint(&self, stored: &str) -> Result<String, ApiError> {
+        let stored = stored.to_owned();
+        self.blocking(move |_| {
+            let cheap = Params::new(8, 1, 1, Some(32))
+                .map_err(|e| ApiError::Internal(format!("argon2 parameters: {e}")))?;
+            hash_with(
+                &Argon2::new(Algorithm::Argon2id, Version::V0x13, cheap),
+                &stored,
+            )
+        })
+        .await?
     }
 }
 
@@ -200,28 +346,54 @@ fn lower_priority() {
     }
 }
 
+/// An argon2id PHC string of `password` with these parameters and a fresh 16-byte salt.
+fn hash_with(argon2: &Argon2<'_>, password: &str) -> Result<String, ApiError> {
+    let failed =
+        |e: &dyn std::fmt::Display| ApiError::Internal(format!("argon2 hashing failed: {e}"));
+    let salt = SaltString::generate(&mut rand::rngs::OsRng);
+    let mut salt_bytes = [0u8; 64];
+    let salt_bytes = salt
+        .as_salt()
+        .decode_b64(&mut salt_bytes)
+        .map_err(|e| failed(&e))?;
+    let mut out = [0u8; 32];
+    if !argon2_into(argon2, password.as_bytes(), salt_bytes, &mut out) {
+        return Err(failed(&"invalid input"));
+    }
+    let hash = PasswordHash {
+        algorithm: Algorithm::Argon2id.ident(),
+        version: Some(Version::V0x13.into()),
+        params: ParamsString::try_from(argon2.params()).map_err(|e| failed(&e))?,
+        salt: Some(salt.as_salt()),
+        hash: Some(Output::new(&out).map_err(|e| failed(&e))?),
+    };
+    Ok(hash.to_string())
+}
+
 impl Inner {
     fn hash(&self, password: &str) -> Result<String, ApiError> {
-        let failed =
-            |e: &dyn std::fmt::Display| ApiError::Internal(format!("argon2 hashing failed: {e}"));
-        let salt = SaltString::generate(&mut rand::rngs::OsRng);
-        let mut salt_bytes = [0u8; 64];
-        let salt_bytes = salt
-            .as_salt()
-            .decode_b64(&mut salt_bytes)
-            .map_err(|e| failed(&e))?;
-        let mut out = [0u8; 32];
-        if !argon2_into(&self.argon2, password.as_bytes(), salt_bytes, &mut out) {
-            return Err(failed(&"invalid input"));
+        hash_with(&self.argon2, password)
+    }
+
+    /// As much work as verifying a hash of this cost (the configured one when `None`).
+    fn imitate(&self, password: &str, cost: Option<Cost>) -> Result<(), ApiError> {
+        match cost {
+            None => self.hash(password).map(drop),
+            Some(Cost::Bcrypt(cost)) => {
+                let _ = bcrypt::hash_with_salt(password, cost, [0u8; 16]);
+                Ok(())
+            }
+            Some(Cost::Argon2 {
+                memory_kib,
+                iterations,
+                parallelism,
+            }) => {
+                let params = Params::new(memory_kib, iterations, parallelism, Some(32))
+                    .map_err(|e| ApiError::Internal(format!("argon2 parameters: {e}")))?;
+                let argon2 = Argon2::new(Algorithm::Argon2id, Version::V0x13, params);
+                hash_with(&argon2, password).map(drop)
+            }
         }
-        let hash = PasswordHash {
-            algorithm: Algorithm::Argon2id.ident(),
-            version: Some(Version::V0x13.into()),
-            params: ParamsString::try_from(self.argon2.params()).map_err(|e| failed(&e))?,
-            salt: Some(salt.as_salt()),
-            hash: Some(Output::new(&out).map_err(|e| failed(&e))?),
-        };
-        Ok(hash.to_string())
     }
 
     fn verify(&self, password: &str, stored: &str) -> Result<Verified, ApiError> {
@@ -320,6 +492,64 @@ mod tests {
             parallelism: 1,
         })
         .unwrap()
+    }
+
+    #[tokio::test]
+    async fn unknown_addresses_imitate_the_costs_met_at_logins() {
+        let hasher = fast();
+        assert_eq!(hasher.inner.costs.for_address("a@b.co"), None);
+        // A database of FastAPI Users hashes: the dummy hash takes their cost.
+        let fastapi = PasswordHasher::new(Argon2Params {
+            memory_kib: 2048,
+            iterations: 3,
+            parallelism: 4,
+        })
+        .unwrap();
+        let stored = fastapi.hash("guinevere").await.unwrap();
+        hasher.verify("wrong", &stored).await.unwrap();
+        let migrated = Cost::Argon2 {
+            memory_kib: 2048,
+            iterations: 3,
+            parallelism: 4,
+        };
+        assert_eq!(
+            hasher.inner.costs.for_address("nobody@b.co"),
+            Some(migrated)
+        );
+        hasher.verify_unknown("wrong", "nobody@b.co").await.unwrap();
+        // Two costs met as often: addresses spread over both, each address always the same.
+        let bcrypt = bcrypt::hash("guinevere", 4).unwrap();
+        hasher.verify("wrong", &bcrypt).await.unwrap();
+        let picks: Vec<Option<Cost>> = (0..200)
+            .map(|i| hasher.inner.costs.for_address(&format!("user{i}@b.co")))
+            .collect();
+        assert!(picks.contains(&Some(migrated)) && picks.contains(&Some(Cost::Bcrypt(4))));
+        for (i, pick) in picks.iter().enumerate() {
+            let again = hasher.inner.costs.for_address(&format!("USER{i}@B.CO"));
+            assert_eq!(again, *pick, "the same address, the same cost");
+        }
+        // Bounded: more costs than kept replace the rarest.
+        for memory_kib in 100..120 {
+            hasher.inner.costs.record(Cost::Argon2 {
+                memory_kib,
+                iterations: 1,
+                parallelism: 1,
+            });
+        }
+        assert_eq!(hasher.inner.costs.seen().len(), MAX_COSTS);
+    }
+
+    #[tokio::test]
+    async fn reset_fingerprints_are_cheap_argon2_strings() {
+        let hasher = fast();
+        let stored = hasher.hash("guinevere").await.unwrap();
+        let fingerprint = hasher.fingerprint(&stored).await.unwrap();
+        assert!(
+            fingerprint.starts_with("$argon2id$v=19$m=8,t=1,p=1$"),
+            "{fingerprint}"
+        );
+        assert!(hasher.matches(&stored, &fingerprint).await.unwrap());
+        assert!(!hasher.matches("other", &fingerprint).await.unwrap());
     }
 
     #[tokio::test]

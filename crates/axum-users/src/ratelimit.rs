@@ -4,9 +4,9 @@
 //!
 //! Counters are fixed windows, in memory for one instance or in Redis (shared by every instance)
 //! with [`RateLimits::redis`]. The memory counters are bounded: at most
-//! [`RateLimits::memory_capacity`] keys (default 100,000, about 10 MiB), each a fixed-size digest
-//! of the client address or the account, with O(1) work per request; past the bound the least
-//! used keys are forgotten first. IPv6 clients are counted by their /64 network, since one host
+//! [`RateLimits::memory_capacity`] keys (default 100,000, about 15 MiB resident), each a
+//! fixed-size digest of the client address or the account, with O(1) work per request; past the
+//! bound the least used keys are forgotten first. IPv6 clients are counted by their /64 network, since one host
 //! commonly holds a whole /64.
 //!
 //! The client is the socket's address (serve with `into_make_service_with_connect_info`), or,
@@ -147,8 +147,8 @@ impl RateLimits {
         }
     }
 
-    /// Keeps at most `entries` counters in memory (default 100,000; each about 100 bytes). Not
-    /// used with [`RateLimits::redis`], whose keys expire in Redis.
+    /// Keeps at most `entries` counters in memory (default 100,000; about 15 MiB resident when
+    /// full). Not used with [`RateLimits::redis`], whose keys expire in Redis.
     #[must_use]
     pub fn memory_capacity(mut self, entries: usize) -> Self {
         self.counters = Counters::memory(entries);
