@@ -141,6 +141,12 @@ impl AxumUsers {
             };
             let mut login_responses = login_ok.as_object().cloned().unwrap_or_default();
             login_responses.insert("400".into(), login_bad);
+            if matches!(backend.transport(), Transport::Cookie(_)) {
+                login_responses.insert(
+                    "403".into(),
+                    error_response("A login from a page of a site that is not allowed (CSRF_ORIGIN_NOT_ALLOWED)."),
+                );
+            }
             login_responses.insert("422".into(), validation_response());
             let mut login = operation(
                 &format!("auth_{name}_login_auth_{name}_login_post"),
