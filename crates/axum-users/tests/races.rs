@@ -26,7 +26,16 @@ struct App {
 }
 
 fn app<S: Store>(store: S) -> App {
-    let users = AxumUsers::builder(store.clone())
+    let tokens = DatabaseStrategy::new(store.clone(), Some(3600));
+    app_with_sessions(
+        store,
+        Backend::new("db", BearerTransport::new("auth/db/login"), tokens),
+    )
+}
+
+/// The app with JWTs (backend `jwt`) and `sessions`, a stateful backend named `db`.
+fn app_with_sessions<S: Store>(store: S, sessions: Backend) -> App {
+    let users = AxumUsers::builder(store)
         .rate_limits(RateLimits::off())
         .password_hasher(fast_hasher())
         .password_policy(PasswordPolicy {
@@ -38,11 +47,7 @@ fn app<S: Store>(store: S) -> App {
             BearerTransport::new("auth/jwt/login"),
             JwtStrategy::new(SECRET, Some(3600)),
         ))
-        .backend(Backend::new(
-            "db",
-            BearerTransport::new("auth/db/login"),
-            DatabaseStrategy::new(store, Some(3600)),
-        ))
+        .backend(sessions)
         .build()
         .unwrap();
     let router = users.router();
@@ -276,7 +281,32 @@ async fn verify_token_is_spent_once<S: Store>(store: S) {
 /// A database-token login with the old password races the password change: once both have
 /// answered, no token minted from the old password works.
 async fn no_session_survives_a_password_change<S: Store>(store: S) {
-    let app = app(store);
+    sessions_end_with_the_password(app(store)).await;
+}
+
+/// The same race with Redis tokens.
+#[cfg(feature = "redis")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn redis_sessions_end_with_the_password() {
+    let Ok(url) = std::env::var("TEST_REDIS_URL") else {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI must set TEST_REDIS_URL"
+        );
+        common::skipped("redis_sessions_end_with_the_password: TEST_REDIS_URL is not set");
+        return;
+    };
+    let file = SqliteFile::new("redis-sessions");
+    let prefix = format!("axum_users_test_{}:", uuid::Uuid::new_v4().simple());
+    let tokens = axum_users::RedisStrategy::connect(&url, Some(3600))
+        .await
+        .unwrap()
+        .key_prefix(prefix);
+    let sessions = Backend::new("db", BearerTransport::new("auth/db/login"), tokens);
+    sessions_end_with_the_password(app_with_sessions(file.store().await, sessions)).await;
+}
+
+async fn sessions_end_with_the_password(app: App) {
     for round in 0..ROUNDS {
         let email = format!("bors{round}@camelot.bt");
         app.register(&email, "old-pass").await;
