@@ -142,6 +142,14 @@ pub async fn build(config: &Config) -> anyhow::Result<AxumUsers> {
     builder = builder
         .allowed_origins(origins)
         .map_err(|e| anyhow::anyhow!("invalid configuration: AXUM_USERS_ALLOWED_ORIGINS: {e}"))?;
+    let cors_headers = config
+        .cors_headers
+        .split(',')
+        .map(str::trim)
+        .filter(|h| !h.is_empty());
+    builder = builder
+        .cors_headers(cors_headers)
+        .map_err(|e| anyhow::anyhow!("invalid configuration: AXUM_USERS_CORS_HEADERS: {e}"))?;
     builder = builder
         .rate_limits(rate_limits(config).await?)
         .require_current_password(config.require_current_password)

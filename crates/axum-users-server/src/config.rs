@@ -34,6 +34,8 @@ pub struct Config {
     pub user_cache: bool,
     pub user_cache_ttl: u64,
     pub allowed_origins: String,
+    /// Request headers the allowed origins may send, besides the default list.
+    pub cors_headers: String,
     pub require_current_password: bool,
     pub password_change_revokes_jwts: bool,
     pub request_timeout: u64,
@@ -114,6 +116,7 @@ impl Default for Config {
             user_cache: true,
             user_cache_ttl: 60,
             allowed_origins: String::new(),
+            cors_headers: String::new(),
             require_current_password: false,
             password_change_revokes_jwts: false,
             request_timeout: 15,

@@ -343,7 +343,7 @@ async fn serves_openapi_and_docs_without_a_cdn() {
 #[test]
 fn bad_configuration_fails_with_one_clear_line() {
     let dir = temp_dir("config");
-    let cases: [(&[(&str, &str)], &str); 19] = [
+    let cases: [(&[(&str, &str)], &str); 21] = [
         (&[("AXUM_USERS_DATABASE_URL", "mysql://nope")], "error: invalid configuration: AXUM_USERS_DATABASE_URL must be a sqlite: or postgres:// URL (got mysql://nope)\n"),
         (&[("AXUM_USERS_DATABASE_URL", "postgres://app:hunter2@127.0.0.1:1/app")], "error: invalid configuration: AXUM_USERS_SECRET must be set with a PostgreSQL database (and be the same on every instance)\n"),
         (&[("AXUM_USERS_BACKENDS", "jwt,ldap")], "error: invalid configuration: AXUM_USERS_BACKENDS: unknown backend \"ldap\" (jwt, cookie, db, redis)\n"),
@@ -353,6 +353,8 @@ fn bad_configuration_fails_with_one_clear_line() {
         (&[("AXUM_USERS_RATE_LIMITS", "on"), ("AXUM_USERS_LOGIN_BACKOFF", "5/1")], "error: invalid configuration: AXUM_USERS_LOGIN_BACKOFF must be FREE/FIRST_SECONDS/MAX_SECONDS (e.g. 5/1/900) or off, got \"5/1\"\n"),
         (&[("AXUM_USERS_RATE_LIMITS", "on"), ("AXUM_USERS_TRUSTED_PROXIES", "10.0.0.1, proxy.local")], "error: invalid configuration: AXUM_USERS_TRUSTED_PROXIES: \"proxy.local\" is not an IP address\n"),
         (&[("AXUM_USERS_BACKENDS", "jwt,jwt")], "error: invalid configuration: AXUM_USERS_BACKENDS names \"jwt\" twice\n"),
+        (&[("AXUM_USERS_COOKIE_SAMESITE", "none"), ("AXUM_USERS_COOKIE_SECURE", "false")], "error: invalid configuration: backend \"cookie\": a SameSite=none cookie without Secure is dropped by every browser; make it Secure (server: AXUM_USERS_COOKIE_SECURE=true, served over HTTPS) or use SameSite=lax\n"),
+        (&[("AXUM_USERS_CORS_HEADERS", "x-ok, bad header")], "error: invalid configuration: AXUM_USERS_CORS_HEADERS: \"bad header\" is not a header name\n"),
         (&[("AXUM_USERS_BACKENDS", "redis")], "error: invalid configuration: the redis backend needs AXUM_USERS_REDIS_URL\n"),
         (&[("AXUM_USERS_BACKENDS", "redis"), ("AXUM_USERS_REDIS_URL", "redis://:hunter2@127.0.0.1:1")], ""),
         (&[("AXUM_USERS_SECRET", "s"), ("AXUM_USERS_DATABASE_URL", "postgres://app:hunter2@127.0.0.1:1/app")], ""),
@@ -1089,5 +1091,45 @@ async fn allowed_origins_get_cors() {
     assert_eq!(
         header("access-control-allow-credentials").as_deref(),
         Some("true")
+    );
+}
+
+/// The headers front-ends add (tracing, error monitoring, fetch wrappers) pass the preflight,
+/// and `AXUM_USERS_CORS_HEADERS` adds the application's own.
+#[tokio::test]
+async fn cors_request_headers_fit_real_front_ends() {
+    let server = start_in(
+        temp_dir("cors-headers"),
+        &[
+            (
+                "AXUM_USERS_ALLOWED_ORIGINS",
+                "https://app.camelot.bt".to_owned(),
+            ),
+            ("AXUM_USERS_CORS_HEADERS", "X-Api-Version".to_owned()),
+        ],
+    )
+    .await;
+    let response = reqwest::Client::new()
+        .request(reqwest::Method::OPTIONS, format!("{}/users/me", server.base))
+        .header("origin", "https://app.camelot.bt")
+        .header("access-control-request-method", "PATCH")
+        .header(
+            "access-control-request-headers",
+            "authorization,content-type,sentry-trace,baggage,traceparent,x-requested-with,x-api-version",
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 200);
+    let allowed = response
+        .headers()
+        .get("access-control-allow-headers")
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(
+        allowed,
+        "authorization,content-type,accept,accept-language,x-requested-with,traceparent,tracestate,baggage,sentry-trace,x-api-version"
     );
 }

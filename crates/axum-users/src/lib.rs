@@ -30,7 +30,7 @@ pub use hooks::Hooks;
 pub use mail::{Mailer, MemoryMailer};
 pub use manager::{PasswordPolicy, UserManager};
 pub use password::{Argon2Params, PasswordHasher};
-pub use state::{AxumUsers, AxumUsersBuilder, ConfigError};
+pub use state::{AxumUsers, AxumUsersBuilder, ConfigError, DEFAULT_CORS_HEADERS};
 #[cfg(feature = "postgres")]
 pub use store::PostgresStore;
 #[cfg(feature = "sqlite")]

@@ -18,6 +18,20 @@ use crate::tokens::{TokenKind, TokenSettings};
 use crate::user::UserSchema;
 use crate::ApiError;
 
+/// Request headers a front-end may send cross-origin ([`AxumUsers::cors_layer`]): the API's own,
+/// plus what browsers' fetch wrappers, tracing and error monitoring add.
+pub const DEFAULT_CORS_HEADERS: &[&str] = &[
+    "authorization",
+    "content-type",
+    "accept",
+    "accept-language",
+    "x-requested-with",
+    "traceparent",
+    "tracestate",
+    "baggage",
+    "sentry-trace",
+];
+
 /// User management for an axum application. Cheap to clone (one `Arc`).
 #[derive(Clone)]
 pub struct AxumUsers {
@@ -37,6 +51,7 @@ struct Inner {
     #[cfg(feature = "oauth")]
     oauth: Option<crate::routes::oauth::OAuthConfig>,
     require_current_password: bool,
+    cors_headers: Vec<String>,
 }
 
 impl std::fmt::Debug for AxumUsers {
@@ -77,6 +92,7 @@ impl AxumUsers {
             body_timeout: crate::routes::BODY_TIMEOUT,
             require_current_password: false,
             password_change_revokes_jwts: false,
+            cors_headers: Vec::new(),
             #[cfg(feature = "oauth")]
             oauth: None,
             #[cfg(feature = "oauth")]
@@ -130,12 +146,14 @@ impl AxumUsers {
 
     /// CORS for the front-ends named in
     /// [`AxumUsersBuilder::allowed_origins`]: their pages may call the API from the browser,
-    /// with credentials (the auth cookie) and the `Authorization` and `Content-Type` headers;
-    /// preflight answers are cached for 10 minutes. `None` when no origin is allowed (the API is
-    /// then same-origin only). Apply it around the router:
-    /// `if let Some(cors) = users.cors_layer() { app = app.layer(cors) }`.
+    /// with credentials (the auth cookie) and the request headers of
+    /// [`DEFAULT_CORS_HEADERS`] plus [`AxumUsersBuilder::cors_headers`]; preflight answers are
+    /// cached for 10 minutes. A response to any other origin carries no CORS header at all.
+    /// `None` when no origin is allowed (the API is then same-origin only). Apply it around the
+    /// router: `if let Some(cors) = users.cors_layer() { app = app.layer(cors) }`.
     pub fn cors_layer(&self) -> Option<tower_http::cors::CorsLayer> {
-        use http::{header, HeaderValue, Method};
+        use http::{header, HeaderName, HeaderValue, Method};
+        use tower_http::cors::AllowCredentials;
         let origins: Vec<HeaderValue> = self
             .inner
             .csrf
@@ -146,12 +164,22 @@ impl AxumUsers {
         if origins.is_empty() {
             return None;
         }
+        let allowed = origins.clone();
+        let headers: Vec<HeaderName> = DEFAULT_CORS_HEADERS
+            .iter()
+            .copied()
+            .map(String::from)
+            .chain(self.inner.cors_headers.iter().cloned())
+            .filter_map(|name| HeaderName::try_from(name).ok())
+            .collect();
         Some(
             tower_http::cors::CorsLayer::new()
                 .allow_origin(origins)
-                .allow_credentials(true)
+                .allow_credentials(AllowCredentials::predicate(move |origin, _| {
+                    allowed.contains(origin)
+                }))
                 .allow_methods([Method::GET, Method::POST, Method::PATCH, Method::DELETE])
-                .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE])
+                .allow_headers(headers)
                 .expose_headers([header::RETRY_AFTER])
                 .max_age(std::time::Duration::from_secs(600)),
         )
@@ -278,6 +306,7 @@ pub struct AxumUsersBuilder {
     body_timeout: std::time::Duration,
     require_current_password: bool,
     password_change_revokes_jwts: bool,
+    cors_headers: Vec<String>,
     #[cfg(feature = "oauth")]
     oauth: Option<(
         Arc<dyn crate::store::DynOAuthStore>,
@@ -364,6 +393,23 @@ impl AxumUsersBuilder {
                 ))
             })?;
             self.allowed_origins.push(normal);
+        }
+        Ok(self)
+    }
+
+    /// Request headers that the allowed front-ends may send besides [`DEFAULT_CORS_HEADERS`]
+    /// (e.g. `x-api-version`); refuses a name that is not a header name.
+    pub fn cors_headers<I, H>(mut self, headers: I) -> Result<Self, ConfigError>
+    where
+        I: IntoIterator<Item = H>,
+        H: AsRef<str>,
+    {
+        for name in headers {
+            let name = name.as_ref().trim().to_ascii_lowercase();
+            if http::HeaderName::try_from(name.as_str()).is_err() {
+                return Err(ConfigError(format!("{name:?} is not a header name")));
+            }
+            self.cors_headers.push(name);
         }
         Ok(self)
     }
@@ -544,6 +590,15 @@ impl AxumUsersBuilder {
             if self.backends[..index].iter().any(|b| &b.name == name) {
                 return Err(ConfigError(format!("two backends are named {name:?}")));
             }
+            if let crate::auth::Transport::Cookie(cookie) = backend.transport() {
+                if cookie.samesite == crate::auth::SameSite::None && !cookie.secure {
+                    return Err(ConfigError(format!(
+                        "backend {name:?}: a SameSite=none cookie without Secure is dropped by \
+                         every browser; make it Secure (server: AXUM_USERS_COOKIE_SECURE=true, \
+                         served over HTTPS) or use SameSite=lax"
+                    )));
+                }
+            }
         }
         Ok(AxumUsers {
             inner: Arc::new(Inner {
@@ -580,6 +635,7 @@ impl AxumUsersBuilder {
                 #[cfg(feature = "oauth")]
                 oauth,
                 require_current_password: self.require_current_password,
+                cors_headers: self.cors_headers,
             }),
         })
     }

@@ -268,13 +268,36 @@ async fn allowed_origins_feed_cors() {
         ("access-control-allow-origin", "https://app.camelot.bt"),
         ("access-control-allow-credentials", "true"),
         ("access-control-allow-methods", "GET,POST,PATCH,DELETE"),
-        ("access-control-allow-headers", "authorization,content-type"),
+        (
+            "access-control-allow-headers",
+            "authorization,content-type,accept,accept-language,x-requested-with,traceparent,tracestate,baggage,sentry-trace",
+        ),
         ("access-control-max-age", "600"),
     ] {
         assert_eq!(reply.header(name), Some(value), "{name}");
     }
     let reply = common::send_to(&router, preflight("https://evil.example")).await;
     assert_eq!(reply.header("access-control-allow-origin"), None);
+    assert_eq!(reply.header("access-control-allow-credentials"), None);
+    // Nor on a plain answer to another origin, or to a same-origin request.
+    for origin in [Some("https://evil.example"), None] {
+        let mut request = Request::builder().uri("/users/me");
+        if let Some(origin) = origin {
+            request = request.header("origin", origin);
+        }
+        let reply = common::send_to(&router, request.body(Body::empty()).unwrap()).await;
+        assert_eq!(reply.status, StatusCode::UNAUTHORIZED);
+        assert_eq!(
+            reply.header("access-control-allow-credentials"),
+            None,
+            "{origin:?}"
+        );
+        assert_eq!(
+            reply.header("access-control-allow-origin"),
+            None,
+            "{origin:?}"
+        );
+    }
 
     // An actual cross-origin request from the allowed front-end, with the cookie.
     let cookie = cookie(&app).await;
@@ -294,4 +317,35 @@ async fn allowed_origins_feed_cors() {
         reply.header("access-control-expose-headers"),
         Some("retry-after")
     );
+}
+
+/// A `SameSite=none` cookie without `Secure` is dropped by every browser: refused at build.
+#[tokio::test]
+async fn samesite_none_needs_secure() {
+    use axum_users::auth::{Backend, CookieTransport, JwtStrategy, SameSite};
+    let store = axum_users::SqliteStore::connect("sqlite::memory:", axum_users::UserSchema::new())
+        .await
+        .unwrap();
+    let cookie = |secure| CookieTransport {
+        samesite: SameSite::None,
+        secure,
+        ..CookieTransport::default()
+    };
+    let built = |secure| {
+        axum_users::AxumUsers::builder(store.clone())
+            .backend(Backend::new(
+                "cookie",
+                cookie(secure),
+                JwtStrategy::new("s", None),
+            ))
+            .build()
+    };
+    let refused = built(false).unwrap_err();
+    assert!(
+        refused
+            .0
+            .starts_with("backend \"cookie\": a SameSite=none cookie without Secure"),
+        "{refused}"
+    );
+    assert!(built(true).is_ok());
 }
