@@ -154,11 +154,12 @@ impl AxumUsers {
                 &["auth"],
                 Value::Object(login_responses),
             );
+            // As FastAPI describes it: the urlencoded form only (the route reads multipart too;
+            // two content types make generated clients take the body as optional).
             login.insert(
                 "requestBody".into(),
                 json!({"required": true, "content": {
-                "application/x-www-form-urlencoded": {"schema": schema_ref(&body_name)},
-                "multipart/form-data": {"schema": schema_ref(&body_name)}}}),
+                "application/x-www-form-urlencoded": {"schema": schema_ref(&body_name)}}}),
             );
             paths.insert(format!("/auth/{name}/login"), json!({"post": login}));
             let mut logout_responses = logout_ok.as_object().cloned().unwrap_or_default();
