@@ -411,15 +411,24 @@ pub fn router(users: &AxumUsers) -> Router {
     router.layer(TraceLayer::new_for_http())
 }
 
-/// `/users/me/` → 307 to `/users/me`, as Starlette does when the other form is a route.
+/// `/users/me/` → 307 to `http://host/users/me`, as Starlette does when the other form is a
+/// route: an absolute URL built from `Host` (and `X-Forwarded-Proto: https` behind a proxy).
 fn fallback(users: &AxumUsers, request: Request) -> Response {
     let path = request.uri().path();
     if let Some(trimmed) = path.strip_suffix('/').filter(|p| !p.is_empty()) {
         if is_route(users, trimmed) {
-            let location = match request.uri().query() {
+            let mut location = match request.uri().query() {
                 Some(q) => format!("{trimmed}?{q}"),
                 None => trimmed.to_owned(),
             };
+            let header = |name| request.headers().get(name).and_then(|v| v.to_str().ok());
+            if let Some(host) = header("host").filter(|h| !h.contains('/')) {
+                let scheme = match header("x-forwarded-proto") {
+                    Some(proto) if proto.eq_ignore_ascii_case("https") => "https",
+                    _ => "http",
+                };
+                location = format!("{scheme}://{host}{location}");
+            }
             return Redirect::temporary(&location).into_response();
         }
     }

@@ -264,9 +264,24 @@ async fn the_whole_flow_over_http() {
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .unwrap();
+    // Absolute, as Starlette builds it from the request's Host.
     let response = no_redirect.get(url("/users/me/")).send().await.unwrap();
     assert_eq!(response.status().as_u16(), 307);
-    assert_eq!(response.headers()["location"], "/users/me");
+    let host = server.base.trim_start_matches("http://");
+    assert_eq!(
+        response.headers()["location"],
+        format!("http://{host}/users/me").as_str()
+    );
+    let response = no_redirect
+        .get(url("/users/me/?x=1"))
+        .header("x-forwarded-proto", "https")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        response.headers()["location"],
+        format!("https://{host}/users/me?x=1").as_str()
+    );
 
     // The generated secret sits beside the database, readable by its owner only.
     let secret = server.dir.join("axum-users.secret");

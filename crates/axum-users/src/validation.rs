@@ -119,16 +119,33 @@ fn is_json_content_type(headers: &HeaderMap) -> bool {
 
 /// Reads a JSON body as FastAPI does: parsed only under a JSON content type; a malformed
 /// document is a 422 `json_invalid` error, reported before anything else about the request.
-pub fn read_json_body(headers: &HeaderMap, body: &Bytes) -> Result<RawBody, ValidationErrors> {
+pub fn read_json_body(headers: &HeaderMap, body: &Bytes) -> Result<RawBody, crate::ApiError> {
     if body.is_empty() {
         return Ok(RawBody::Absent);
     }
     if !is_json_content_type(headers) {
         return Ok(RawBody::Text(String::from_utf8_lossy(body).into_owned()));
     }
+    // Python's `json` reads a UTF-8 byte order mark as FastAPI receives it.
+    let body = body.strip_prefix(b"\xef\xbb\xbf").unwrap_or(body);
+    // FastAPI answers a body that is not UTF-8, or nested past what its parser can take, with
+    // this 400 rather than a validation error.
+    let unparsable = || crate::ApiError::Custom {
+        status: http::StatusCode::BAD_REQUEST,
+        detail: Value::from("There was an error parsing the body"),
+    };
+    if std::str::from_utf8(body).is_err() {
+        return Err(unparsable());
+    }
     serde_json::from_slice::<Value>(body)
         .map(RawBody::Json)
-        .map_err(|err| json_decode_error(body, &err).into())
+        .map_err(|err| {
+            if err.to_string().starts_with("recursion limit exceeded") {
+                unparsable()
+            } else {
+                ValidationErrors::from(json_decode_error(body, &err)).into()
+            }
+        })
 }
 
 /// Python's `json` module reports a character offset and its own wording; we compute the same
@@ -330,7 +347,11 @@ mod tests {
         ] {
             let mut headers = HeaderMap::new();
             headers.insert(header::CONTENT_TYPE, "application/json".parse().unwrap());
-            let err = read_json_body(&headers, &Bytes::from(text)).unwrap_err();
+            let Err(crate::ApiError::Validation(err)) =
+                read_json_body(&headers, &Bytes::from(text))
+            else {
+                panic!("{text}: a validation error");
+            };
             let item = &err.0[0];
             assert_eq!(item.loc[1], Value::from(offset), "{text}");
             assert_eq!(item.ctx, Some(json!({"error": message})), "{text}");

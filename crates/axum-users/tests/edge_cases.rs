@@ -149,3 +149,49 @@ async fn default_password_policy_is_8_to_128_characters() {
     let reply = common::send_to(&router, register("é".repeat(128))).await;
     assert_eq!(reply.status, StatusCode::CREATED);
 }
+
+/// JSON bodies as FastAPI (Python's `json`) reads them, observed on FastAPI Users 15.0.5: a
+/// UTF-8 byte order mark is fine, nesting is fine up to the parser's limit, and a body that is
+/// not UTF-8, or nested past the limit, is `400 "There was an error parsing the body"`.
+#[tokio::test]
+async fn json_bodies_are_decoded_as_fastapi_decodes_them() {
+    let app = app().await;
+    let post = |uri: &str, body: Vec<u8>| {
+        Request::post(uri)
+            .header("content-type", "application/json")
+            .body(Body::from(body))
+            .unwrap()
+    };
+    let bom = b"\xef\xbb\xbf{\"email\":\"bom@camelot.bt\",\"password\":\"grail\"}".to_vec();
+    let reply = app.send(post("/auth/register", bom)).await;
+    assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.body);
+    assert_eq!(reply.json()["email"], "bom@camelot.bt");
+    let bom = b"\xef\xbb\xbf{\"email\":\"bom@camelot.bt\"}".to_vec();
+    let reply = app.send(post("/auth/forgot-password", bom)).await;
+    assert_eq!(
+        (reply.status, reply.body.as_str()),
+        (StatusCode::ACCEPTED, "null")
+    );
+
+    let nested = |depth: usize| {
+        format!(
+            r#"{{"email":"deep{depth}@camelot.bt","password":"grail","x":{}{}}}"#,
+            "[".repeat(depth),
+            "]".repeat(depth)
+        )
+        .into_bytes()
+    };
+    let reply = app.send(post("/auth/register", nested(100))).await;
+    assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.body);
+    let unparsable = r#"{"detail":"There was an error parsing the body"}"#;
+    for body in [
+        nested(5000),
+        b"{\"email\":\"x\xff@camelot.bt\",\"password\":\"grail\"}".to_vec(),
+    ] {
+        let reply = app.send(post("/auth/register", body)).await;
+        assert_eq!(
+            (reply.status, reply.body.as_str()),
+            (StatusCode::BAD_REQUEST, unparsable)
+        );
+    }
+}
