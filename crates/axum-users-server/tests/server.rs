@@ -341,18 +341,47 @@ async fn serves_openapi_and_docs_without_a_cdn() {
         responses,
         ["200", "401", "403", "404", "400", "422", "408", "413", "503"]
     );
-    let page = reqwest::get(format!("{}/docs/", server.base))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    assert!(page.contains("swagger-ui"), "{page}");
+    // The page at /docs itself (a redirect to /docs/ made Swagger UI post the login to
+    // /docs/auth/jwt/login), /docs/ redirected to it, assets and the OAuth2 redirect local.
+    let response = reqwest::get(format!("{}/docs", server.base)).await.unwrap();
+    assert_eq!(response.status().as_u16(), 200);
+    assert_eq!(
+        response.headers()["content-type"],
+        "text/html; charset=utf-8"
+    );
+    let page = response.text().await.unwrap();
+    assert!(
+        page.contains("<title>axum-users - Swagger UI</title>"),
+        "{page}"
+    );
+    assert!(page.contains(r#""layout": "BaseLayout""#), "{page}");
     assert!(!page.contains("https://"), "assets are served locally");
-    let js = reqwest::get(format!("{}/docs/swagger-ui-bundle.js", server.base))
+    let no_redirect = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let slash = no_redirect
+        .get(format!("{}/docs/", server.base))
+        .send()
         .await
         .unwrap();
-    assert_eq!(js.status().as_u16(), 200);
+    assert_eq!(slash.status().as_u16(), 307);
+    assert_eq!(
+        slash.headers()["location"],
+        format!("{}/docs", server.base).as_str()
+    );
+    for (asset, kind) in [
+        ("swagger-ui-bundle.js", "text/javascript"),
+        ("swagger-ui.css", "text/css"),
+        ("oauth2-redirect", "text/html"),
+    ] {
+        let response = reqwest::get(format!("{}/docs/{asset}", server.base))
+            .await
+            .unwrap();
+        assert_eq!(response.status().as_u16(), 200, "{asset}");
+        let content_type = response.headers()["content-type"].to_str().unwrap();
+        assert!(content_type.starts_with(kind), "{asset}: {content_type}");
+    }
 }
 
 #[test]

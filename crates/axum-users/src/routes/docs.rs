@@ -1,27 +1,139 @@
-//! `/openapi.json` and the interactive `/docs` page, with Swagger UI served from the binary
-//! (no CDN).
+//! `/openapi.json` and (feature `swagger-ui`) the interactive `/docs` page as FastAPI serves it:
+//! the page at `/docs` itself, `/docs/oauth2-redirect` for Swagger UI's OAuth flows, and Swagger
+//! UI's assets from the binary (no CDN). Every URL the page uses is relative to where it is
+//! served, so the "Authorize" button signs in wherever the application nests these routes.
 
+use axum::routing::get;
 use axum::Router;
 use serde_json::Value;
 
 pub(crate) fn docs_router<S: Clone + Send + Sync + 'static>(openapi: Value) -> Router<S> {
+    let title = openapi["info"]["title"]
+        .as_str()
+        .unwrap_or("axum-users")
+        .to_owned();
+    let body = std::sync::Arc::new(openapi);
+    let router = Router::new().route(
+        "/openapi.json",
+        get(move || {
+            let body = body.clone();
+            async move { crate::error::json_response(http::StatusCode::OK, &body) }
+        }),
+    );
     #[cfg(feature = "swagger-ui")]
-    {
-        let ui: Router<S> = utoipa_swagger_ui::SwaggerUi::new("/docs")
-            .external_url_unchecked("/openapi.json", openapi)
-            .into();
-        ui
-    }
+    let router = swagger_ui::routes(router, &title);
     #[cfg(not(feature = "swagger-ui"))]
-    {
-        use axum::routing::get;
-        let body = std::sync::Arc::new(openapi);
-        Router::new().route(
-            "/openapi.json",
-            get(move || {
-                let body = body.clone();
-                async move { crate::error::json_response(http::StatusCode::OK, &body) }
-            }),
+    let _ = title;
+    router
+}
+
+#[cfg(feature = "swagger-ui")]
+mod swagger_ui {
+    use std::sync::Arc;
+
+    use axum::extract::Path;
+    use axum::response::{Html, IntoResponse, Response};
+    use axum::routing::get;
+    use axum::Router;
+    use http::header;
+
+    /// The files of Swagger UI's distribution the page loads.
+    const ASSETS: [&str; 4] = [
+        "swagger-ui-bundle.js",
+        "swagger-ui.css",
+        "favicon-32x32.png",
+        "favicon-16x16.png",
+    ];
+
+    pub(super) fn routes<S: Clone + Send + Sync + 'static>(
+        router: Router<S>,
+        title: &str,
+    ) -> Router<S> {
+        let page = Html(page(title));
+        router
+            .route("/docs", get(move || async move { page.clone() }))
+            .route(
+                "/docs/oauth2-redirect",
+                get(|| async { asset("oauth2-redirect.html") }),
+            )
+            .route(
+                "/docs/{file}",
+                get(|Path(file): Path<String>| async move {
+                    if ASSETS.contains(&file.as_str()) {
+                        asset(&file)
+                    } else {
+                        crate::ApiError::NOT_FOUND.into_response()
+                    }
+                }),
+            )
+    }
+
+    fn asset(file: &str) -> Response {
+        let config = Arc::new(utoipa_swagger_ui::Config::new(["openapi.json"]));
+        match utoipa_swagger_ui::serve(file, config) {
+            Ok(Some(found)) => (
+                [
+                    (header::CONTENT_TYPE, found.content_type),
+                    (header::CACHE_CONTROL, "public, max-age=86400".to_owned()),
+                ],
+                found.bytes.into_owned(),
+            )
+                .into_response(),
+            Ok(None) => crate::ApiError::NOT_FOUND.into_response(),
+            Err(error) => {
+                crate::ApiError::Internal(format!("swagger ui asset: {error}")).into_response()
+            }
+        }
+    }
+
+    /// FastAPI's page (`get_swagger_ui_html` with its default parameters), with the document,
+    /// the assets and the OAuth2 redirect found relative to the page instead of the site root.
+    fn page(title: &str) -> String {
+        let title = title
+            .replace('&', "&amp;")
+            .replace('<', "&lt;")
+            .replace('>', "&gt;");
+        format!(
+            r##"<!DOCTYPE html>
+<html>
+<head>
+<meta name="viewport" content="width=device-width, initial-scale=1.0">
+<link type="text/css" rel="stylesheet" href="docs/swagger-ui.css">
+<link rel="shortcut icon" href="docs/favicon-32x32.png">
+<title>{title} - Swagger UI</title>
+</head>
+<body>
+<div id="swagger-ui">
+</div>
+<script src="docs/swagger-ui-bundle.js"></script>
+<script>
+// Where the routes are mounted: this page is `<prefix>/docs`.
+const prefix = window.location.pathname.replace(/\/docs\/?$/, '');
+const ui = SwaggerUIBundle({{
+    url: prefix + '/openapi.json',
+    "dom_id": "#swagger-ui",
+    "layout": "BaseLayout",
+    "deepLinking": true,
+    "showExtensions": true,
+    "showCommonExtensions": true,
+    oauth2RedirectUrl: window.location.origin + prefix + '/docs/oauth2-redirect',
+    presets: [
+        SwaggerUIBundle.presets.apis,
+        SwaggerUIBundle.SwaggerUIStandalonePreset
+    ],
+}})
+</script>
+</body>
+</html>
+"##
         )
+    }
+
+    #[cfg(test)]
+    mod tests {
+        #[test]
+        fn the_page_escapes_its_title() {
+            assert!(super::page("<x>").contains("<title>&lt;x&gt; - Swagger UI</title>"));
+        }
     }
 }
