@@ -49,6 +49,12 @@ async fn the_docs_follow_the_prefix_the_routes_are_nested_under() {
         assert_eq!(document.status, StatusCode::OK);
         // The token URL is relative, as FastAPI Users writes it: the page at <prefix>/docs
         // resolves it to <prefix>/auth/jwt/login.
+        let servers = &document.json()["servers"];
+        if prefix.is_empty() {
+            assert_eq!(*servers, serde_json::Value::Null, "no servers at the root");
+        } else {
+            assert_eq!(*servers, serde_json::json!([{ "url": prefix }]));
+        }
         let schemes = &document.json()["components"]["securitySchemes"];
         assert_eq!(
             schemes["OAuth2PasswordBearer"]["flows"]["password"]["tokenUrl"],

@@ -15,10 +15,28 @@ pub(crate) fn docs_router<S: Clone + Send + Sync + 'static>(openapi: Value) -> R
     let body = std::sync::Arc::new(openapi);
     let router = Router::new().route(
         "/openapi.json",
-        get(move || {
-            let body = body.clone();
-            async move { crate::error::json_response(http::StatusCode::OK, &body) }
-        }),
+        get(
+            move |axum::extract::OriginalUri(original): axum::extract::OriginalUri,
+                  uri: http::Uri| {
+                let body = body.clone();
+                async move {
+                    // Nested under a prefix, the document says so (as FastAPI's `root_path`
+                    // does), so that clients and Swagger UI call `<prefix>/users/me`.
+                    let prefix = original
+                        .path()
+                        .strip_suffix(uri.path())
+                        .filter(|prefix| !prefix.is_empty());
+                    match prefix {
+                        None => crate::error::json_response(http::StatusCode::OK, &body),
+                        Some(prefix) => {
+                            let mut document = (*body).clone();
+                            document["servers"] = serde_json::json!([{ "url": prefix }]);
+                            crate::error::json_response(http::StatusCode::OK, &document)
+                        }
+                    }
+                }
+            },
+        ),
     );
     #[cfg(feature = "swagger-ui")]
     let router = swagger_ui::routes(router, &title);
