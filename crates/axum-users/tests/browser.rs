@@ -58,7 +58,7 @@ async fn serve(router: Router) -> SocketAddr {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn swagger_ui_authorizes_and_tries_users_me_under_any_prefix() {
+async fn browser_swagger_ui_authorizes_and_tries_users_me_under_any_prefix() {
     let Some(modules) = browser() else {
         return;
     };

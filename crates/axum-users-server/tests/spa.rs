@@ -1,0 +1,114 @@
+//! `examples/spa` in headless Chromium against the server binary: a front-end of an allowed
+//! origin signs in with the cookie, reads and changes `/users/me`; a page of an origin that is
+//! not allowed can neither read `/users/me` nor sign the browser in or out with the cookie.
+
+mod common;
+
+use std::net::SocketAddr;
+use std::process::Command;
+
+use axum::response::Html;
+use axum::routing::get;
+use axum::Router;
+use common::{start_in, temp_dir};
+use serde_json::Value;
+
+/// A page another origin serves: it tries what a hostile site would, with the browser's cookie,
+/// and writes what it could see into `#result`.
+const EVIL: &str = r#"<!DOCTYPE html><html><head><title>working</title></head><body>
+<pre id="result"></pre>
+<script>
+const API = new URLSearchParams(location.search).get('api');
+const result = {};
+(async () => {
+  try {
+    const me = await fetch(API + '/users/me', { credentials: 'include' });
+    result.read = 'read ' + me.status + ' ' + await me.text();
+  } catch (error) {
+    result.read = 'blocked';
+  }
+  const form = new URLSearchParams({ username: 'mordred@camelot.bt', password: 'treachery' });
+  await fetch(API + '/auth/cookie/login', { method: 'POST', mode: 'no-cors', credentials: 'include', body: form });
+  await fetch(API + '/auth/cookie/logout', { method: 'POST', mode: 'no-cors', credentials: 'include' });
+  result.sent = true;
+  document.getElementById('result').textContent = JSON.stringify(result);
+  document.title = 'done';
+})();
+</script></body></html>"#;
+
+async fn serve(router: Router) -> SocketAddr {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, router).await });
+    address
+}
+
+async fn register(base: &str, email: &str, password: &str) {
+    let response = reqwest::Client::new()
+        .post(format!("{base}/auth/register"))
+        .json(&serde_json::json!({"email": email, "password": password}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 201);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn browser_the_spa_example_signs_in_across_origins_and_other_sites_cannot() {
+    let modules = std::env::var("AXUM_USERS_TEST_NODE_MODULES").ok();
+    let Some(modules) = modules.filter(|_| std::path::Path::new("/usr/bin/chromium").exists())
+    else {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI must run the browser tests: .ci/run installs chromium and playwright-core"
+        );
+        eprintln!("skipped: no chromium or playwright-core");
+        return;
+    };
+    let page = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../examples/spa/index.html"
+    ))
+    .unwrap();
+    let spa = serve(Router::new().route("/", get(move || async move { Html(page) }))).await;
+    let evil = serve(Router::new().route("/", get(|| async { Html(EVIL) }))).await;
+    let app_origin = format!("http://localhost:{}", spa.port());
+    let server = start_in(
+        temp_dir("spa"),
+        &[("AXUM_USERS_ALLOWED_ORIGINS", app_origin.clone())],
+    )
+    .await;
+    register(&server.base, "guinevere@camelot.bt", "round-table").await;
+    register(&server.base, "mordred@camelot.bt", "treachery").await;
+    let api = server.base.replace("127.0.0.1", "localhost");
+    let output = Command::new("node")
+        .arg(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/browser/spa.cjs"
+        ))
+        .arg(format!("{app_origin}/?api={api}"))
+        .arg(format!("http://localhost:{}/?api={api}", evil.port()))
+        .args(["guinevere@camelot.bt", "round-table", "queen@camelot.bt"])
+        .env("NODE_PATH", &modules)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let seen: Value = serde_json::from_str(stdout.trim()).unwrap();
+    assert_eq!(seen["error"], Value::Null, "{seen}");
+    assert_eq!(seen["before"], "Not signed in.", "{seen}");
+    assert_eq!(
+        seen["signedIn"], "Signed in as guinevere@camelot.bt",
+        "{seen}"
+    );
+    assert_eq!(seen["patched"], "Signed in as queen@camelot.bt", "{seen}");
+    // The other origin could not read the answer, and its cookie-carrying posts changed nothing:
+    // the app is still signed in, as the same user.
+    assert_eq!(seen["evil"]["read"], "blocked", "{seen}");
+    assert_eq!(seen["evil"]["sent"], true, "{seen}");
+    assert_eq!(seen["after"], "Signed in as queen@camelot.bt", "{seen}");
+}
