@@ -73,7 +73,7 @@ async fn oidc_login_through_the_server() {
     assert_eq!(response.status().as_u16(), 307);
     assert_eq!(
         response.headers()["location"],
-        "/auth/camelot/authorize?scopes=openid"
+        format!("{}/auth/camelot/authorize?scopes=openid", server.base).as_str()
     );
     // The provider's login page sends the browser back to the callback.
     let response = browser
