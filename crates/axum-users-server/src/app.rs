@@ -132,7 +132,8 @@ pub async fn build(config: &Config) -> anyhow::Result<AxumUsers> {
     .verification_token(verify_tokens)
     .reset_password_token(reset_tokens)
     .verify_on_register(config.verify_on_register)
-    .app_name(config.app_name.clone());
+    .app_name(config.app_name.clone())
+    .openapi_title(config.openapi_title.clone());
     builder = mail(builder, config)?;
     let origins = config
         .allowed_origins

@@ -29,6 +29,8 @@ pub struct Config {
     pub verify_url: Option<String>,
     pub reset_url: Option<String>,
     pub app_name: String,
+    /// The OpenAPI document's title (FastAPI's default: generated clients are named after it).
+    pub openapi_title: String,
     pub backends: String,
     pub redis_url: Option<String>,
     pub user_cache: bool,
@@ -111,6 +113,7 @@ impl Default for Config {
             verify_url: None,
             reset_url: None,
             app_name: "axum-users".into(),
+            openapi_title: "FastAPI".into(),
             backends: "jwt,cookie".into(),
             redis_url: None,
             user_cache: true,

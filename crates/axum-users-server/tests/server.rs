@@ -351,7 +351,7 @@ async fn serves_openapi_and_docs_without_a_cdn() {
     );
     let page = response.text().await.unwrap();
     assert!(
-        page.contains("<title>axum-users - Swagger UI</title>"),
+        page.contains("<title>FastAPI - Swagger UI</title>"),
         "{page}"
     );
     assert!(page.contains(r#""layout": "BaseLayout""#), "{page}");

@@ -130,13 +130,20 @@ impl AxumUsers {
                 ),
             ]);
             let (login_ok, logout_ok) = match backend.transport() {
+                // FastAPI Users' entries (its 200s are FastAPI's defaults), then the 204 the
+                // routes answer where FastAPI Users' document does not say so.
                 Transport::Bearer(_) => (
-                    json!({"200": {"description": "Successful Response", "content": json_content(schema_ref("BearerResponse"))}}),
-                    json!({"204": {"description": "Successful Response"}}),
+                    json!({"200": {"description": "Successful Response", "content": {"application/json": {
+                        "schema": schema_ref("BearerResponse"),
+                        "example": {"access_token": BEARER_EXAMPLE, "token_type": "bearer"}}}}}),
+                    json!({"200": {"description": "Successful Response", "content": json_content(json!({}))},
+                           "204": {"description": "No Content"}}),
                 ),
                 Transport::Cookie(_) => (
-                    json!({"204": {"description": "Successful Response"}}),
-                    json!({"204": {"description": "Successful Response"}}),
+                    json!({"200": {"description": "Successful Response", "content": json_content(json!({}))},
+                           "204": {"description": "No Content"}}),
+                    json!({"200": {"description": "Successful Response", "content": json_content(json!({}))},
+                           "204": {"description": "No Content"}}),
                 ),
             };
             let mut login_responses = login_ok.as_object().cloned().unwrap_or_default();
@@ -340,7 +347,7 @@ impl AxumUsers {
         add_protection_responses(&mut paths);
         json!({
             "openapi": "3.1.0",
-            "info": {"title": "axum-users", "version": env!("CARGO_PKG_VERSION")},
+            "info": {"title": self.openapi_title(), "version": "0.1.0"},
             "paths": paths,
             "components": {"schemas": schemas, "securitySchemes": schemes}
         })
@@ -471,14 +478,14 @@ impl AxumUsers {
         });
         let nullable =
             |base: Value, t: &str| json!({"anyOf": [base, {"type": "null"}], "title": t});
-        // Unlike FastAPI Users (whose schema allows them and which then fails with a 500), an
-        // explicit null e-mail or flag is refused with a 422: the schema says so.
+        // FastAPI Users' schema: every field may be null. A null leaves the field as it is (as
+        // FastAPI Users does for the password; it fails with a 500 for the others).
         let mut update = json!({
             "password": nullable(json!({"type": "string"}), "Password"),
-            "email": {"type": "string", "format": "email", "title": "Email"},
-            "is_active": {"type": "boolean", "title": "Is Active"},
-            "is_superuser": {"type": "boolean", "title": "Is Superuser"},
-            "is_verified": {"type": "boolean", "title": "Is Verified"}
+            "email": nullable(json!({"type": "string", "format": "email"}), "Email"),
+            "is_active": nullable(json!({"type": "boolean"}), "Is Active"),
+            "is_superuser": nullable(json!({"type": "boolean"}), "Is Superuser"),
+            "is_verified": nullable(json!({"type": "boolean"}), "Is Verified")
         });
         let mut read_required = vec!["id", "email"];
         let mut create_required = vec!["email", "password"];
@@ -549,6 +556,12 @@ fn add_protection_responses(paths: &mut Map<String, Value>) {
                     error_response("A cookie-authenticated request from a site that is not allowed (CSRF_ORIGIN_NOT_ALLOWED)."),
                 );
             }
+            if has_body && !responses.contains_key("400") {
+                responses.insert(
+                    "400".into(),
+                    error_response("The body is not UTF-8, or nested too deeply (There was an error parsing the body)."),
+                );
+            }
             if has_body {
                 responses.insert(
                     "408".into(),
@@ -571,6 +584,9 @@ fn add_protection_responses(paths: &mut Map<String, Value>) {
         }
     }
 }
+
+/// The example token of FastAPI Users' document.
+const BEARER_EXAMPLE: &str = "eyJ0eXAiOiJKV1QiLCJhbGciOiJIUzI1NiJ9.eyJ1c2VyX2lkIjoiOTIyMWZmYzktNjQwZi00MzcyLTg2ZDMtY2U2NDJjYmE1NjAzIiwiYXVkIjoiZmFzdGFwaS11c2VyczphdXRoIiwiZXhwIjoxNTcxNTA0MTkzfQ.M10bjOe45I5Ncu_uXvOmVV8QxnL-nZfcH96U90JaocI";
 
 /// FastAPI's summary casing: `jwt` → `Jwt`.
 fn title(name: &str) -> String {

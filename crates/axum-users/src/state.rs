@@ -52,6 +52,7 @@ struct Inner {
     oauth: Option<crate::routes::oauth::OAuthConfig>,
     require_current_password: bool,
     cors_headers: Vec<String>,
+    openapi_title: String,
 }
 
 impl std::fmt::Debug for AxumUsers {
@@ -93,6 +94,7 @@ impl AxumUsers {
             require_current_password: false,
             password_change_revokes_jwts: false,
             cors_headers: Vec::new(),
+            openapi_title: "FastAPI".into(),
             #[cfg(feature = "oauth")]
             oauth: None,
             #[cfg(feature = "oauth")]
@@ -196,6 +198,11 @@ impl AxumUsers {
         self.authenticate_request(method, headers, self.route_guard(superuser))
             .await?
             .ok_or(ApiError::UNAUTHORIZED)
+    }
+
+    /// The OpenAPI document's title ([`AxumUsersBuilder::openapi_title`]).
+    pub fn openapi_title(&self) -> &str {
+        &self.inner.openapi_title
     }
 
     /// How long a route waits for a request body ([`AxumUsersBuilder::body_timeout`]).
@@ -307,6 +314,7 @@ pub struct AxumUsersBuilder {
     require_current_password: bool,
     password_change_revokes_jwts: bool,
     cors_headers: Vec<String>,
+    openapi_title: String,
     #[cfg(feature = "oauth")]
     oauth: Option<(
         Arc<dyn crate::store::DynOAuthStore>,
@@ -395,6 +403,15 @@ impl AxumUsersBuilder {
             self.allowed_origins.push(normal);
         }
         Ok(self)
+    }
+
+    /// The title of the OpenAPI document and of the `/docs` page (default `FastAPI`, FastAPI's
+    /// default, which FastAPI Users applications keep unless they set one: generated clients
+    /// take their package name from it).
+    #[must_use]
+    pub fn openapi_title(mut self, title: impl Into<String>) -> Self {
+        self.openapi_title = title.into();
+        self
     }
 
     /// Request headers that the allowed front-ends may send besides [`DEFAULT_CORS_HEADERS`]
@@ -636,6 +653,7 @@ impl AxumUsersBuilder {
                 oauth,
                 require_current_password: self.require_current_password,
                 cors_headers: self.cors_headers,
+                openapi_title: self.openapi_title,
             }),
         })
     }

@@ -576,16 +576,20 @@ pub fn parse_update(
         push("password", result);
     }
     if let Some(v) = body.get("email") {
-        // FastAPI Users writes an explicit null e-mail into a NOT NULL column (a 500); we refuse it.
-        let result = validate_email_value("email", v).map(|e| Some(UpdateField::Email(e)));
+        // Null leaves the e-mail as it is, as for the password (FastAPI Users writes it into a
+        // NOT NULL column: a 500).
+        let result = match v {
+            Value::Null => Ok(None),
+            v => validate_email_value("email", v).map(|e| Some(UpdateField::Email(e))),
+        };
         push("email", result);
     }
     for flag in FLAGS {
         if let Some(v) = body.get(flag) {
-            let result = validate_flag(flag, v).and_then(|b| match (safe, b) {
-                (true, _) => Ok(None),
-                (false, None) => Err(FieldKind::Boolean.type_error(flag, v)),
-                (false, Some(b)) => Ok(Some(UpdateField::Flag(flag, Some(b)))),
+            let result = validate_flag(flag, v).map(|b| match (safe, b) {
+                (false, Some(b)) => Some(UpdateField::Flag(flag, Some(b))),
+                // Dropped in safe mode; a null leaves the flag as it is.
+                _ => None,
             });
             push(flag, result);
         }
@@ -666,12 +670,13 @@ mod tests {
         )
         .unwrap_err();
         assert_eq!(err.0[0].kind, "bool_parsing");
-        let err = parse_update(
-            RawBody::Json(json!({"is_active":null})),
+        // A null leaves the flag (and the e-mail) as they are, as for the password.
+        let update = parse_update(
+            RawBody::Json(json!({"is_active":null,"email":null,"password":null})),
             &UserSchema::new(),
             false,
         )
-        .unwrap_err();
-        assert_eq!(err.0[0].kind, "bool_type");
+        .unwrap();
+        assert!(update.fields.is_empty());
     }
 }
