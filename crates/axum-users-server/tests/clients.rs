@@ -1,6 +1,8 @@
 //! Clients generated from the running server's `/openapi.json` by the tools FastAPI users use,
-//! then driven through the whole flow against the server: openapi-python-client (PyPI, installed
-//! by .ci/run).
+//! then driven through the whole flow against the server: openapi-python-client (PyPI) and
+//! @hey-api/openapi-ts with TypeScript (npm), both installed by .ci/run. The TypeScript code is
+//! written against the client generated from FastAPI Users' own document, and must compile
+//! against ours unchanged.
 
 mod common;
 
@@ -9,11 +11,11 @@ use std::process::Command;
 
 use common::{run, start_in, temp_dir};
 
-/// The Python with openapi-python-client; `None` skips, except under CI.
+/// The Python with openapi-python-client and FastAPI Users; `None` skips, except under CI.
 fn python() -> Option<String> {
     let python = std::env::var("AXUM_USERS_TEST_PYTHON").unwrap_or_else(|_| "python3".into());
     let found = Command::new(&python)
-        .args(["-c", "import openapi_python_client"])
+        .args(["-c", "import openapi_python_client, fastapi_users"])
         .output()
         .is_ok_and(|out| out.status.success());
     if !found {
@@ -98,6 +100,102 @@ async fn a_generated_python_client_imports_and_runs_the_whole_flow() {
         Command::new(&python)
             .arg(flow)
             .arg(&generated)
+            .arg(&server.base)
+            .arg(&outbox)
+            .args(["merlin@camelot.bt", "viviane-the-lady"]),
+    );
+    assert_eq!(out.trim(), "flow ok");
+}
+
+/// The generated code's tools: `node_modules` with @hey-api/openapi-ts, typescript and
+/// @types/node; `None` skips, except under CI.
+fn node_modules() -> Option<std::path::PathBuf> {
+    let modules = std::env::var("AXUM_USERS_TEST_NODE_MODULES")
+        .ok()
+        .map(std::path::PathBuf::from)
+        .filter(|m| m.join("@hey-api/openapi-ts").exists() && m.join("typescript").exists());
+    if modules.is_none() {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI must run the generated-client tests: .ci/run installs @hey-api/openapi-ts"
+        );
+        eprintln!("skipped: no @hey-api/openapi-ts");
+    }
+    modules
+}
+
+/// Generates the TypeScript client of `document` into `dir/client` and compiles
+/// `tests/clients/usage.ts` against it.
+fn typescript_client(modules: &Path, document: &Path, dir: &Path) {
+    std::fs::create_dir_all(dir).unwrap();
+    succeed(
+        Command::new("node")
+            .arg(modules.join("@hey-api/openapi-ts/bin/run.js"))
+            .arg("-i")
+            .arg(document)
+            .arg("-o")
+            .arg(dir.join("client")),
+    );
+    let sources = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/clients");
+    for file in ["usage.ts", "tsconfig.json"] {
+        std::fs::copy(format!("{sources}/{file}"), dir.join(file)).unwrap();
+    }
+    succeed(
+        Command::new("node")
+            .arg(modules.join("typescript/bin/tsc"))
+            .arg("-p")
+            .arg(dir.join("tsconfig.json"))
+            .arg("--typeRoots")
+            .arg(modules.join("@types")),
+    );
+}
+
+#[tokio::test]
+async fn typescript_written_for_fastapi_users_compiles_against_our_client_and_runs() {
+    let (Some(python), Some(modules)) = (python(), node_modules()) else {
+        return;
+    };
+    let dir = temp_dir("typescript-client");
+    let outbox = dir.join("outbox");
+    let envs = [("AXUM_USERS_VERIFY_ON_REGISTER", "false".to_owned())];
+    let server = start_in(dir.clone(), &envs).await;
+    let created = run(
+        &dir,
+        &[
+            "create-superuser",
+            "--email",
+            "merlin@camelot.bt",
+            "--password",
+            "viviane-the-lady",
+        ],
+        &[],
+    );
+    assert!(created.status.success(), "{created:?}");
+    let work = dir.join("typescript");
+    std::fs::create_dir_all(&work).unwrap();
+    // FastAPI Users' own document, as its users generate their clients from it.
+    let theirs = succeed(Command::new(&python).arg(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/clients/fastapi_users_document.py"
+    )));
+    std::fs::write(work.join("fastapi-users.json"), theirs).unwrap();
+    let ours = reqwest::get(format!("{}/openapi.json", server.base))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    std::fs::write(work.join("axum-users.json"), ours).unwrap();
+    // The code is right for FastAPI Users' client, and compiles unchanged against ours.
+    typescript_client(
+        &modules,
+        &work.join("fastapi-users.json"),
+        &work.join("theirs"),
+    );
+    typescript_client(&modules, &work.join("axum-users.json"), &work.join("ours"));
+    let out = succeed(
+        Command::new("node")
+            .arg(work.join("ours/dist/usage.js"))
             .arg(&server.base)
             .arg(&outbox)
             .args(["merlin@camelot.bt", "viviane-the-lady"]),
