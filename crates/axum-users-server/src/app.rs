@@ -446,7 +446,7 @@ fn is_route(users: &AxumUsers, path: &str) -> bool {
         | "request-verify-token"
         | "verify"]
         | ["openapi.json"]
-        | ["docs"] => true,
+        | ["docs" | "redoc"] => true,
         ["users", id] => !id.is_empty(),
         ["auth", backend, "login" | "logout"] => users.backend(backend).is_some(),
         ["auth", provider, "authorize" | "callback"]

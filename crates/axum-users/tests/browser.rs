@@ -1,6 +1,7 @@
 //! In headless Chromium (Debian's `chromium`, driven by npm's `playwright-core`; .ci/run installs
 //! both): Swagger UI's "Authorize" with the password flow, then "Try it out" on `GET /users/me`,
-//! with the routes at the root and nested under a prefix, over a real port.
+//! and Redoc rendering the document, with the routes at the root and nested under a prefix,
+//! over a real port.
 
 mod common;
 
@@ -74,7 +75,12 @@ async fn browser_swagger_ui_authorizes_and_tries_users_me_under_any_prefix() {
         let seen = run_script(
             &modules,
             "swagger.cjs",
-            &[&docs, "king.arthur@camelot.bt", "guinevere"],
+            &[
+                &docs,
+                "king.arthur@camelot.bt",
+                "guinevere",
+                &format!("http://{address}{prefix}/redoc"),
+            ],
         );
         assert_eq!(seen["error"], Value::Null, "{prefix}: {seen}");
         assert_eq!(seen["pageStatus"], 200, "{prefix}: {seen}");
@@ -84,5 +90,7 @@ async fn browser_swagger_ui_authorizes_and_tries_users_me_under_any_prefix() {
         assert_eq!(seen["meStatus"], "200", "{prefix}: {seen}");
         let me: Value = serde_json::from_str(seen["meBody"].as_str().unwrap()).unwrap();
         assert_eq!(me["email"], "king.arthur@camelot.bt", "{prefix}: {seen}");
+        assert_eq!(seen["redocStatus"], 200, "{prefix}: {seen}");
+        assert_eq!(seen["redocRendered"], true, "{prefix}: {seen}");
     }
 }

@@ -40,6 +40,17 @@ async fn the_docs_follow_the_prefix_the_routes_are_nested_under() {
             let reply = get(&router, &format!("{prefix}/docs/{asset}")).await;
             assert_eq!(reply.status, StatusCode::OK, "{prefix}/docs/{asset}");
         }
+        let redoc = get(&router, &format!("{prefix}/redoc")).await;
+        assert_eq!(redoc.status, StatusCode::OK, "{prefix}");
+        assert!(redoc
+            .body
+            .contains(r#"<redoc spec-url="openapi.json"></redoc>"#));
+        assert!(redoc
+            .body
+            .contains(r#"<script src="redoc/redoc.standalone.js">"#));
+        let bundle = get(&router, &format!("{prefix}/redoc/redoc.standalone.js")).await;
+        assert_eq!(bundle.status, StatusCode::OK, "{prefix}");
+        assert_eq!(bundle.header("content-type"), Some("text/javascript"));
         let missing = get(&router, &format!("{prefix}/docs/index.html")).await;
         assert_eq!(
             (missing.status, missing.body.as_str()),

@@ -1,7 +1,8 @@
-//! `/openapi.json` and (feature `swagger-ui`) the interactive `/docs` page as FastAPI serves it:
-//! the page at `/docs` itself, `/docs/oauth2-redirect` for Swagger UI's OAuth flows, and Swagger
-//! UI's assets from the binary (no CDN). Every URL the page uses is relative to where it is
-//! served, so the "Authorize" button signs in wherever the application nests these routes.
+//! `/openapi.json` and (feature `swagger-ui`) the interactive `/docs` and `/redoc` pages as
+//! FastAPI serves them: the page at `/docs` itself, `/docs/oauth2-redirect` for Swagger UI's
+//! OAuth flows, Redoc at `/redoc`, and their assets from the binary (no CDN). Every URL the
+//! pages use is relative to where they are served, so the "Authorize" button signs in wherever
+//! the application nests these routes.
 
 use axum::routing::get;
 use axum::Router;
@@ -68,8 +69,22 @@ mod swagger_ui {
         title: &str,
     ) -> Router<S> {
         let page = Html(page(title));
+        let redoc = Html(redoc_page(title));
         router
             .route("/docs", get(move || async move { page.clone() }))
+            .route("/redoc", get(move || async move { redoc.clone() }))
+            .route(
+                "/redoc/redoc.standalone.js",
+                get(|| async {
+                    (
+                        [
+                            (header::CONTENT_TYPE, "text/javascript"),
+                            (header::CACHE_CONTROL, "public, max-age=86400"),
+                        ],
+                        REDOC,
+                    )
+                }),
+            )
             .route(
                 "/docs/oauth2-redirect",
                 get(|| async { asset("oauth2-redirect.html") }),
@@ -84,6 +99,47 @@ mod swagger_ui {
                     }
                 }),
             )
+    }
+
+    /// Redoc's standalone bundle (`assets/redoc`, MIT), as FastAPI's page loads it from a CDN.
+    const REDOC: &str = include_str!("../../assets/redoc/redoc.standalone.js");
+
+    /// FastAPI's `/redoc` page (`get_redoc_html`, without Google Fonts), the document and the
+    /// bundle relative to the page.
+    fn redoc_page(title: &str) -> String {
+        format!(
+            r#"<!DOCTYPE html>
+<html>
+<head>
+<title>{} - ReDoc</title>
+<!-- needed for adaptive design -->
+<meta charset="utf-8"/>
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<link rel="shortcut icon" href="docs/favicon-32x32.png">
+<style>
+  body {{
+    margin: 0;
+    padding: 0;
+  }}
+</style>
+</head>
+<body>
+<noscript>
+    ReDoc requires Javascript to function. Please enable it to browse the documentation.
+</noscript>
+<redoc spec-url="openapi.json"></redoc>
+<script src="redoc/redoc.standalone.js"> </script>
+</body>
+</html>
+"#,
+            escape(title)
+        )
+    }
+
+    fn escape(text: &str) -> String {
+        text.replace('&', "&amp;")
+            .replace('<', "&lt;")
+            .replace('>', "&gt;")
     }
 
     fn asset(file: &str) -> Response {
@@ -107,10 +163,7 @@ mod swagger_ui {
     /// FastAPI's page (`get_swagger_ui_html` with its default parameters), with the document,
     /// the assets and the OAuth2 redirect found relative to the page instead of the site root.
     fn page(title: &str) -> String {
-        let title = title
-            .replace('&', "&amp;")
-            .replace('<', "&lt;")
-            .replace('>', "&gt;");
+        let title = escape(title);
         format!(
             r##"<!DOCTYPE html>
 <html>

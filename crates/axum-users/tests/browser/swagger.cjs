@@ -1,9 +1,10 @@
 // Swagger UI in headless Chromium, as a FastAPI user clicks through it: "Authorize" with the
-// password flow, then "Try it out" on GET /users/me. Prints one JSON line of what the page
-// showed; tests/browser.rs asserts on it. Usage: node swagger.cjs DOCS_URL EMAIL PASSWORD
+// password flow, then "Try it out" on GET /users/me; then the Redoc page renders the operations.
+// Prints one JSON line of what the pages showed; tests/browser.rs asserts on it.
+// Usage: node swagger.cjs DOCS_URL EMAIL PASSWORD REDOC_URL
 const { chromium } = require('playwright-core');
 
-const [docsUrl, email, password] = process.argv.slice(2);
+const [docsUrl, email, password, redocUrl] = process.argv.slice(2);
 
 (async () => {
   const browser = await chromium.launch({
@@ -41,6 +42,12 @@ const [docsUrl, email, password] = process.argv.slice(2);
     await status.waitFor({ timeout: 15000 });
     result.meStatus = (await status.innerText()).trim().split(/\s+/)[0];
     result.meBody = (await operation.locator('.live-responses-table .microlight').first().innerText()).trim();
+
+    const redoc = await browser.newPage();
+    result.redocStatus = (await redoc.goto(redocUrl)).status();
+    const rendered = redoc.locator('h2', { hasText: 'Users:Current User' }).first();
+    await rendered.waitFor({ timeout: 15000 });
+    result.redocRendered = await rendered.isVisible();
   } catch (error) {
     result.error = String(error);
   } finally {
