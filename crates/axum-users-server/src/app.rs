@@ -135,21 +135,11 @@ pub async fn build(config: &Config) -> anyhow::Result<AxumUsers> {
     .app_name(config.app_name.clone())
     .openapi_title(config.openapi_title.clone());
     builder = mail(builder, config)?;
-    let origins = config
-        .allowed_origins
-        .split(',')
-        .map(str::trim)
-        .filter(|o| !o.is_empty());
     builder = builder
-        .allowed_origins(origins)
+        .allowed_origins(comma_list(&config.allowed_origins))
         .map_err(|e| anyhow::anyhow!("invalid configuration: AXUM_USERS_ALLOWED_ORIGINS: {e}"))?;
-    let cors_headers = config
-        .cors_headers
-        .split(',')
-        .map(str::trim)
-        .filter(|h| !h.is_empty());
     builder = builder
-        .cors_headers(cors_headers)
+        .cors_headers(comma_list(&config.cors_headers))
         .map_err(|e| anyhow::anyhow!("invalid configuration: AXUM_USERS_CORS_HEADERS: {e}"))?;
     builder = builder
         .rate_limits(rate_limits(config).await?)
@@ -205,6 +195,14 @@ pub async fn build(config: &Config) -> anyhow::Result<AxumUsers> {
     builder
         .build()
         .map_err(|e| anyhow::anyhow!("invalid configuration: {e}"))
+}
+
+/// The items of a comma-separated setting, trimmed, empty ones left out.
+fn comma_list(value: &str) -> impl Iterator<Item = &str> {
+    value
+        .split(',')
+        .map(str::trim)
+        .filter(|item| !item.is_empty())
 }
 
 /// The OAuth providers named in the environment: `AXUM_USERS_OAUTH_<NAME>_CLIENT_ID` and

@@ -41,17 +41,13 @@ fn succeed(command: &mut Command) -> String {
     stdout
 }
 
-#[tokio::test]
-async fn a_generated_python_client_imports_and_runs_the_whole_flow() {
-    let Some(python) = python() else {
-        return;
-    };
-    let dir = temp_dir("python-client");
-    let outbox = dir.join("outbox");
+/// The server in `dir`, its e-mails in `dir/outbox`, with the superuser
+/// `merlin@camelot.bt` / `viviane-the-lady`.
+async fn server_with_admin(dir: &Path) -> common::Server {
     let envs = [("AXUM_USERS_VERIFY_ON_REGISTER", "false".to_owned())];
-    let server = start_in(dir.clone(), &envs).await;
+    let server = start_in(dir.to_path_buf(), &envs).await;
     let created = run(
-        &dir,
+        dir,
         &[
             "create-superuser",
             "--email",
@@ -62,6 +58,17 @@ async fn a_generated_python_client_imports_and_runs_the_whole_flow() {
         &[],
     );
     assert!(created.status.success(), "{created:?}");
+    server
+}
+
+#[tokio::test]
+async fn a_generated_python_client_imports_and_runs_the_whole_flow() {
+    let Some(python) = python() else {
+        return;
+    };
+    let dir = temp_dir("python-client");
+    let outbox = dir.join("outbox");
+    let server = server_with_admin(&dir).await;
     let document = reqwest::get(format!("{}/openapi.json", server.base))
         .await
         .unwrap()
@@ -157,20 +164,7 @@ async fn typescript_written_for_fastapi_users_compiles_against_our_client_and_ru
     };
     let dir = temp_dir("typescript-client");
     let outbox = dir.join("outbox");
-    let envs = [("AXUM_USERS_VERIFY_ON_REGISTER", "false".to_owned())];
-    let server = start_in(dir.clone(), &envs).await;
-    let created = run(
-        &dir,
-        &[
-            "create-superuser",
-            "--email",
-            "merlin@camelot.bt",
-            "--password",
-            "viviane-the-lady",
-        ],
-        &[],
-    );
-    assert!(created.status.success(), "{created:?}");
+    let server = server_with_admin(&dir).await;
     let work = dir.join("typescript");
     std::fs::create_dir_all(&work).unwrap();
     // FastAPI Users' own document, as its users generate their clients from it.
