@@ -660,8 +660,9 @@ impl AxumUsersBuilder {
 }
 
 fn random_secret_warning(setting: &str) {
-    tracing::debug!(
+    tracing::warn!(
         setting,
-        "no secret configured: using a random one, valid until the process stops"
+        "no secret configured: using a random one, so every mailed token dies when the process \
+         stops and other instances refuse it; set it with AxumUsersBuilder::{setting}"
     );
 }

@@ -637,3 +637,47 @@ async fn forged_jwts_are_refused() {
         );
     }
 }
+
+/// `Option<CurrentUser>` (and the other guards): `None` where the guard would answer 401/403.
+#[tokio::test]
+async fn optional_guards_are_none_instead_of_failing() {
+    use axum::routing::get;
+    use axum_users::{CurrentUser, Superuser};
+    let app = app().await;
+    let router = axum::Router::new()
+        .route(
+            "/whoami",
+            get(|user: Option<CurrentUser>| async move {
+                user.map_or("nobody".to_owned(), |CurrentUser(u)| u.email)
+            }),
+        )
+        .route(
+            "/drafts",
+            get(|admin: Option<Superuser>| async move {
+                admin.map_or("no drafts".to_owned(), |Superuser(u)| {
+                    format!("drafts for {}", u.email)
+                })
+            }),
+        )
+        .with_state(app.users.clone());
+    let get = |uri: &str, token: Option<&str>| {
+        let mut request = http::Request::get(uri);
+        if let Some(token) = token {
+            request = request.header("authorization", format!("Bearer {token}"));
+        }
+        common::send_to(&router, request.body(axum::body::Body::empty()).unwrap())
+    };
+    let arthur = app.login("king.arthur@camelot.bt", "guinevere").await;
+    let merlin = app.login("merlin@camelot.bt", "viviane").await;
+    assert_eq!(get("/whoami", None).await.body, "nobody");
+    assert_eq!(get("/whoami", Some("garbage")).await.body, "nobody");
+    assert_eq!(
+        get("/whoami", Some(&arthur)).await.body,
+        "king.arthur@camelot.bt"
+    );
+    assert_eq!(get("/drafts", Some(&arthur)).await.body, "no drafts");
+    assert_eq!(
+        get("/drafts", Some(&merlin)).await.body,
+        "drafts for merlin@camelot.bt"
+    );
+}

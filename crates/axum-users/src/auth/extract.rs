@@ -15,17 +15,21 @@
 //! async fn home(OptionalUser(user): OptionalUser) -> String {
 //!     user.map_or("hello stranger".into(), |u| format!("hello {}", u.email))
 //! }
+//! async fn news(admin: Option<Superuser>) -> String {
+//!     if admin.is_some() { "news, with the drafts".into() } else { "news".into() }
+//! }
 //!
 //! fn app(users: AxumUsers) -> Router {
 //!     Router::new()
 //!         .route("/profile", get(profile))
 //!         .route("/admin", get(admin))
 //!         .route("/", get(home))
+//!         .route("/news", get(news))
 //!         .with_state(users)
 //! }
 //! ```
 
-use axum::extract::{FromRef, FromRequestParts};
+use axum::extract::{FromRef, FromRequestParts, OptionalFromRequestParts};
 use http::request::Parts;
 
 use super::Guard;
@@ -58,6 +62,21 @@ macro_rules! guarded_extractor {
             async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
                 let guard = Guard { optional: false, active: true, verified: $verified, superuser: $superuser };
                 extract(parts, state, guard).await?.map(Self).ok_or(ApiError::UNAUTHORIZED)
+            }
+        }
+
+        /// `Option<Self>`: `None` where `Self` would answer 401 or 403, as FastAPI Users'
+        /// `optional=True` guards do.
+        impl<S> OptionalFromRequestParts<S> for $name
+        where
+            AxumUsers: FromRef<S>,
+            S: Send + Sync,
+        {
+            type Rejection = ApiError;
+
+            async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Option<Self>, Self::Rejection> {
+                let guard = Guard { optional: true, active: true, verified: $verified, superuser: $superuser };
+                Ok(extract(parts, state, guard).await?.map(Self))
             }
         }
     };
