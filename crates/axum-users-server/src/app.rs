@@ -7,16 +7,16 @@ use anyhow::{bail, Context as _};
 use axum::extract::Request;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::Router;
-use axum_users::auth::{
-    Backend, BearerTransport, CookieTransport, DatabaseStrategy, JwtStrategy, RedisStrategy,
-};
-use axum_users::jwt::JwtKeys;
-use axum_users::mail::{MailTemplates, OutboxMailer, SmtpMailer};
-use axum_users::ratelimit::{Backoff, Limit, RateLimits};
+use axum_users::JwtKeys;
 use axum_users::{
     Argon2Params, AxumUsers, AxumUsersBuilder, PasswordHasher, PasswordPolicy, PostgresStore,
     SqliteStore, TokenKind, TokenSettings, UserSchema,
 };
+use axum_users::{
+    Backend, BearerTransport, CookieTransport, DatabaseStrategy, JwtStrategy, RedisStrategy,
+};
+use axum_users::{Backoff, Limit, RateLimits};
+use axum_users::{MailTemplates, OutboxMailer, SmtpMailer};
 use tower_http::trace::TraceLayer;
 
 use crate::config::{redact_url, Config};
@@ -215,7 +215,7 @@ fn oauth(
     store: &Store,
     secret: &str,
 ) -> anyhow::Result<AxumUsersBuilder> {
-    use axum_users::oauth::OAuthProvider;
+    use axum_users::OAuthProvider;
     let vars: std::collections::BTreeMap<String, String> = std::env::vars()
         .filter(|(k, _)| k.starts_with("AXUM_USERS_OAUTH_"))
         .collect();
@@ -266,7 +266,7 @@ fn oauth(
     if providers.is_empty() {
         return Ok(builder);
     }
-    let mut settings = axum_users::routes::oauth::OAuthSettings::new(secret);
+    let mut settings = axum_users::OAuthSettings::new(secret);
     settings.associate_by_email = config.oauth_associate_by_email;
     settings.is_verified_by_default = config.oauth_verified_by_default;
     settings.redirect_url = config.oauth_redirect_url.clone().filter(|u| !u.is_empty());
@@ -401,7 +401,7 @@ pub fn router(users: &AxumUsers) -> Router {
             let known = known.clone();
             async move { fallback(&known, request) }
         })
-        .method_not_allowed_fallback(axum_users::routes::method_not_allowed);
+        .method_not_allowed_fallback(axum_users::method_not_allowed);
     // AXUM_USERS_ALLOWED_ORIGINS feeds CORS as well as the CSRF check.
     let router = match users.cors_layer() {
         Some(cors) => router.layer(cors),
@@ -648,7 +648,7 @@ pub async fn create_superuser(
     email: &str,
     password: Option<String>,
 ) -> anyhow::Result<()> {
-    let email = axum_users::email::normalize_email(email)
+    let email = axum_users::normalize_email(email)
         .map_err(|reason| anyhow::anyhow!("invalid e-mail address: {reason}"))?;
     let users = build(&config).await?;
     let manager = users.manager();
@@ -658,11 +658,8 @@ pub async fn create_superuser(
         .map_err(|e| anyhow::anyhow!("{e}"))?
     {
         let stored = user.email.clone();
-        let update = axum_users::user::UserUpdate {
-            fields: vec![axum_users::user::UpdateField::Flag(
-                "is_superuser",
-                Some(true),
-            )],
+        let update = axum_users::UserUpdate {
+            fields: vec![axum_users::UpdateField::Flag("is_superuser", Some(true))],
             raw: serde_json::json!({"is_superuser": true})
                 .as_object()
                 .cloned()
@@ -678,7 +675,7 @@ pub async fn create_superuser(
     }
     let password = crate::read_password(password)?;
     let flags = serde_json::json!({"is_active": true, "is_superuser": true, "is_verified": true});
-    let input = axum_users::user::UserCreate {
+    let input = axum_users::UserCreate {
         email: email.clone(),
         password,
         flags: flags.as_object().cloned().unwrap_or_default(),
@@ -688,7 +685,7 @@ pub async fn create_superuser(
         .create(input, false, None)
         .await
         .map_err(|e| match e {
-            axum_users::manager::ManagerError::InvalidPassword(reason) => {
+            axum_users::ManagerError::InvalidPassword(reason) => {
                 anyhow::anyhow!("password refused: {reason}")
             }
             other => anyhow::anyhow!("{other}"),

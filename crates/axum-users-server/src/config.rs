@@ -216,7 +216,7 @@ impl Config {
             }
         }
         self.cookie_samesite
-            .parse::<axum_users::auth::SameSite>()
+            .parse::<axum_users::SameSite>()
             .map_err(|e| {
                 anyhow::anyhow!("invalid configuration: AXUM_USERS_COOKIE_SAMESITE: {e}")
             })?;

@@ -45,7 +45,7 @@ async fn delivered(dir: &Path, count: usize, subject: &str) -> Delivered {
                 .iter()
                 .map(|file| {
                     let raw = std::fs::read_to_string(file).unwrap();
-                    let token = axum_users::mail::token_in(&raw)
+                    let token = common::token_in(&raw)
                         .expect("a token= line in the message")
                         .to_owned();
                     Delivered { raw, token }

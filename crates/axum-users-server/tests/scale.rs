@@ -193,7 +193,7 @@ async fn reset_token(server: &Server, count: usize) -> String {
         files.sort();
         if files.len() >= count {
             let raw = std::fs::read_to_string(&files[count - 1]).unwrap();
-            return axum_users::mail::token_in(&raw).unwrap().to_owned();
+            return common::token_in(&raw).unwrap().to_owned();
         }
         assert!(Instant::now() < deadline, "no reset e-mail {count}");
         tokio::time::sleep(Duration::from_millis(50)).await;

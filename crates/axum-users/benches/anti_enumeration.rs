@@ -44,7 +44,7 @@ async fn run() {
     let hasher = axum_users::PasswordHasher::default();
     let hash = hasher.hash("guinevere").await.expect("a hash");
     let known = User::new("king.arthur@camelot.bt", hash);
-    axum_users::store::UserStore::create(&store, &known)
+    axum_users::UserStore::create(&store, &known)
         .await
         .expect("a user");
     let fastapi = axum_users::PasswordHasher::new(axum_users::Argon2Params {
@@ -57,12 +57,12 @@ async fn run() {
         "lancelot@camelot.bt",
         fastapi.hash("guinevere").await.expect("a hash"),
     );
-    axum_users::store::UserStore::create(&store, &migrated)
+    axum_users::UserStore::create(&store, &migrated)
         .await
         .expect("a user");
     let users = AxumUsers::builder(store)
         // One "client" sends every request: the limits would answer 429s, not the routes.
-        .rate_limits(axum_users::ratelimit::RateLimits::off())
+        .rate_limits(axum_users::RateLimits::off())
         .mailer(MemoryMailer::new())
         .backend(axum_users::Backend::new(
             "jwt",

@@ -51,14 +51,6 @@ pub(crate) fn normalise_origin(origin: &str) -> Option<String> {
     origin_of(origin.trim())
 }
 
-/// The answer to a refused cross-site request.
-pub(crate) fn refused() -> crate::ApiError {
-    crate::ApiError::Custom {
-        status: http::StatusCode::FORBIDDEN,
-        detail: serde_json::Value::from(CSRF_ORIGIN_NOT_ALLOWED),
-    }
-}
-
 impl CsrfPolicy {
     /// Whether a cookie-authenticated request may proceed: safe methods always, others from
     /// an allowed origin.

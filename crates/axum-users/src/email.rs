@@ -17,16 +17,33 @@ const LOCAL_PART_MAX_CHARS: usize = 64;
 /// Domains that cannot receive mail (email-validator's special-use list).
 const SPECIAL_USE: [&str; 6] = ["arpa", "invalid", "local", "localhost", "onion", "test"];
 
-/// Validates and normalises an e-mail address. On failure the error is the reason text that
-/// follows `value is not a valid email address: ` in the 422 message.
+/// An e-mail address that email-validator (and so FastAPI Users) refuses; it displays the
+/// reason, the text that follows `value is not a valid email address: ` in the 422 message.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct InvalidEmail(String);
+
+impl InvalidEmail {
+    /// Why, in email-validator's words.
+    pub fn reason(&self) -> &str {
+        &self.0
+    }
+}
+
+/// Validates and normalises an e-mail address as email-validator does for FastAPI Users.
 ///
 /// ```
-/// use axum_users::email::normalize_email;
+/// use axum_users::normalize_email;
 /// assert_eq!(normalize_email(" King.Arthur@Camelot.BT ").unwrap(), "King.Arthur@camelot.bt");
 /// assert_eq!(normalize_email("Arthur <arthur@camelot.bt>").unwrap(), "arthur@camelot.bt");
 /// assert!(normalize_email("user@localhost").is_err());
 /// ```
-pub fn normalize_email(input: &str) -> Result<String, String> {
+pub fn normalize_email(input: &str) -> Result<String, InvalidEmail> {
+    normalize(input).map_err(InvalidEmail)
+}
+
+/// [`normalize_email`] with the reason as text.
+pub(crate) fn normalize(input: &str) -> Result<String, String> {
     if input.chars().count() > MAX_INPUT_CHARS {
         return Err(format!(
             "Length must not exceed {MAX_INPUT_CHARS} characters"
@@ -66,7 +83,7 @@ pub fn normalize_email(input: &str) -> Result<String, String> {
 /// enforced on it and look-ups compare it; the address itself is stored as the user typed it.
 ///
 /// ```
-/// use axum_users::email::email_key;
+/// use axum_users::email_key;
 /// assert_eq!(email_key("King.Arthur@camelot.bt"), "king.arthur@camelot.bt");
 /// assert_eq!(email_key("ＪＯＨＮ@example.com"), email_key("john@example.com"));
 /// assert_eq!(email_key("ÜNÏ@example.com"), email_key("ünï@example.com"));
@@ -292,7 +309,7 @@ fn normalize_domain(domain: &str) -> Result<String, String> {
 
 #[cfg(test)]
 mod tests {
-    use super::normalize_email;
+    use super::{normalize, normalize_email};
 
     #[test]
     fn normalizes_like_email_validator() {
@@ -313,7 +330,7 @@ mod tests {
             ("x@ex\u{430}mple.com", "x@ex\u{430}mple.com"),
         ];
         for (input, expected) in ok {
-            assert_eq!(normalize_email(input).as_deref(), Ok(expected), "{input}");
+            assert_eq!(normalize(input).as_deref(), Ok(expected), "{input}");
         }
     }
 
@@ -342,7 +359,7 @@ mod tests {
             ("a@.x.com", "An email address cannot have a period immediately after the @-sign."),
         ];
         for (input, reason) in bad {
-            assert_eq!(normalize_email(input), Err(reason.to_owned()), "{input:?}");
+            assert_eq!(normalize(input), Err(reason.to_owned()), "{input:?}");
         }
         // Unicode: the messages of email-validator 2.3 (through Pydantic 2.14), observed.
         let unicode = [
@@ -392,11 +409,11 @@ mod tests {
             ),
         ];
         for (input, reason) in unicode {
-            assert_eq!(normalize_email(input), Err(reason.to_owned()), "{input:?}");
+            assert_eq!(normalize(input), Err(reason.to_owned()), "{input:?}");
         }
         let long = format!("{}@example.com", "a".repeat(65));
         assert_eq!(
-            normalize_email(&long),
+            normalize(&long),
             Err(
                 "The email address is too long before the @-sign (1 character too many)."
                     .to_owned()
@@ -405,7 +422,7 @@ mod tests {
         assert!(normalize_email(&format!("{}@example.com", "a".repeat(64))).is_ok());
         let long = format!("a@{}.com", "b".repeat(64));
         assert_eq!(
-            normalize_email(&long),
+            normalize(&long),
             Err("After the @-sign, periods cannot be separated by so many characters (1 character too many).".to_owned())
         );
     }

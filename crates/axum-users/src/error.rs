@@ -146,6 +146,8 @@ impl From<ValidationErrors> for ApiError {
     }
 }
 
+// The HTTP answer of each layer's error is decided here, at the edge, and nowhere else.
+
 impl From<crate::store::StoreError> for ApiError {
     fn from(err: crate::store::StoreError) -> Self {
         use crate::store::StoreError;
@@ -153,6 +155,80 @@ impl From<crate::store::StoreError> for ApiError {
             StoreError::Unavailable(msg) => Self::Unavailable(msg),
             StoreError::Conflict => Self::Internal("unexpected unique constraint violation".into()),
             StoreError::Other(msg) => Self::Internal(msg),
+        }
+    }
+}
+
+impl From<crate::auth::StrategyError> for ApiError {
+    fn from(err: crate::auth::StrategyError) -> Self {
+        use crate::auth::StrategyError;
+        match err {
+            StrategyError::Store(err) => err.into(),
+            StrategyError::Unavailable(msg) => Self::Unavailable(msg),
+            other => Self::Internal(other.to_string()),
+        }
+    }
+}
+
+impl From<crate::password::PasswordError> for ApiError {
+    fn from(err: crate::password::PasswordError) -> Self {
+        Self::Internal(err.to_string())
+    }
+}
+
+impl From<crate::hooks::HookError> for ApiError {
+    fn from(err: crate::hooks::HookError) -> Self {
+        use crate::hooks::HookError;
+        match err {
+            HookError::Reject { status, detail } => Self::Custom { status, detail },
+            other => Self::Internal(other.to_string()),
+        }
+    }
+}
+
+impl From<crate::manager::ManagerError> for ApiError {
+    /// For the cases a route does not map to its own error code.
+    fn from(err: crate::manager::ManagerError) -> Self {
+        use crate::manager::ManagerError;
+        match err {
+            ManagerError::UserInactive => Self::UNAUTHORIZED,
+            ManagerError::UserNotFound => Self::NOT_FOUND,
+            ManagerError::Hook(err) => err.into(),
+            ManagerError::Store(err) => err.into(),
+            ManagerError::Strategy(err) => err.into(),
+            ManagerError::Password(err) => err.into(),
+            other => Self::Internal(other.to_string()),
+        }
+    }
+}
+
+impl From<crate::auth::AuthError> for ApiError {
+    fn from(err: crate::auth::AuthError) -> Self {
+        use crate::auth::AuthError;
+        match err {
+            AuthError::Unauthorized => Self::UNAUTHORIZED,
+            AuthError::Forbidden => Self::FORBIDDEN,
+            AuthError::CrossSite => Self::Custom {
+                status: StatusCode::FORBIDDEN,
+                detail: Value::from(crate::csrf::CSRF_ORIGIN_NOT_ALLOWED),
+            },
+            AuthError::ChangedDuringLogin => Self::Code(ErrorCode::LoginBadCredentials),
+            AuthError::Strategy(err) => err.into(),
+            AuthError::Manager(err) => err.into(),
+        }
+    }
+}
+
+impl From<crate::ratelimit::LimitError> for ApiError {
+    fn from(err: crate::ratelimit::LimitError) -> Self {
+        use crate::ratelimit::LimitError;
+        match err {
+            LimitError::TooMany(wait) => Self::TooManyRequests(wait),
+            LimitError::NoClientAddress => Self::Custom {
+                status: StatusCode::INTERNAL_SERVER_ERROR,
+                detail: Value::from("RATE_LIMIT_NO_CLIENT_ADDRESS"),
+            },
+            LimitError::Unavailable(msg) => Self::Unavailable(msg),
         }
     }
 }

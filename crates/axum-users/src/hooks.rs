@@ -2,8 +2,7 @@
 //! `on_after_*` methods. Every method has a no-op default; override the ones you need.
 //!
 //! ```
-//! use axum_users::{hooks::{Hooks, InvalidPassword}, ApiError, User};
-//! use http::request::Parts;
+//! use axum_users::{Email, HookContext, HookError, Hooks, InvalidPassword, User};
 //!
 //! struct MyHooks;
 //!
@@ -14,24 +13,33 @@
 //!         }
 //!         Ok(())
 //!     }
-//!     async fn on_after_register(&self, user: &User, _request: Option<&Parts>) -> Result<(), ApiError> {
+//!     async fn on_after_register(&self, user: &User, ctx: &HookContext<'_>) -> Result<(), HookError> {
 //!         tracing::info!(user_id = %user.id, "user has registered");
+//!         // Through the configured mailer, with its retries, after the answer is sent.
+//!         ctx.send_email(Email::new("welcome", &user.email, "Welcome!", "Glad you joined."));
 //!         Ok(())
 //!     }
 //! }
 //! ```
 //!
-//! An `Err` from a hook becomes the response (like an `HTTPException` raised in a FastAPI Users
-//! hook); what the step already wrote stays written.
+//! **Failures.** What a step wrote before an after-hook runs is committed, and the answer says
+//! so: an `Err` from an `on_after_*` hook is logged (`error` level, with the hook's name and the
+//! user id) and the request answers as if the hook had succeeded, so that a client never retries
+//! a registration that happened. The hooks that run before the write decide: an `Err` from
+//! [`Hooks::on_before_delete`] cancels the deletion and is the answer
+//! ([`HookError::Reject`] with its status and detail, [`HookError::Failed`] as a 500), and
+//! [`Hooks::validate_password`] refuses a password with its reason.
 
 use std::future::Future;
 
 use axum::response::Response;
 use http::request::Parts;
+use http::StatusCode;
 use serde_json::{Map, Value};
 
-use crate::store::BoxFuture;
-use crate::{ApiError, User};
+use crate::background::Background;
+use crate::mail::{Email, MailSettings};
+use crate::User;
 
 /// A password refused by [`Hooks::validate_password`]; the reason is sent to the client.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -49,12 +57,101 @@ impl InvalidPassword {
     }
 }
 
-type HookResult = Result<(), ApiError>;
+/// A hook that did not succeed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum HookError {
+    /// Refuse the step with this status and `{"detail": detail}` (FastAPI Users' hooks raise
+    /// an `HTTPException` for that). Answered by the hooks that run before a write.
+    #[error("refused by a hook: {status}")]
+    Reject {
+        /// The status to answer with.
+        status: StatusCode,
+        /// The `detail` value.
+        detail: Value,
+    },
+    /// The hook failed (a service it calls is down, ...).
+    #[error("hook failed: {0}")]
+    Failed(#[source] Box<dyn std::error::Error + Send + Sync>),
+}
 
-/// The lifecycle hooks. `request` is `None` when the manager is called outside a request (for
-/// example by the `create-superuser` command).
+impl HookError {
+    /// A refusal: `status` with `{"detail": detail}`.
+    pub fn reject(status: StatusCode, detail: impl Into<Value>) -> Self {
+        Self::Reject {
+            status,
+            detail: detail.into(),
+        }
+    }
+
+    /// A failure caused by `error`.
+    pub fn failed(error: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> Self {
+        Self::Failed(error.into())
+    }
+}
+
+/// What a hook can reach besides the user: the request that caused the step (`None` outside a
+/// request, e.g. the `create-superuser` command), the configured mailer, and the background
+/// queue that [`crate::AxumUsers::wait_background`] drains at shutdown.
+#[derive(Clone, Copy)]
+pub struct HookContext<'a> {
+    request: Option<&'a Parts>,
+    mail: &'a MailSettings,
+    background: &'a Background,
+}
+
+impl std::fmt::Debug for HookContext<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HookContext")
+            .field("request", &self.request.map(|r| (&r.method, &r.uri)))
+            .finish_non_exhaustive()
+    }
+}
+
+impl<'a> HookContext<'a> {
+    pub(crate) fn new(
+        request: Option<&'a Parts>,
+        mail: &'a MailSettings,
+        background: &'a Background,
+    ) -> Self {
+        Self {
+            request,
+            mail,
+            background,
+        }
+    }
+
+    /// The request's method, URI, headers and extensions, if the step runs in a request.
+    pub fn request(&self) -> Option<&'a Parts> {
+        self.request
+    }
+
+    /// Sends a message of the application's own through the configured mailer, after the
+    /// answer, with the mailer's retries; without a mailer the message is dropped (logged at
+    /// `debug`). Use [`crate::MailTemplates::render_custom`] to build it from a template.
+    pub fn send_email(&self, email: Email) {
+        let mail = self.mail.clone();
+        self.background
+            .spawn(async move { mail.send(&email).await });
+    }
+
+    /// Runs `job` after the answer; [`crate::AxumUsers::wait_background`] waits for it.
+    pub fn spawn(&self, job: impl Future<Output = ()> + Send + 'static) {
+        self.background.spawn(job);
+    }
+
+    /// The configured templates, to render a message of the application's own.
+    pub fn templates(&self) -> &'a crate::mail::MailTemplates {
+        &self.mail.templates
+    }
+}
+
+type HookResult = Result<(), HookError>;
+
+/// The lifecycle hooks (see the [module docs](self) for what an `Err` does).
 #[allow(unused_variables)]
-pub trait Hooks: Send + Sync + 'static {
+#[dynosaur::dynosaur(pub(crate) DynHooks = dyn(box) Hooks)]
+pub trait Hooks: Send + Sync {
     /// Extra password rules, run after the length policy. `email` is the user's (new) e-mail.
     fn validate_password(
         &self,
@@ -63,11 +160,11 @@ pub trait Hooks: Send + Sync + 'static {
     ) -> impl Future<Output = Result<(), InvalidPassword>> + Send {
         async { Ok(()) }
     }
-    /// After a user was created (registration or OAuth).
+    /// After a user was created (registration, OAuth, the admin API).
     fn on_after_register(
         &self,
         user: &User,
-        request: Option<&Parts>,
+        ctx: &HookContext<'_>,
     ) -> impl Future<Output = HookResult> + Send {
         async { Ok(()) }
     }
@@ -76,7 +173,7 @@ pub trait Hooks: Send + Sync + 'static {
         &self,
         user: &User,
         update: &Map<String, Value>,
-        request: Option<&Parts>,
+        ctx: &HookContext<'_>,
     ) -> impl Future<Output = HookResult> + Send {
         async { Ok(()) }
     }
@@ -84,17 +181,17 @@ pub trait Hooks: Send + Sync + 'static {
     fn on_after_login(
         &self,
         user: &User,
-        request: Option<&Parts>,
+        ctx: &HookContext<'_>,
         response: &mut Response,
     ) -> impl Future<Output = HookResult> + Send {
         async { Ok(()) }
     }
-    /// After a verification token was issued: send it to the user.
+    /// After a verification token was issued (the configured mailer sends it too).
     fn on_after_request_verify(
         &self,
         user: &User,
         token: &str,
-        request: Option<&Parts>,
+        ctx: &HookContext<'_>,
     ) -> impl Future<Output = HookResult> + Send {
         async { Ok(()) }
     }
@@ -102,16 +199,16 @@ pub trait Hooks: Send + Sync + 'static {
     fn on_after_verify(
         &self,
         user: &User,
-        request: Option<&Parts>,
+        ctx: &HookContext<'_>,
     ) -> impl Future<Output = HookResult> + Send {
         async { Ok(()) }
     }
-    /// After a reset token was issued: send it to the user.
+    /// After a reset token was issued (the configured mailer sends it too).
     fn on_after_forgot_password(
         &self,
         user: &User,
         token: &str,
-        request: Option<&Parts>,
+        ctx: &HookContext<'_>,
     ) -> impl Future<Output = HookResult> + Send {
         async { Ok(()) }
     }
@@ -119,15 +216,15 @@ pub trait Hooks: Send + Sync + 'static {
     fn on_after_reset_password(
         &self,
         user: &User,
-        request: Option<&Parts>,
+        ctx: &HookContext<'_>,
     ) -> impl Future<Output = HookResult> + Send {
         async { Ok(()) }
     }
-    /// Before a user is deleted; an `Err` cancels the deletion.
+    /// Before a user is deleted; an `Err` cancels the deletion and is the answer.
     fn on_before_delete(
         &self,
         user: &User,
-        request: Option<&Parts>,
+        ctx: &HookContext<'_>,
     ) -> impl Future<Output = HookResult> + Send {
         async { Ok(()) }
     }
@@ -135,7 +232,7 @@ pub trait Hooks: Send + Sync + 'static {
     fn on_after_delete(
         &self,
         user: &User,
-        request: Option<&Parts>,
+        ctx: &HookContext<'_>,
     ) -> impl Future<Output = HookResult> + Send {
         async { Ok(()) }
     }
@@ -147,138 +244,9 @@ pub struct NoHooks;
 
 impl Hooks for NoHooks {}
 
-/// [`Hooks`] made object-safe.
-#[allow(missing_docs)]
-pub(crate) trait DynHooks: Send + Sync {
-    fn validate_password<'a>(
-        &'a self,
-        password: &'a str,
-        email: &'a str,
-    ) -> BoxFuture<'a, Result<(), InvalidPassword>>;
-    fn on_after_register<'a>(
-        &'a self,
-        user: &'a User,
-        request: Option<&'a Parts>,
-    ) -> BoxFuture<'a, HookResult>;
-    fn on_after_update<'a>(
-        &'a self,
-        user: &'a User,
-        update: &'a Map<String, Value>,
-        request: Option<&'a Parts>,
-    ) -> BoxFuture<'a, HookResult>;
-    fn on_after_login<'a>(
-        &'a self,
-        user: &'a User,
-        request: Option<&'a Parts>,
-        response: &'a mut Response,
-    ) -> BoxFuture<'a, HookResult>;
-    fn on_after_request_verify<'a>(
-        &'a self,
-        user: &'a User,
-        token: &'a str,
-        request: Option<&'a Parts>,
-    ) -> BoxFuture<'a, HookResult>;
-    fn on_after_verify<'a>(
-        &'a self,
-        user: &'a User,
-        request: Option<&'a Parts>,
-    ) -> BoxFuture<'a, HookResult>;
-    fn on_after_forgot_password<'a>(
-        &'a self,
-        user: &'a User,
-        token: &'a str,
-        request: Option<&'a Parts>,
-    ) -> BoxFuture<'a, HookResult>;
-    fn on_after_reset_password<'a>(
-        &'a self,
-        user: &'a User,
-        request: Option<&'a Parts>,
-    ) -> BoxFuture<'a, HookResult>;
-    fn on_before_delete<'a>(
-        &'a self,
-        user: &'a User,
-        request: Option<&'a Parts>,
-    ) -> BoxFuture<'a, HookResult>;
-    fn on_after_delete<'a>(
-        &'a self,
-        user: &'a User,
-        request: Option<&'a Parts>,
-    ) -> BoxFuture<'a, HookResult>;
-}
-
-impl<T: Hooks> DynHooks for T {
-    fn validate_password<'a>(
-        &'a self,
-        password: &'a str,
-        email: &'a str,
-    ) -> BoxFuture<'a, Result<(), InvalidPassword>> {
-        Box::pin(Hooks::validate_password(self, password, email))
-    }
-    fn on_after_register<'a>(
-        &'a self,
-        user: &'a User,
-        request: Option<&'a Parts>,
-    ) -> BoxFuture<'a, HookResult> {
-        Box::pin(Hooks::on_after_register(self, user, request))
-    }
-    fn on_after_update<'a>(
-        &'a self,
-        user: &'a User,
-        update: &'a Map<String, Value>,
-        request: Option<&'a Parts>,
-    ) -> BoxFuture<'a, HookResult> {
-        Box::pin(Hooks::on_after_update(self, user, update, request))
-    }
-    fn on_after_login<'a>(
-        &'a self,
-        user: &'a User,
-        request: Option<&'a Parts>,
-        response: &'a mut Response,
-    ) -> BoxFuture<'a, HookResult> {
-        Box::pin(Hooks::on_after_login(self, user, request, response))
-    }
-    fn on_after_request_verify<'a>(
-        &'a self,
-        user: &'a User,
-        token: &'a str,
-        request: Option<&'a Parts>,
-    ) -> BoxFuture<'a, HookResult> {
-        Box::pin(Hooks::on_after_request_verify(self, user, token, request))
-    }
-    fn on_after_verify<'a>(
-        &'a self,
-        user: &'a User,
-        request: Option<&'a Parts>,
-    ) -> BoxFuture<'a, HookResult> {
-        Box::pin(Hooks::on_after_verify(self, user, request))
-    }
-    fn on_after_forgot_password<'a>(
-        &'a self,
-        user: &'a User,
-        token: &'a str,
-        request: Option<&'a Parts>,
-    ) -> BoxFuture<'a, HookResult> {
-        Box::pin(Hooks::on_after_forgot_password(self, user, token, request))
-    }
-    fn on_after_reset_password<'a>(
-        &'a self,
-        user: &'a User,
-        request: Option<&'a Parts>,
-    ) -> BoxFuture<'a, HookResult> {
-        Box::pin(Hooks::on_after_reset_password(self, user, request))
-    }
-    fn on_before_delete<'a>(
-        &'a self,
-        user: &'a User,
-        request: Option<&'a Parts>,
-    ) -> BoxFuture<'a, HookResult> {
-        Box::pin(Hooks::on_before_delete(self, user, request))
-    }
-    fn on_after_delete<'a>(
-        &'a self,
-        user: &'a User,
-        request: Option<&'a Parts>,
-    ) -> BoxFuture<'a, HookResult> {
-        Box::pin(Hooks::on_after_delete(self, user, request))
+/// Logs the failure of an after-hook; the step it follows stands.
+pub(crate) fn log_after(hook: &'static str, user: &User, result: HookResult) {
+    if let Err(error) = result {
+        tracing::error!(hook, user_id = %user.id, %error, "hook failed; the step it follows stands");
     }
 }

@@ -1,39 +1,79 @@
 #![doc = include_str!("../../../README.md")]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
-pub mod auth;
+// Every module is private; the public API is the flat set of re-exports below, one path per
+// type. Layers point one way: routes and extractors (the HTTP edge: `routes`, `auth::extract`,
+// `error`, `validation`, `openapi`) → service (`state`, `manager`, `auth`, `hooks`, `mail`,
+// `ratelimit`, `csrf`, `password`, `tokens`) → strategies and stores (`auth::strategy`,
+// `store`) → model (`user`, `email`, `id`, `jwt`).
+
+mod auth;
 mod background;
-pub mod csrf;
-pub mod email;
-pub mod error;
-pub mod hooks;
-pub mod jwt;
-pub mod mail;
-pub mod manager;
+mod csrf;
+mod email;
+mod error;
+mod hooks;
+mod id;
+mod jwt;
+mod mail;
+mod manager;
 #[cfg(feature = "oauth")]
-pub mod oauth;
-pub mod openapi;
-pub mod password;
-pub mod ratelimit;
-pub mod routes;
+mod oauth;
+mod openapi;
+mod password;
+mod ratelimit;
+#[cfg(feature = "redis")]
+mod redis_conn;
+mod routes;
 mod state;
-pub mod store;
-pub mod tokens;
-pub mod user;
-pub mod validation;
+mod store;
+mod tokens;
+mod user;
+mod validation;
 
 pub use auth::extract::{CurrentUser, OptionalUser, Superuser, VerifiedSuperuser, VerifiedUser};
 #[cfg(feature = "redis")]
+#[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
 pub use auth::RedisStrategy;
-pub use auth::{Backend, BearerTransport, CookieTransport, DatabaseStrategy, JwtStrategy};
-pub use error::{ApiError, ErrorCode};
-pub use hooks::Hooks;
-pub use mail::{Mailer, MemoryMailer};
-pub use manager::{PasswordPolicy, UserManager};
-pub use password::{Argon2Params, PasswordHasher};
-pub use state::{AxumUsers, AxumUsersBuilder, ConfigError, DEFAULT_CORS_HEADERS};
+pub use auth::{
+    AuthError, Authenticated, Backend, BearerTransport, CookieTransport, DatabaseStrategy, Guard,
+    JwtStrategy, SameSite, Strategy, StrategyError, TokenSubject, Transport,
+};
+pub use csrf::CSRF_ORIGIN_NOT_ALLOWED;
+pub use email::{email_key, normalize_email, InvalidEmail};
+pub use error::{json_response, ApiError, ErrorCode, UPDATE_USER_BAD_CURRENT_PASSWORD};
+pub use hooks::{HookContext, HookError, Hooks, InvalidPassword, NoHooks};
+pub use jwt::{JwtError, JwtKeys};
+pub use mail::{
+    Email, MailConfigError, MailError, MailKind, MailTemplates, Mailer, MemoryMailer, RetryPolicy,
+    TEMPLATE_NAMES,
+};
+#[cfg(feature = "smtp")]
+#[cfg_attr(docsrs, doc(cfg(feature = "smtp")))]
+pub use mail::{OutboxMailer, SmtpMailer};
+pub use manager::{ManagerError, PasswordPolicy, UserManager};
+#[cfg(feature = "oauth")]
+#[cfg_attr(docsrs, doc(cfg(feature = "oauth")))]
+pub use oauth::{
+    OAuthProvider, OAuthSettings, ProviderAccount, ProviderError, ProviderTokens,
+    OAUTH_ACCOUNT_ALREADY_LINKED, OAUTH_PROVIDER_ERROR, OAUTH_REDIRECT_NOT_ALLOWED, STATE_AUDIENCE,
+};
+pub use password::{Argon2Params, PasswordError, PasswordHasher};
+pub use ratelimit::{Backoff, Limit, LimitError, RateLimits};
+pub use routes::{method_not_allowed, not_found, MAX_BODY_BYTES};
+pub use state::{
+    AxumUsers, AxumUsersBuilder, ConfigError, DEFAULT_BODY_TIMEOUT, DEFAULT_CORS_HEADERS,
+};
 #[cfg(feature = "postgres")]
+#[cfg_attr(docsrs, doc(cfg(feature = "postgres")))]
 pub use store::PostgresStore;
 #[cfg(feature = "sqlite")]
+#[cfg_attr(docsrs, doc(cfg(feature = "sqlite")))]
 pub use store::SqliteStore;
-pub use tokens::{TokenKind, TokenSettings};
-pub use user::{CustomField, FieldKind, User, UserSchema};
+pub use store::{
+    AccessTokenStore, CachingUserStore, Expect, OAuthAccount, OAuthAccountStore, StoreError,
+    UserPatch, UserStore,
+};
+pub use tokens::{TokenKind, TokenSettings, RESET_AUDIENCE, VERIFY_AUDIENCE};
+pub use user::{CustomField, FieldKind, UpdateField, User, UserCreate, UserSchema, UserUpdate};
+pub use validation::{ValidationErrors, ValidationItem};

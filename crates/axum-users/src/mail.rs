@@ -10,7 +10,7 @@
 //! A mailer of your own, for an HTTP e-mail API for instance:
 //!
 //! ```
-//! use axum_users::mail::{Email, MailError, Mailer};
+//! use axum_users::{Email, MailError, Mailer};
 //!
 //! struct LogMailer;
 //!
@@ -31,14 +31,46 @@ use minijinja::Environment;
 use serde_json::Value;
 use tokio::sync::Notify;
 
-use crate::store::BoxFuture;
 use crate::tokens::TokenKind;
+
+/// What a message is for: the two the library sends, or one of the application's own.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum MailKind {
+    /// E-mail verification.
+    Verify,
+    /// Password reset.
+    Reset,
+    /// The application's own (a welcome message, a notice), by name.
+    Custom(String),
+}
+
+impl MailKind {
+    /// `verify`, `reset` or the custom name: what names the message's outbox file.
+    pub fn as_str(&self) -> &str {
+        match self {
+            Self::Verify => "verify",
+            Self::Reset => "reset",
+            Self::Custom(name) => name,
+        }
+    }
+}
+
+impl From<TokenKind> for MailKind {
+    fn from(kind: TokenKind) -> Self {
+        match kind {
+            TokenKind::Verify => Self::Verify,
+            TokenKind::Reset => Self::Reset,
+        }
+    }
+}
 
 /// One message, rendered and ready to send.
 #[derive(Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Email {
     /// What the message is for.
-    pub kind: TokenKind,
+    pub kind: MailKind,
     /// The recipient's address.
     pub to: String,
     /// Subject line.
@@ -47,6 +79,31 @@ pub struct Email {
     pub text: String,
     /// HTML body.
     pub html: String,
+}
+
+impl Email {
+    /// A plain-text message of the application's own kind `kind` (e.g. `welcome`).
+    pub fn new(
+        kind: impl Into<String>,
+        to: impl Into<String>,
+        subject: impl Into<String>,
+        text: impl Into<String>,
+    ) -> Self {
+        Self {
+            kind: MailKind::Custom(kind.into()),
+            to: to.into(),
+            subject: subject.into(),
+            text: text.into(),
+            html: String::new(),
+        }
+    }
+
+    /// With an HTML alternative to the text.
+    #[must_use]
+    pub fn html(mut self, html: impl Into<String>) -> Self {
+        self.html = html.into();
+        self
+    }
 }
 
 impl std::fmt::Debug for Email {
@@ -60,25 +117,22 @@ impl std::fmt::Debug for Email {
     }
 }
 
+/// A mail setting that cannot be used: a template that does not compile, a sender or SMTP URL
+/// that does not parse, a template directory that cannot be read.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct MailConfigError(String);
+
 /// A delivery that failed; it is retried, then logged.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{0}")]
 pub struct MailError(pub String);
 
 /// Delivers messages.
-pub trait Mailer: Send + Sync + 'static {
+#[dynosaur::dynosaur(pub(crate) DynMailer = dyn(box) Mailer)]
+pub trait Mailer: Send + Sync {
     /// Sends one message. An `Err` is retried with backoff.
     fn send(&self, email: &Email) -> impl Future<Output = Result<(), MailError>> + Send;
-}
-
-pub(crate) trait DynMailer: Send + Sync {
-    fn send<'a>(&'a self, email: &'a Email) -> BoxFuture<'a, Result<(), MailError>>;
-}
-
-impl<T: Mailer> DynMailer for T {
-    fn send<'a>(&'a self, email: &'a Email) -> BoxFuture<'a, Result<(), MailError>> {
-        Box::pin(Mailer::send(self, email))
-    }
 }
 
 /// How often and how patiently a failed delivery is tried again.
@@ -158,33 +212,63 @@ impl Default for MailTemplates {
 
 impl MailTemplates {
     /// Replaces one template; the name must be one of [`TEMPLATE_NAMES`].
-    pub fn set(mut self, name: &str, source: impl Into<String>) -> Result<Self, String> {
+    pub fn set(mut self, name: &str, source: impl Into<String>) -> Result<Self, MailConfigError> {
         let name = TEMPLATE_NAMES.iter().find(|n| **n == name).ok_or_else(|| {
-            format!(
+            MailConfigError(format!(
                 "unknown e-mail template {name:?}; the templates are {}",
                 TEMPLATE_NAMES.join(", ")
-            )
+            ))
         })?;
         self.env
             .add_template_owned(*name, source.into())
-            .map_err(|e| format!("e-mail template {name}: {e}"))?;
+            .map_err(|e| MailConfigError(format!("e-mail template {name}: {e}")))?;
         Ok(self)
     }
 
+    /// Adds a template of the application's own (for [`MailTemplates::render_custom`]); the
+    /// names of [`TEMPLATE_NAMES`] are the library's: use [`MailTemplates::set`] for those.
+    pub fn add(mut self, name: &str, source: impl Into<String>) -> Result<Self, MailConfigError> {
+        if TEMPLATE_NAMES.contains(&name) {
+            return Err(MailConfigError(format!(
+                "{name:?} is a built-in template: replace it with MailTemplates::set"
+            )));
+        }
+        self.env
+            .add_template_owned(name.to_owned(), source.into())
+            .map_err(|e| MailConfigError(format!("e-mail template {name}: {e}")))?;
+        Ok(self)
+    }
+
+    /// Renders a message of the application's own kind `kind` from the templates
+    /// `{kind}_subject.txt`, `{kind}.txt` and (when added) `{kind}.html`.
+    pub fn render_custom(
+        &self,
+        kind: &str,
+        to: &str,
+        context: &Value,
+    ) -> Result<Email, MailConfigError> {
+        let html = format!("{kind}.html");
+        let mut email = self.render_parts(MailKind::Custom(kind.to_owned()), kind, to, context)?;
+        if self.env.get_template(&html).is_err() {
+            email.html.clear();
+        }
+        Ok(email)
+    }
+
     /// The defaults, with every file of `dir` named like a template replacing that template.
-    pub fn from_dir(dir: &Path) -> Result<Self, String> {
+    pub fn from_dir(dir: &Path) -> Result<Self, MailConfigError> {
         if !dir.is_dir() {
-            return Err(format!(
+            return Err(MailConfigError(format!(
                 "the e-mail template directory {} does not exist",
                 dir.display()
-            ));
+            )));
         }
         let mut templates = Self::default();
         for name in TEMPLATE_NAMES {
             let path = dir.join(name);
             if path.exists() {
                 let source = std::fs::read_to_string(&path)
-                    .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+                    .map_err(|e| MailConfigError(format!("cannot read {}: {e}", path.display())))?;
                 templates = templates.set(name, source)?;
             }
         }
@@ -192,17 +276,33 @@ impl MailTemplates {
     }
 
     /// Renders the message of `kind` for `to`.
-    pub fn render(&self, kind: TokenKind, to: &str, context: &Value) -> Result<Email, String> {
-        let prefix = match kind {
-            TokenKind::Verify => "verify",
-            TokenKind::Reset => "reset",
-        };
+    pub fn render(
+        &self,
+        kind: TokenKind,
+        to: &str,
+        context: &Value,
+    ) -> Result<Email, MailConfigError> {
+        let kind = MailKind::from(kind);
+        let prefix = kind.as_str().to_owned();
+        self.render_parts(kind, &prefix, to, context)
+    }
+
+    fn render_parts(
+        &self,
+        kind: MailKind,
+        prefix: &str,
+        to: &str,
+        context: &Value,
+    ) -> Result<Email, MailConfigError> {
+        let custom = matches!(kind, MailKind::Custom(_));
         let render = |suffix: &str| {
             let name = format!("{prefix}{suffix}");
-            self.env
-                .get_template(&name)
-                .and_then(|t| t.render(context))
-                .map_err(|e| format!("e-mail template {name}: {e}"))
+            match self.env.get_template(&name) {
+                Err(_) if suffix == ".html" && custom => Ok(String::new()),
+                template => template
+                    .and_then(|t| t.render(context))
+                    .map_err(|e| MailConfigError(format!("e-mail template {name}: {e}"))),
+            }
         };
         let subject = render("_subject.txt")?;
         Ok(Email {
@@ -218,7 +318,7 @@ impl MailTemplates {
 /// Where the e-mail settings live in [`crate::AxumUsers`].
 #[derive(Clone)]
 pub(crate) struct MailSettings {
-    pub(crate) mailer: Option<Arc<dyn DynMailer>>,
+    pub(crate) mailer: Option<Arc<DynMailer<'static>>>,
     pub(crate) templates: MailTemplates,
     pub(crate) verify_url: Option<String>,
     pub(crate) reset_url: Option<String>,
@@ -248,9 +348,9 @@ impl MailSettings {
         token: &str,
         lifetime: Duration,
     ) {
-        let Some(mailer) = &self.mailer else {
+        if self.mailer.is_none() {
             return;
-        };
+        }
         let url = match kind {
             TokenKind::Verify => &self.verify_url,
             TokenKind::Reset => &self.reset_url,
@@ -263,27 +363,38 @@ impl MailSettings {
             "lifetime_minutes": lifetime.as_secs().div_ceil(60),
             "app_name": self.app_name,
         });
-        let email = match self.templates.render(kind, &user.email, &context) {
-            Ok(email) => email,
+        match self.templates.render(kind, &user.email, &context) {
+            Ok(email) => self.send(&email).await,
             Err(error) => {
                 tracing::error!(%error, user_id = %user.id, "cannot render the e-mail; not sent");
-                return;
             }
+        }
+    }
+
+    /// Sends with the retry policy. Never returns an error: failures are logged.
+    pub(crate) async fn send(&self, email: &Email) {
+        let Some(mailer) = &self.mailer else {
+            tracing::debug!(
+                kind = email.kind.as_str(),
+                "no mailer configured; message dropped"
+            );
+            return;
         };
+        let kind = email.kind.as_str();
         let mut delay = self.retry.first_delay;
         for attempt in 1..=self.retry.attempts.max(1) {
-            match mailer.send(&email).await {
+            match mailer.send(email).await {
                 Ok(()) => {
-                    tracing::info!(user_id = %user.id, kind = ?kind, attempt, "e-mail sent");
+                    tracing::info!(kind, attempt, "e-mail sent");
                     return;
                 }
                 Err(error) if attempt < self.retry.attempts => {
-                    tracing::warn!(%error, user_id = %user.id, attempt, retry_in = ?delay, "e-mail delivery failed; will retry");
+                    tracing::warn!(%error, kind, attempt, retry_in = ?delay, "e-mail delivery failed; will retry");
                     tokio::time::sleep(delay).await;
                     delay = (delay * 2).min(self.retry.max_delay);
                 }
                 Err(error) => {
-                    tracing::error!(%error, user_id = %user.id, attempt, "e-mail delivery failed; giving up");
+                    tracing::error!(%error, kind, attempt, "e-mail delivery failed; giving up");
                 }
             }
         }
@@ -359,16 +470,6 @@ impl Mailer for MemoryMailer {
     }
 }
 
-/// The token in a message, as printed after `token=` in the default templates.
-pub fn token_in(text: &str) -> Option<&str> {
-    let start = text.find("token=")? + "token=".len();
-    let rest = &text[start..];
-    let end = rest
-        .find(|c: char| !(c.is_ascii_alphanumeric() || "-_.".contains(c)))
-        .unwrap_or(rest.len());
-    Some(&rest[..end]).filter(|t| !t.is_empty())
-}
-
 #[cfg(feature = "smtp")]
 pub use delivery::{OutboxMailer, SmtpMailer};
 
@@ -381,24 +482,28 @@ mod delivery {
     use lettre::message::{Body, Mailbox, MultiPart, SinglePart};
     use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 
-    use super::{Email, MailError, Mailer};
+    use super::{Email, MailConfigError, MailError, Mailer};
 
     fn message(from: &Mailbox, email: &Email) -> Result<Message, MailError> {
         let to: Mailbox = email
             .to
             .parse()
             .map_err(|e| MailError(format!("invalid recipient address: {e}")))?;
-        Message::builder()
+        let builder = Message::builder()
             .from(from.clone())
             .to(to)
             .subject(email.subject.clone())
-            .message_id(None)
-            .multipart(
+            .message_id(None);
+        let message = if email.html.is_empty() {
+            builder.singlepart(part(ContentType::TEXT_PLAIN, &email.text))
+        } else {
+            builder.multipart(
                 MultiPart::alternative()
                     .singlepart(part(ContentType::TEXT_PLAIN, &email.text))
                     .singlepart(part(ContentType::TEXT_HTML, &email.html)),
             )
-            .map_err(|e| MailError(format!("cannot build the message: {e}")))
+        };
+        message.map_err(|e| MailError(format!("cannot build the message: {e}")))
     }
 
     /// ASCII bodies go as they are (7bit, lines up to RFC 5322's 998 characters), so that the
@@ -419,9 +524,9 @@ mod delivery {
         SinglePart::builder().header(content_type).body(body)
     }
 
-    fn mailbox(from: &str) -> Result<Mailbox, String> {
+    fn mailbox(from: &str) -> Result<Mailbox, MailConfigError> {
         from.parse()
-            .map_err(|e| format!("invalid sender address {from:?}: {e}"))
+            .map_err(|e| MailConfigError(format!("invalid sender address {from:?}: {e}")))
     }
 
     /// Delivers through an SMTP server.
@@ -443,9 +548,9 @@ mod delivery {
         /// From a URL: `smtp://host:port` (plain, or STARTTLS with `?tls=required`),
         /// `smtps://host:port` (TLS from the first byte), with `user:password@` for AUTH.
         /// `from` is the sender, e.g. `Camelot <noreply@camelot.bt>`.
-        pub fn from_url(url: &str, from: &str) -> Result<Self, String> {
+        pub fn from_url(url: &str, from: &str) -> Result<Self, MailConfigError> {
             let transport = AsyncSmtpTransport::<Tokio1Executor>::from_url(url)
-                .map_err(|e| format!("invalid SMTP URL: {e}"))?
+                .map_err(|e| MailConfigError(format!("invalid SMTP URL: {e}")))?
                 .timeout(Some(Duration::from_secs(20)))
                 .build();
             Ok(Self {
@@ -476,7 +581,7 @@ mod delivery {
 
     impl OutboxMailer {
         /// Writes into `dir` (created when missing).
-        pub fn new(dir: impl Into<PathBuf>, from: &str) -> Result<Self, String> {
+        pub fn new(dir: impl Into<PathBuf>, from: &str) -> Result<Self, MailConfigError> {
             Ok(Self {
                 dir: dir.into(),
                 from: mailbox(from)?,
@@ -498,10 +603,14 @@ mod delivery {
                 .duration_since(std::time::UNIX_EPOCH)
                 .map(|d| d.as_millis())
                 .unwrap_or_default();
-            let kind = match email.kind {
-                crate::tokens::TokenKind::Verify => "verify",
-                crate::tokens::TokenKind::Reset => "reset",
-            };
+            // A custom kind names the file too: keep only what is safe in a file name.
+            let kind: String = email
+                .kind
+                .as_str()
+                .chars()
+                .filter(|c| c.is_ascii_alphanumeric() || *c == '_')
+                .take(40)
+                .collect();
             let name = format!("{millis}-{kind}-{}.eml", uuid::Uuid::new_v4().simple());
             // Written under a dot-name, then renamed: a reader never sees half a message.
             let partial = self.dir.join(format!(".{name}.partial"));
@@ -533,7 +642,7 @@ mod tests {
                 .render(kind, "king.arthur@camelot.bt", &context)
                 .unwrap();
             assert!(!email.subject.contains('\n'));
-            assert_eq!(token_in(&email.text), Some("aaa.bbb.ccc"));
+            assert!(email.text.contains("token=aaa.bbb.ccc"));
             assert!(email.text.contains("x=<y>"), "{}", email.text);
             assert!(email.html.contains("x=&lt;y&gt;"), "{}", email.html);
             assert!(email.text.contains("60 minutes"), "{}", email.text);
@@ -563,7 +672,10 @@ mod tests {
         assert_eq!(verify.subject, "Confirm your e-mail address for");
         std::fs::write(dir.join("verify.html"), "{{ broken").unwrap();
         let err = MailTemplates::from_dir(&dir).unwrap_err();
-        assert!(err.starts_with("e-mail template verify.html:"), "{err}");
+        assert!(
+            err.to_string().starts_with("e-mail template verify.html:"),
+            "{err}"
+        );
         std::fs::remove_dir_all(&dir).unwrap();
         assert!(MailTemplates::from_dir(&dir).is_err());
     }
@@ -571,11 +683,17 @@ mod tests {
     #[test]
     fn overrides_are_checked() {
         let err = MailTemplates::default().set("nope.txt", "x").unwrap_err();
-        assert!(err.starts_with("unknown e-mail template"), "{err}");
+        assert!(
+            err.to_string().starts_with("unknown e-mail template"),
+            "{err}"
+        );
         let err = MailTemplates::default()
             .set("verify.txt", "{% if %}")
             .unwrap_err();
-        assert!(err.starts_with("e-mail template verify.txt:"), "{err}");
+        assert!(
+            err.to_string().starts_with("e-mail template verify.txt:"),
+            "{err}"
+        );
         let templates = MailTemplates::default()
             .set("verify_subject.txt", "Hi {{ user.email }}")
             .unwrap();

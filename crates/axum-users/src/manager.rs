@@ -6,13 +6,19 @@ use std::sync::Arc;
 use http::request::Parts;
 use uuid::Uuid;
 
-use crate::auth::strategy::DynStrategy;
-use crate::hooks::DynHooks;
-use crate::password::{PasswordHasher, Verified};
+use crate::auth::strategy::{DynStrategy, StrategyError};
+use crate::auth::Strategy as _;
+use crate::background::Background;
+use crate::hooks::Hooks as _;
+use crate::hooks::{log_after, DynHooks, HookContext, HookError};
+use crate::id::parse_id;
+use crate::mail::MailSettings;
+use crate::password::{PasswordError, PasswordHasher, Verified};
+use crate::store::UserStore as _;
 use crate::store::{DynUserStore, StoreError, UserPatch};
 use crate::tokens::TokenSettings;
 use crate::user::{UpdateField, UserCreate, UserSchema, UserUpdate};
-use crate::{ApiError, User};
+use crate::User;
 
 /// Length bounds on new passwords, counted in characters. `0` means no bound.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -61,6 +67,7 @@ impl PasswordPolicy {
 
 /// Why a manager operation did not happen.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum ManagerError {
     /// The password policy or `validate_password` refused the password.
     #[error("invalid password: {0}")]
@@ -68,7 +75,8 @@ pub enum ManagerError {
     /// The e-mail belongs to another user.
     #[error("a user with this e-mail already exists")]
     UserAlreadyExists,
-    /// The user is inactive (verify request, forgot password, reset password).
+    /// The user is inactive (verify request, forgot password, reset password, an update of
+    /// one's own account).
     #[error("the user is inactive")]
     UserInactive,
     /// The user's e-mail is already verified.
@@ -77,26 +85,31 @@ pub enum ManagerError {
     /// A verification or reset token that is not valid, for any reason.
     #[error("invalid token")]
     InvalidToken,
-    /// Anything else, already in its HTTP form.
+    /// The user does not exist (any more).
+    #[error("no such user")]
+    UserNotFound,
+    /// A hook that runs before the write refused it or failed.
     #[error(transparent)]
-    Api(#[from] ApiError),
+    Hook(#[from] HookError),
+    /// The store failed.
+    #[error(transparent)]
+    Store(StoreError),
+    /// A token strategy failed.
+    #[error(transparent)]
+    Strategy(#[from] StrategyError),
+    /// Password hashing failed.
+    #[error(transparent)]
+    Password(#[from] PasswordError),
+    /// A verification or reset token could not be signed.
+    #[error("cannot sign a token: {0}")]
+    Token(String),
 }
 
 impl From<StoreError> for ManagerError {
     fn from(err: StoreError) -> Self {
         match err {
             StoreError::Conflict => Self::UserAlreadyExists,
-            other => Self::Api(other.into()),
-        }
-    }
-}
-
-impl From<ManagerError> for ApiError {
-    /// For the cases a route did not map to its own error code.
-    fn from(err: ManagerError) -> Self {
-        match err {
-            ManagerError::Api(err) => err,
-            other => ApiError::Internal(other.to_string()),
+            other => Self::Store(other),
         }
     }
 }
@@ -104,37 +117,20 @@ impl From<ManagerError> for ApiError {
 /// Holds the store, the hasher, the hooks and the rules. Cheap to clone.
 #[derive(Clone)]
 pub struct UserManager {
-    pub(crate) store: Arc<dyn DynUserStore>,
-    pub(crate) hooks: Arc<dyn DynHooks>,
+    pub(crate) store: Arc<DynUserStore<'static>>,
+    pub(crate) hooks: Arc<DynHooks<'static>>,
     pub(crate) hasher: PasswordHasher,
     pub(crate) policy: PasswordPolicy,
     pub(crate) schema: UserSchema,
     pub(crate) verify_tokens: TokenSettings,
     pub(crate) reset_tokens: TokenSettings,
     /// The backends' strategies, told to revoke a user's tokens.
-    pub(crate) strategies: Vec<Arc<dyn DynStrategy>>,
-    pub(crate) cache: Option<Arc<UserCache>>,
+    pub(crate) strategies: Vec<Arc<DynStrategy<'static>>>,
     /// A password change also raises the token version, so JWTs die with the old password.
     pub(crate) password_change_revokes_jwts: bool,
-}
-
-/// Users by id, for the one read every authenticated request makes. An entry is used only while
-/// the store's [`generation`](crate::store::UserStore::generation) is the one it was read at and
-/// it is younger than the time to live, and it is dropped on every write made through the
-/// manager; so a stale user is never served when the store can report its writes (SQLite), and
-/// the cache stays off when it cannot (PostgreSQL shared by several instances).
-pub(crate) struct UserCache {
-    entries: quick_cache::sync::Cache<Uuid, (User, std::time::Instant, u128)>,
-    ttl: std::time::Duration,
-}
-
-impl UserCache {
-    pub(crate) fn new(capacity: usize, ttl: std::time::Duration) -> Self {
-        Self {
-            entries: quick_cache::sync::Cache::new(capacity.max(1)),
-            ttl,
-        }
-    }
+    /// What hooks reach through their context.
+    pub(crate) mail: Arc<MailSettings>,
+    pub(crate) background: Background,
 }
 
 impl std::fmt::Debug for UserManager {
@@ -159,40 +155,17 @@ impl UserManager {
     }
 
     /// The user with this id.
-    pub async fn get(&self, id: Uuid) -> Result<Option<User>, ApiError> {
-        let Some((cache, generation)) = self
-            .cache
-            .as_ref()
-            .and_then(|cache| Some((cache, self.store.generation()?)))
-        else {
-            return Ok(self.store.get(id).await?);
-        };
-        if let Some((user, at, seen)) = cache.entries.get(&id) {
-            if seen == generation && at.elapsed() < cache.ttl {
-                return Ok(Some(user));
-            }
-        }
-        let user = self.store.get(id).await?;
-        match &user {
-            Some(user) => cache
-                .entries
-                .insert(id, (user.clone(), std::time::Instant::now(), generation)),
-            None => {
-                cache.entries.remove(&id);
-            }
-        }
-        Ok(user)
+    pub async fn get(&self, id: Uuid) -> Result<Option<User>, ManagerError> {
+        Ok(self.store.get(id).await?)
     }
 
-    /// Drops a user from the cache after a write.
-    fn forget(&self, id: Uuid) {
-        if let Some(cache) = &self.cache {
-            cache.entries.remove(&id);
-        }
+    /// The context hooks receive.
+    pub(crate) fn context<'a>(&'a self, request: Option<&'a Parts>) -> HookContext<'a> {
+        HookContext::new(request, &self.mail, &self.background)
     }
 
     /// The user with this e-mail (case-insensitive).
-    pub async fn get_by_email(&self, email: &str) -> Result<Option<User>, ApiError> {
+    pub async fn get_by_email(&self, email: &str) -> Result<Option<User>, ManagerError> {
         Ok(self.store.get_by_email(email).await?)
     }
 
@@ -241,8 +214,64 @@ impl UserManager {
         }
         // The unique index settles a race between two registrations of one e-mail.
         self.store.create(&user).await?;
-        self.hooks.on_after_register(&user, request).await?;
+        self.registered(&user, request).await;
         Ok(user)
+    }
+
+    /// Creates a user who signs in elsewhere (an OAuth provider): a password nobody knows (one
+    /// can be set with forgot-password) and the custom fields empty. The caller runs
+    /// [`Self::registered`] once the user is complete (linked).
+    pub(crate) async fn create_external(
+        &self,
+        email: String,
+        is_verified: bool,
+    ) -> Result<User, ManagerError> {
+        let password = crate::auth::strategy::opaque_token();
+        let mut user = User::new(email, self.hasher.hash(&password).await?);
+        user.is_verified = is_verified;
+        for field in self.schema.fields() {
+            user.fields
+                .insert(field.name.clone(), serde_json::Value::Null);
+        }
+        self.store.create(&user).await?;
+        Ok(user)
+    }
+
+    /// `on_after_register`, whose failure is logged: the user exists.
+    pub(crate) async fn registered(&self, user: &User, request: Option<&Parts>) {
+        let result = self
+            .hooks
+            .on_after_register(user, &self.context(request))
+            .await;
+        log_after("on_after_register", user, result);
+    }
+
+    /// `on_after_login`, whose failure is logged: the session exists.
+    pub(crate) async fn logged_in(
+        &self,
+        user: &User,
+        request: Option<&Parts>,
+        response: &mut axum::response::Response,
+    ) {
+        let result = self
+            .hooks
+            .on_after_login(user, &self.context(request), response)
+            .await;
+        log_after("on_after_login", user, result);
+    }
+
+    /// `on_after_update`, whose failure is logged: the update is written.
+    pub(crate) async fn updated(
+        &self,
+        user: &User,
+        update: &serde_json::Map<String, serde_json::Value>,
+        request: Option<&Parts>,
+    ) {
+        let result = self
+            .hooks
+            .on_after_update(user, update, &self.context(request))
+            .await;
+        log_after("on_after_update", user, result);
     }
 
     /// Checks credentials. An unknown e-mail still costs a hash at the cost of a real stored
@@ -253,7 +282,7 @@ impl UserManager {
         &self,
         email: &str,
         password: &str,
-    ) -> Result<Option<User>, ApiError> {
+    ) -> Result<Option<User>, ManagerError> {
         let Some(user) = self.store.get_by_email(email).await? else {
             self.hasher.verify_unknown(password, email).await?;
             return Ok(None);
@@ -265,9 +294,7 @@ impl UserManager {
                 // Only over the hash that was verified: a password changed meanwhile stands.
                 let mut upgrade = UserPatch::default().hashed_password(hash);
                 upgrade.expect.hashed_password = Some(user.hashed_password.clone());
-                let upgraded = self.store.update(user.id, &upgrade).await?;
-                self.forget(user.id);
-                Ok(upgraded)
+                Ok(self.store.update(user.id, &upgrade).await?)
             }
         }
     }
@@ -319,21 +346,17 @@ impl UserManager {
         if update.safe {
             patch.expect.is_active = Some(true);
         }
-        let written = self.store.update(user.id, &patch).await?;
-        self.forget(user.id);
-        let Some(user) = written else {
-            return Err(ManagerError::Api(if update.safe {
-                ApiError::UNAUTHORIZED
+        let Some(user) = self.store.update(user.id, &patch).await? else {
+            return Err(if update.safe {
+                ManagerError::UserInactive
             } else {
-                ApiError::NOT_FOUND
-            }));
+                ManagerError::UserNotFound
+            });
         };
         if password_changed || patch.is_active == Some(false) {
             self.revoke_tokens(user.id).await?;
         }
-        self.hooks
-            .on_after_update(&user, &update.raw, request)
-            .await?;
+        self.updated(&user, &update.raw, request).await;
         Ok(user)
     }
 
@@ -341,7 +364,7 @@ impl UserManager {
     /// row still has the password hash and token version that were checked, and is active. A
     /// password change, deactivation or "log out everywhere" that committed meanwhile revokes
     /// the tokens only after its write, so a login that sees no change here is revoked by it.
-    pub async fn still_signed_in(&self, user: &User) -> Result<bool, ApiError> {
+    pub async fn still_signed_in(&self, user: &User) -> Result<bool, ManagerError> {
         Ok(self.store.get(user.id).await?.is_some_and(|now| {
             now.is_active
                 && now.hashed_password == user.hashed_password
@@ -352,7 +375,7 @@ impl UserManager {
     /// Revokes every database and Redis token of a user (JWTs cannot be revoked). Done on
     /// deactivation, deletion and any password change; beyond FastAPI Users, which leaves them
     /// valid.
-    pub async fn revoke_tokens(&self, user_id: Uuid) -> Result<(), ApiError> {
+    pub async fn revoke_tokens(&self, user_id: Uuid) -> Result<(), ManagerError> {
         for strategy in &self.strategies {
             strategy.revoke_user(user_id).await?;
         }
@@ -361,13 +384,12 @@ impl UserManager {
 
     /// Ends every session of a user: raises the token version (every JWT minted before is
     /// refused) and revokes the database and Redis tokens. The next login starts afresh.
-    pub async fn logout_everywhere(&self, user: &User) -> Result<(), ApiError> {
+    pub async fn logout_everywhere(&self, user: &User) -> Result<(), ManagerError> {
         let bump = UserPatch {
             bump_token_version: true,
             ..UserPatch::default()
         };
         self.store.update(user.id, &bump).await?;
-        self.forget(user.id);
         self.revoke_tokens(user.id).await
     }
 
@@ -378,11 +400,11 @@ impl UserManager {
 
     /// A verification token for `user` (`sub`, `email`, audience, expiry), as FastAPI Users
     /// mints it.
-    pub fn verification_token(&self, user: &User) -> Result<String, ApiError> {
+    pub fn verification_token(&self, user: &User) -> Result<String, ManagerError> {
         let mut claims = serde_json::Map::new();
         claims.insert("sub".into(), user.id.to_string().into());
         claims.insert("email".into(), user.email.clone().into());
-        self.verify_tokens.mint(claims).map_err(ApiError::Internal)
+        self.verify_tokens.mint(claims).map_err(ManagerError::Token)
     }
 
     /// Issues a verification token and hands it to `on_after_request_verify`. Refused for
@@ -399,9 +421,11 @@ impl UserManager {
             return Err(ManagerError::UserAlreadyVerified);
         }
         let token = self.verification_token(user)?;
-        self.hooks
-            .on_after_request_verify(user, &token, request)
-            .await?;
+        let result = self
+            .hooks
+            .on_after_request_verify(user, &token, &self.context(request))
+            .await;
+        log_after("on_after_request_verify", user, result);
         Ok(token)
     }
 
@@ -437,9 +461,7 @@ impl UserManager {
         };
         patch.expect.is_verified = Some(false);
         patch.expect.email = Some(user.email.clone());
-        let written = self.store.update(user.id, &patch).await?;
-        self.forget(user.id);
-        let Some(user) = written else {
+        let Some(user) = self.store.update(user.id, &patch).await? else {
             return match self.store.get(user.id).await? {
                 Some(now) if now.is_verified && now.email == user.email => {
                     Err(ManagerError::UserAlreadyVerified)
@@ -447,7 +469,11 @@ impl UserManager {
                 _ => Err(ManagerError::InvalidToken),
             };
         };
-        self.hooks.on_after_verify(&user, request).await?;
+        let result = self
+            .hooks
+            .on_after_verify(&user, &self.context(request))
+            .await;
+        log_after("on_after_verify", &user, result);
         Ok(user)
     }
 
@@ -465,10 +491,15 @@ impl UserManager {
         let mut claims = serde_json::Map::new();
         claims.insert("sub".into(), user.id.to_string().into());
         claims.insert("password_fgpt".into(), fingerprint.into());
-        let token = self.reset_tokens.mint(claims).map_err(ApiError::Internal)?;
-        self.hooks
-            .on_after_forgot_password(user, &token, request)
-            .await?;
+        let token = self
+            .reset_tokens
+            .mint(claims)
+            .map_err(ManagerError::Token)?;
+        let result = self
+            .hooks
+            .on_after_forgot_password(user, &token, &self.context(request))
+            .await;
+        log_after("on_after_forgot_password", user, result);
         Ok(token)
     }
 
@@ -514,42 +545,24 @@ impl UserManager {
         patch.expect.is_active = Some(true);
         patch.bump_token_version = self.password_change_revokes_jwts;
         let written = self.store.update(user.id, &patch).await?;
-        self.forget(user.id);
         let user = written.ok_or(ManagerError::InvalidToken)?;
         self.revoke_tokens(user.id).await?;
-        self.hooks.on_after_reset_password(&user, request).await?;
+        let result = self
+            .hooks
+            .on_after_reset_password(&user, &self.context(request))
+            .await;
+        log_after("on_after_reset_password", &user, result);
         Ok(user)
     }
 
     /// Deletes a user with its tokens and OAuth accounts, between the two delete hooks.
-    pub async fn delete(&self, user: &User, request: Option<&Parts>) -> Result<(), ApiError> {
-        self.hooks.on_before_delete(user, request).await?;
+    pub async fn delete(&self, user: &User, request: Option<&Parts>) -> Result<(), ManagerError> {
+        let ctx = self.context(request);
+        self.hooks.on_before_delete(user, &ctx).await?;
         self.store.delete(user.id).await?;
-        self.forget(user.id);
         self.revoke_tokens(user.id).await?;
-        self.hooks.on_after_delete(user, request).await
+        let result = self.hooks.on_after_delete(user, &ctx).await;
+        log_after("on_after_delete", user, result);
+        Ok(())
     }
-}
-
-/// Parses an id the way Python's `uuid.UUID(str)` does: any letter case, hyphens optional,
-/// `{...}` and `urn:uuid:` accepted.
-///
-/// ```
-/// use axum_users::manager::parse_id;
-/// let id = "52c7bd65-6d03-4bc2-8db7-f36615b94aa0";
-/// assert_eq!(parse_id("52C7BD656D034BC28DB7F36615B94AA0").unwrap().to_string(), id);
-/// assert_eq!(parse_id("urn:uuid:{52c7bd65-6d03-4bc2-8db7-f36615b94aa0}").unwrap().to_string(), id);
-/// assert!(parse_id("me").is_none());
-/// ```
-pub fn parse_id(value: &str) -> Option<Uuid> {
-    let stripped = value.replace("urn:", "").replace("uuid:", "");
-    let hex: String = stripped
-        .trim_matches(|c| c == '{' || c == '}')
-        .chars()
-        .filter(|&c| c != '-')
-        .collect();
-    if hex.len() != 32 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
-        return None;
-    }
-    Uuid::try_parse(&hex).ok()
 }

@@ -637,7 +637,7 @@ pub(crate) fn derive(secret: &[u8], purpose: &str, csrf: &str) -> String {
 }
 
 /// PKCE S256: `base64url(SHA-256(verifier))`.
-pub fn code_challenge(verifier: &str) -> String {
+pub(crate) fn code_challenge(verifier: &str) -> String {
     use sha2::Digest as _;
     URL_SAFE_NO_PAD.encode(sha2::Sha256::digest(verifier.as_bytes()))
 }
@@ -664,4 +664,86 @@ mod tests {
         assert_ne!(a, derive(b"secret", "pkce", "csrf2"));
         assert_eq!(a, derive(b"secret", "pkce", "csrf"));
     }
+}
+
+/// Audience of the state token.
+pub const STATE_AUDIENCE: &str = "fastapi-users:oauth-state";
+/// A provider account linked to another user already (not a FastAPI Users code).
+pub const OAUTH_ACCOUNT_ALREADY_LINKED: &str = "OAUTH_ACCOUNT_ALREADY_LINKED";
+/// The provider failed or answered garbage (not a FastAPI Users code; it answers a 500).
+pub const OAUTH_PROVIDER_ERROR: &str = "OAUTH_PROVIDER_ERROR";
+/// `redirect_url` names a page that is not allowed (not a FastAPI Users code).
+pub const OAUTH_REDIRECT_NOT_ALLOWED: &str = "OAUTH_REDIRECT_NOT_ALLOWED";
+
+/// How OAuth logins behave. `state_secret` signs the state tokens (give every instance the
+/// same one).
+#[derive(Clone)]
+pub struct OAuthSettings {
+    state_secret: Vec<u8>,
+    /// Link a provider account to the existing user with the same e-mail, when the provider
+    /// vouches for the address (`email_verified`); otherwise `OAUTH_USER_ALREADY_EXISTS`.
+    /// Default `false`.
+    pub associate_by_email: bool,
+    /// Users created by an OAuth login are verified when the provider vouches for the e-mail.
+    /// Default `false`.
+    pub is_verified_by_default: bool,
+    /// The callback URL given to the provider, `{provider}` standing for the provider's name
+    /// (e.g. a front-end page that forwards `code` and `state`). Default: the callback route's
+    /// own absolute URL, from the request (`X-Forwarded-Proto` and `Host`).
+    pub redirect_url: Option<String>,
+    /// The CSRF cookie (FastAPI Users' defaults: `fastapiusersoauthcsrf`, one hour, `Path=/`,
+    /// `HttpOnly`, `Secure`, `SameSite=lax`; set `secure = false` for plain-HTTP development).
+    pub csrf_cookie: crate::auth::CookieTransport,
+    /// The backend OAuth logins sign in through (default: the first one).
+    pub backend: Option<String>,
+    /// Where a browser may be sent after login (`?redirect_url=` on `/authorize`): exact URLs
+    /// or prefixes ending in `/`. Empty (the default): no redirect, the JSON or 204 answer.
+    pub after_login_redirects: Vec<String>,
+}
+
+impl std::fmt::Debug for OAuthSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OAuthSettings")
+            .field("associate_by_email", &self.associate_by_email)
+            .field("is_verified_by_default", &self.is_verified_by_default)
+            .field("redirect_url", &self.redirect_url)
+            .field("backend", &self.backend)
+            .finish_non_exhaustive()
+    }
+}
+
+impl OAuthSettings {
+    /// FastAPI Users' defaults with this state secret.
+    pub fn new(state_secret: impl AsRef<[u8]>) -> Self {
+        Self {
+            state_secret: state_secret.as_ref().to_vec(),
+            associate_by_email: false,
+            is_verified_by_default: false,
+            redirect_url: None,
+            csrf_cookie: crate::auth::CookieTransport {
+                name: "fastapiusersoauthcsrf".into(),
+                max_age: Some(3600),
+                ..crate::auth::CookieTransport::default()
+            },
+            backend: None,
+            after_login_redirects: Vec::new(),
+        }
+    }
+
+    pub(crate) fn state_secret(&self) -> &[u8] {
+        &self.state_secret
+    }
+
+    pub(crate) fn allows_redirect(&self, url: &str) -> bool {
+        self.after_login_redirects
+            .iter()
+            .any(|allowed| url == allowed || (allowed.ends_with('/') && url.starts_with(allowed)))
+    }
+}
+
+/// The OAuth part of [`AxumUsers`].
+pub(crate) struct OAuthConfig {
+    pub(crate) store: std::sync::Arc<crate::store::DynOAuthAccountStore<'static>>,
+    pub(crate) settings: OAuthSettings,
+    pub(crate) providers: Vec<OAuthProvider>,
 }

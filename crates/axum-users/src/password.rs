@@ -15,7 +15,20 @@ use std::sync::{Arc, Mutex};
 use argon2::password_hash::{Output, ParamsString, PasswordHash, SaltString};
 use argon2::{Algorithm, Argon2, Block, Params, Version};
 
-use crate::error::ApiError;
+/// Why the hasher could not be built or could not hash.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum PasswordError {
+    /// The argon2 parameters are out of argon2's bounds.
+    #[error("invalid argon2 parameters: {0}")]
+    InvalidParams(String),
+    /// The hashing threads could not be started.
+    #[error("cannot start the password hashing threads: {0}")]
+    Threads(String),
+    /// A hash could not be computed (a bug or a panicking job; logged, answered 500).
+    #[error("password hashing failed: {0}")]
+    Hashing(String),
+}
 
 /// Argon2id cost parameters.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -203,20 +216,23 @@ impl Default for PasswordHasher {
 
 impl PasswordHasher {
     /// A hasher writing argon2id with these parameters; at most one hash per core at once.
-    pub fn new(params: Argon2Params) -> Result<Self, String> {
+    pub fn new(params: Argon2Params) -> Result<Self, PasswordError> {
         let cores = std::thread::available_parallelism().map_or(1, usize::from);
         Self::with_concurrency(params, cores)
     }
 
     /// As [`PasswordHasher::new`], with an explicit limit of concurrent hashes.
-    pub fn with_concurrency(params: Argon2Params, concurrent: usize) -> Result<Self, String> {
+    pub fn with_concurrency(
+        params: Argon2Params,
+        concurrent: usize,
+    ) -> Result<Self, PasswordError> {
         let argon_params = Params::new(
             params.memory_kib,
             params.iterations,
             params.parallelism,
             Some(32),
         )
-        .map_err(|e| format!("invalid argon2 parameters: {e}"))?;
+        .map_err(|e| PasswordError::InvalidParams(e.to_string()))?;
         let pool = rayon::ThreadPoolBuilder::new()
             .num_threads(concurrent.max(1))
             .thread_name(|i| format!("axum-users-hash-{i}"))
@@ -224,7 +240,7 @@ impl PasswordHasher {
             // A panicking hash fails its request (the result channel closes), not the process.
             .panic_handler(|_| tracing::error!("a password hashing job panicked"))
             .build()
-            .map_err(|e| format!("cannot start the password hashing threads: {e}"))?;
+            .map_err(|e| PasswordError::Threads(e.to_string()))?;
         Ok(Self {
             inner: Arc::new(Inner {
                 argon2: Argon2::new(Algorithm::Argon2id, Version::V0x13, argon_params),
@@ -243,7 +259,7 @@ impl PasswordHasher {
     async fn blocking<T: Send + 'static>(
         &self,
         work: impl FnOnce(&Inner) -> T + Send + 'static,
-    ) -> Result<T, ApiError> {
+    ) -> Result<T, PasswordError> {
         let (done, result) = tokio::sync::oneshot::channel();
         let inner = Arc::clone(&self.inner);
         self.inner.pool.spawn(move || {
@@ -251,17 +267,17 @@ impl PasswordHasher {
         });
         result
             .await
-            .map_err(|_| ApiError::Internal("password hashing job failed".into()))
+            .map_err(|_| PasswordError::Hashing("the hashing job ended without an answer".into()))
     }
 
     /// Hashes a password (argon2id PHC string, 16-byte salt, 32-byte hash).
-    pub async fn hash(&self, password: &str) -> Result<String, ApiError> {
+    pub async fn hash(&self, password: &str) -> Result<String, PasswordError> {
         let password = password.to_owned();
         self.blocking(move |inner| inner.hash(&password)).await?
     }
 
     /// Whether `password` matches `stored` (argon2 or bcrypt), without re-hashing.
-    pub async fn matches(&self, password: &str, stored: &str) -> Result<bool, ApiError> {
+    pub async fn matches(&self, password: &str, stored: &str) -> Result<bool, PasswordError> {
         let password = password.to_owned();
         let stored = stored.to_owned();
         self.blocking(move |inner| inner.check(&password, &stored).is_some())
@@ -269,7 +285,7 @@ impl PasswordHasher {
     }
 
     /// Checks a password against a stored hash and says whether to store a stronger one.
-    pub async fn verify(&self, password: &str, stored: &str) -> Result<Verified, ApiError> {
+    pub async fn verify(&self, password: &str, stored: &str) -> Result<Verified, PasswordError> {
         self.inner.costs.account(stored);
         let password = password.to_owned();
         let stored = stored.to_owned();
@@ -279,7 +295,7 @@ impl PasswordHasher {
 
     /// The work of [`PasswordHasher::verify`] for an address that has no account: a dummy hash
     /// at the cost of a real stored one (see the module docs), so that the answer takes as long.
-    pub async fn verify_unknown(&self, password: &str, address: &str) -> Result<(), ApiError> {
+    pub async fn verify_unknown(&self, password: &str, address: &str) -> Result<(), PasswordError> {
         let cost = self.inner.costs.for_address(address);
         let password = password.to_owned();
         self.blocking(move |inner| inner.imitate(&password, cost))
@@ -290,11 +306,11 @@ impl PasswordHasher {
     /// argon2id PHC string any argon2 verifier reads, at the lowest cost. Its input is a salted
     /// hash, not a password, so a slow hash would protect nothing; and a cheap one keeps the
     /// work after `forgot-password` from showing in the timing of other requests.
-    pub async fn fingerprint(&self, stored: &str) -> Result<String, ApiError> {
+    pub async fn fingerprint(&self, stored: &str) -> Result<String, PasswordError> {
         let stored = stored.to_owned();
         self.blocking(move |_| {
             let cheap = Params::new(8, 1, 1, Some(32))
-                .map_err(|e| ApiError::Internal(format!("argon2 parameters: {e}")))?;
+                .map_err(|e| PasswordError::InvalidParams(e.to_string()))?;
             hash_with(
                 &Argon2::new(Algorithm::Argon2id, Version::V0x13, cheap),
                 &stored,
@@ -347,9 +363,8 @@ fn lower_priority() {
 }
 
 /// An argon2id PHC string of `password` with these parameters and a fresh 16-byte salt.
-fn hash_with(argon2: &Argon2<'_>, password: &str) -> Result<String, ApiError> {
-    let failed =
-        |e: &dyn std::fmt::Display| ApiError::Internal(format!("argon2 hashing failed: {e}"));
+fn hash_with(argon2: &Argon2<'_>, password: &str) -> Result<String, PasswordError> {
+    let failed = |e: &dyn std::fmt::Display| PasswordError::Hashing(e.to_string());
     let salt = SaltString::generate(&mut rand::rngs::OsRng);
     let mut salt_bytes = [0u8; 64];
     let salt_bytes = salt
@@ -371,12 +386,12 @@ fn hash_with(argon2: &Argon2<'_>, password: &str) -> Result<String, ApiError> {
 }
 
 impl Inner {
-    fn hash(&self, password: &str) -> Result<String, ApiError> {
+    fn hash(&self, password: &str) -> Result<String, PasswordError> {
         hash_with(&self.argon2, password)
     }
 
     /// As much work as verifying a hash of this cost (the configured one when `None`).
-    fn imitate(&self, password: &str, cost: Option<Cost>) -> Result<(), ApiError> {
+    fn imitate(&self, password: &str, cost: Option<Cost>) -> Result<(), PasswordError> {
         match cost {
             None => self.hash(password).map(drop),
             Some(Cost::Bcrypt(cost)) => {
@@ -389,14 +404,14 @@ impl Inner {
                 parallelism,
             }) => {
                 let params = Params::new(memory_kib, iterations, parallelism, Some(32))
-                    .map_err(|e| ApiError::Internal(format!("argon2 parameters: {e}")))?;
+                    .map_err(|e| PasswordError::InvalidParams(e.to_string()))?;
                 let argon2 = Argon2::new(Algorithm::Argon2id, Version::V0x13, params);
                 hash_with(&argon2, password).map(drop)
             }
         }
     }
 
-    fn verify(&self, password: &str, stored: &str) -> Result<Verified, ApiError> {
+    fn verify(&self, password: &str, stored: &str) -> Result<Verified, PasswordError> {
         match self.check(password, stored) {
             None => Ok(Verified::No),
             Some(true) => Ok(Verified::YesWithUpgrade(self.hash(password)?)),

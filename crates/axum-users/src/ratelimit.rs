@@ -27,7 +27,20 @@ use std::time::{Duration, Instant};
 use axum::extract::ConnectInfo;
 use http::request::Parts;
 
-use crate::ApiError;
+/// Why a limited request does not go ahead.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum LimitError {
+    /// Over a limit: answered `429 {"detail":"TOO_MANY_REQUESTS"}`, `Retry-After` this long.
+    #[error("too many requests; retry in {0:?}")]
+    TooMany(Duration),
+    /// A limit is on and the request carries no client address (see the module docs).
+    #[error("the request carries no client address")]
+    NoClientAddress,
+    /// The shared counters (Redis) cannot be reached: 503.
+    #[error("rate-limit counters unavailable: {0}")]
+    Unavailable(String),
+}
 
 /// At most `requests` per `window` from one client IP.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -157,8 +170,9 @@ impl RateLimits {
 
     /// Counters in Redis, shared by every instance that uses the same Redis.
     #[cfg(feature = "redis")]
-    pub async fn redis(mut self, url: &str) -> Result<Self, String> {
-        self.counters = Counters::Redis(crate::auth::redis::connect_manager(url).await?);
+    pub async fn redis(mut self, url: &str) -> Result<Self, LimitError> {
+        let connection = crate::redis_conn::connect(url).await.map_err(unavailable)?;
+        self.counters = Counters::Redis(connection);
         Ok(self)
     }
 
@@ -191,7 +205,7 @@ impl RateLimits {
     }
 
     /// Counts a request against its scope's per-client limit.
-    pub(crate) async fn check(&self, scope: Scope, parts: &Parts) -> Result<(), ApiError> {
+    pub(crate) async fn check(&self, scope: Scope, parts: &Parts) -> Result<(), LimitError> {
         let Some(limit) = self.limit(scope) else {
             return Ok(());
         };
@@ -202,18 +216,22 @@ impl RateLimits {
     }
 
     /// Counts a request against its scope's limit for one user.
-    pub(crate) async fn check_user(&self, scope: Scope, user: uuid::Uuid) -> Result<(), ApiError> {
+    pub(crate) async fn check_user(
+        &self,
+        scope: Scope,
+        user: uuid::Uuid,
+    ) -> Result<(), LimitError> {
         match self.limit(scope) {
             Some(limit) => self.count(scope, &user.to_string(), limit).await,
             None => Ok(()),
         }
     }
 
-    async fn count(&self, scope: Scope, key: &str, limit: Limit) -> Result<(), ApiError> {
+    async fn count(&self, scope: Scope, key: &str, limit: Limit) -> Result<(), LimitError> {
         let key = format!("axum_users_rl:{scope:?}:{key}");
         let (count, ttl) = self.counters.hit(&key, limit.window).await?;
         if count > limit.requests {
-            return Err(ApiError::TooManyRequests(ttl));
+            return Err(LimitError::TooMany(ttl));
         }
         Ok(())
     }
@@ -231,19 +249,19 @@ impl RateLimits {
     }
 
     /// Refuses a login attempt while the account is locked.
-    pub(crate) async fn check_account(&self, email: &str) -> Result<(), ApiError> {
+    pub(crate) async fn check_account(&self, email: &str) -> Result<(), LimitError> {
         if self.account.is_none() {
             return Ok(());
         }
         let (_, lock) = Self::account_keys(email);
         match self.counters.ttl(&lock).await? {
-            Some(ttl) => Err(ApiError::TooManyRequests(ttl)),
+            Some(ttl) => Err(LimitError::TooMany(ttl)),
             None => Ok(()),
         }
     }
 
     /// After a failed login: past the free failures, lock the account for a doubling delay.
-    pub(crate) async fn login_failed(&self, email: &str) -> Result<(), ApiError> {
+    pub(crate) async fn login_failed(&self, email: &str) -> Result<(), LimitError> {
         let Some(backoff) = self.account else {
             return Ok(());
         };
@@ -262,7 +280,7 @@ impl RateLimits {
     }
 
     /// After a successful login: forget the failures.
-    pub(crate) async fn login_succeeded(&self, email: &str) -> Result<(), ApiError> {
+    pub(crate) async fn login_succeeded(&self, email: &str) -> Result<(), LimitError> {
         if self.account.is_none() {
             return Ok(());
         }
@@ -291,7 +309,7 @@ fn network(ip: IpAddr) -> String {
 /// The answer while a limit is on and the request has no client address: the application is
 /// served without connect info, and counting every caller in one bucket would let one client
 /// lock everyone out. Logged once, loudly.
-fn no_client_address() -> ApiError {
+fn no_client_address() -> LimitError {
     static LOGGED: AtomicBool = AtomicBool::new(false);
     if !LOGGED.swap(true, Ordering::Relaxed) {
         tracing::error!(
@@ -300,10 +318,7 @@ fn no_client_address() -> ApiError {
              the limits off with `RateLimits::off()` (e.g. behind a proxy that limits)"
         );
     }
-    ApiError::Custom {
-        status: http::StatusCode::INTERNAL_SERVER_ERROR,
-        detail: serde_json::Value::from("RATE_LIMIT_NO_CLIENT_ADDRESS"),
-    }
+    LimitError::NoClientAddress
 }
 
 fn forwarded_for(headers: &http::HeaderMap) -> Vec<IpAddr> {
@@ -377,7 +392,9 @@ enum Counters {
 }
 
 #[cfg(feature = "redis")]
-use crate::auth::redis::unavailable;
+fn unavailable(err: redis::RedisError) -> LimitError {
+    LimitError::Unavailable(format!("redis: {err}"))
+}
 
 impl Counters {
     fn memory(capacity: usize) -> Self {
@@ -386,7 +403,7 @@ impl Counters {
 
     /// Adds one to a counter that lives `window` from its first hit; answers the count and the
     /// time left.
-    async fn hit(&self, key: &str, window: Duration) -> Result<(u64, Duration), ApiError> {
+    async fn hit(&self, key: &str, window: Duration) -> Result<(u64, Duration), LimitError> {
         match self {
             Self::Memory(map) => {
                 let now = Instant::now();
@@ -432,7 +449,7 @@ impl Counters {
     }
 
     /// The time left on a key, if it is set.
-    async fn ttl(&self, key: &str) -> Result<Option<Duration>, ApiError> {
+    async fn ttl(&self, key: &str) -> Result<Option<Duration>, LimitError> {
         match self {
             Self::Memory(map) => {
                 let now = Instant::now();
@@ -454,7 +471,7 @@ impl Counters {
         }
     }
 
-    async fn set(&self, key: &str, ttl: Duration) -> Result<(), ApiError> {
+    async fn set(&self, key: &str, ttl: Duration) -> Result<(), LimitError> {
         match self {
             Self::Memory(map) => {
                 let window = Window {
@@ -480,7 +497,7 @@ impl Counters {
         }
     }
 
-    async fn delete(&self, keys: &[String]) -> Result<(), ApiError> {
+    async fn delete(&self, keys: &[String]) -> Result<(), LimitError> {
         match self {
             Self::Memory(map) => {
                 for key in keys {

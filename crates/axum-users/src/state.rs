@@ -5,18 +5,20 @@ use std::sync::Arc;
 
 use http::HeaderMap;
 
-use crate::auth::{self, Authenticated, Backend, Guard};
+use crate::auth::{self, AuthError, Authenticated, Backend, Guard};
 use crate::background::Background;
 use crate::csrf::CsrfPolicy;
-use crate::hooks::{Hooks, NoHooks};
-use crate::mail::{MailSettings, MailTemplates, Mailer, RetryPolicy};
-use crate::manager::{PasswordPolicy, UserCache, UserManager};
+use crate::hooks::{DynHooks, Hooks, NoHooks};
+use crate::mail::{DynMailer, MailSettings, MailTemplates, Mailer, RetryPolicy};
+use crate::manager::{PasswordPolicy, UserManager};
 use crate::password::PasswordHasher;
 use crate::ratelimit::RateLimits;
-use crate::store::UserStore;
+use crate::store::{CachingUserStore, DynUserStore, UserStore};
 use crate::tokens::{TokenKind, TokenSettings};
 use crate::user::UserSchema;
-use crate::ApiError;
+
+/// How long a route waits for a request body by default ([`AxumUsersBuilder::body_timeout`]).
+pub const DEFAULT_BODY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(15);
 
 /// Request headers a front-end may send cross-origin ([`AxumUsers::cors_layer`]): the API's own,
 /// plus what browsers' fetch wrappers, tracing and error monitoring add.
@@ -43,13 +45,11 @@ struct Inner {
     backends: Vec<Backend>,
     requires_verification: bool,
     verify_on_register: bool,
-    mail: MailSettings,
-    background: Background,
     csrf: CsrfPolicy,
     limits: RateLimits,
     body_timeout: std::time::Duration,
     #[cfg(feature = "oauth")]
-    oauth: Option<crate::routes::oauth::OAuthConfig>,
+    oauth: Option<crate::oauth::OAuthConfig>,
     require_current_password: bool,
     cors_headers: Vec<String>,
     openapi_title: String,
@@ -62,7 +62,7 @@ impl std::fmt::Debug for AxumUsers {
             .field("backends", &self.inner.backends)
             .field("requires_verification", &self.inner.requires_verification)
             .field("verify_on_register", &self.inner.verify_on_register)
-            .field("mailer", &self.inner.mail.mailer.is_some())
+            .field("mailer", &self.inner.manager.mail.mailer.is_some())
             .finish_non_exhaustive()
     }
 }
@@ -74,10 +74,15 @@ pub struct ConfigError(pub String);
 
 impl AxumUsers {
     /// Starts a configuration around a user store.
-    pub fn builder<S: UserStore>(store: S) -> AxumUsersBuilder {
+    pub fn builder<S: UserStore + 'static>(store: S) -> AxumUsersBuilder {
         AxumUsersBuilder {
-            store: Arc::new(store),
-            hooks: Arc::new(NoHooks),
+            store: Box::new(move |cache| match cache {
+                Some((capacity, ttl)) => Arc::from(DynUserStore::new_box(CachingUserStore::new(
+                    store, capacity, ttl,
+                ))),
+                None => Arc::from(DynUserStore::new_box(store)),
+            }),
+            hooks: Arc::from(DynHooks::new_box(NoHooks)),
             hasher: None,
             policy: PasswordPolicy::default(),
             schema: UserSchema::new(),
@@ -90,7 +95,7 @@ impl AxumUsers {
             user_cache: None,
             allowed_origins: Vec::new(),
             limits: RateLimits::default(),
-            body_timeout: crate::routes::BODY_TIMEOUT,
+            body_timeout: DEFAULT_BODY_TIMEOUT,
             require_current_password: false,
             password_change_revokes_jwts: false,
             cors_headers: Vec::new(),
@@ -130,7 +135,7 @@ impl AxumUsers {
     /// Waits until the work started after `202` answers (token, hook, e-mail with its retries)
     /// has finished: call it on shutdown so that no message is lost.
     pub async fn wait_background(&self) {
-        self.inner.background.idle().await;
+        self.inner.manager.background.idle().await;
     }
 
     /// Runs `job` after the answer, counted by [`Self::wait_background`].
@@ -138,7 +143,7 @@ impl AxumUsers {
         &self,
         job: impl std::future::Future<Output = ()> + Send + 'static,
     ) {
-        self.inner.background.spawn(job);
+        self.inner.manager.background.spawn(job);
     }
 
     /// Whether `PATCH /users/me` asks for the current password ([`AxumUsersBuilder::require_current_password`]).
@@ -194,10 +199,10 @@ impl AxumUsers {
         method: &http::Method,
         headers: &http::HeaderMap,
         superuser: bool,
-    ) -> Result<crate::auth::Authenticated, ApiError> {
+    ) -> Result<crate::auth::Authenticated, AuthError> {
         self.authenticate_request(method, headers, self.route_guard(superuser))
             .await?
-            .ok_or(ApiError::UNAUTHORIZED)
+            .ok_or(AuthError::Unauthorized)
     }
 
     /// The OpenAPI document's title ([`AxumUsersBuilder::openapi_title`]).
@@ -211,7 +216,7 @@ impl AxumUsers {
     }
 
     #[cfg(feature = "oauth")]
-    pub(crate) fn oauth(&self) -> Option<&crate::routes::oauth::OAuthConfig> {
+    pub(crate) fn oauth(&self) -> Option<&crate::oauth::OAuthConfig> {
         self.inner.oauth.as_ref()
     }
 
@@ -220,7 +225,7 @@ impl AxumUsers {
     }
 
     pub(crate) fn mail(&self) -> &MailSettings {
-        &self.inner.mail
+        &self.inner.manager.mail
     }
 
     /// Authenticates a request as the extractors do: every backend in order, then, when the
@@ -231,11 +236,11 @@ impl AxumUsers {
         method: &http::Method,
         headers: &HeaderMap,
         guard: Guard,
-    ) -> Result<Option<Authenticated>, ApiError> {
+    ) -> Result<Option<Authenticated>, AuthError> {
         let found = self.authenticate(headers, guard).await?;
         match found {
             Some(auth) if auth.by_cookie && !self.inner.csrf.allows(method, headers) => {
-                Err(crate::csrf::refused())
+                Err(AuthError::CrossSite)
             }
             found => Ok(found),
         }
@@ -248,10 +253,10 @@ impl AxumUsers {
         &self,
         backend: &Backend,
         headers: &HeaderMap,
-    ) -> Result<(), ApiError> {
+    ) -> Result<(), AuthError> {
         let sets_cookie = matches!(backend.transport(), crate::auth::Transport::Cookie(_));
         if sets_cookie && !self.inner.csrf.origin_allowed(headers) {
-            return Err(crate::csrf::refused());
+            return Err(AuthError::CrossSite);
         }
         Ok(())
     }
@@ -262,7 +267,7 @@ impl AxumUsers {
         &self,
         headers: &HeaderMap,
         guard: Guard,
-    ) -> Result<Option<Authenticated>, ApiError> {
+    ) -> Result<Option<Authenticated>, AuthError> {
         auth::authenticate(&self.inner.backends, &self.inner.manager, headers, guard).await
     }
 
@@ -274,13 +279,13 @@ impl AxumUsers {
         &self,
         backend: &Backend,
         user: &crate::User,
-    ) -> Result<String, ApiError> {
-        let token = backend.strategy.write_token(user).await?;
+    ) -> Result<String, AuthError> {
+        let token = backend.write_token(user).await?;
         if self.inner.manager.still_signed_in(user).await? {
             return Ok(token);
         }
-        backend.strategy.destroy_token(&token, user).await?;
-        Err(ApiError::Code(crate::ErrorCode::LoginBadCredentials))
+        backend.destroy_token(&token, user).await?;
+        Err(AuthError::ChangedDuringLogin)
     }
 
     /// The guard of the built-in routes: active, and verified when so configured.
@@ -294,10 +299,16 @@ impl AxumUsers {
     }
 }
 
+/// The store as the builder got it, wrapped in [`CachingUserStore`] once `build` knows whether
+/// a user cache is configured.
+type StoreFactory =
+    Box<dyn FnOnce(Option<(usize, std::time::Duration)>) -> Arc<DynUserStore<'static>> + Send>;
+
 /// Builds [`AxumUsers`].
 pub struct AxumUsersBuilder {
-    store: Arc<dyn crate::store::DynUserStore>,
-    hooks: Arc<dyn crate::hooks::DynHooks>,
+    /// The store, wrapped in the user cache when one is configured.
+    store: StoreFactory,
+    hooks: Arc<DynHooks<'static>>,
     hasher: Option<PasswordHasher>,
     policy: PasswordPolicy,
     schema: UserSchema,
@@ -317,8 +328,8 @@ pub struct AxumUsersBuilder {
     openapi_title: String,
     #[cfg(feature = "oauth")]
     oauth: Option<(
-        Arc<dyn crate::store::DynOAuthStore>,
-        crate::routes::oauth::OAuthSettings,
+        Arc<crate::store::DynOAuthAccountStore<'static>>,
+        crate::oauth::OAuthSettings,
     )>,
     #[cfg(feature = "oauth")]
     oauth_providers: Vec<crate::oauth::OAuthProvider>,
@@ -352,10 +363,13 @@ impl AxumUsersBuilder {
     #[must_use]
     pub fn oauth(
         mut self,
-        store: impl crate::store::OAuthAccountStore,
-        settings: crate::routes::oauth::OAuthSettings,
+        store: impl crate::store::OAuthAccountStore + 'static,
+        settings: crate::oauth::OAuthSettings,
     ) -> Self {
-        self.oauth = Some((Arc::new(store), settings));
+        self.oauth = Some((
+            Arc::from(crate::store::DynOAuthAccountStore::new_box(store)),
+            settings,
+        ));
         self
     }
 
@@ -462,8 +476,8 @@ impl AxumUsersBuilder {
     /// Sends the verification and reset e-mails through this mailer. Without one, tokens
     /// reach only the `on_after_request_verify` and `on_after_forgot_password` hooks.
     #[must_use]
-    pub fn mailer(mut self, mailer: impl Mailer) -> Self {
-        self.mail.mailer = Some(std::sync::Arc::new(mailer));
+    pub fn mailer(mut self, mailer: impl Mailer + 'static) -> Self {
+        self.mail.mailer = Some(Arc::from(DynMailer::new_box(mailer)));
         self
     }
 
@@ -513,8 +527,8 @@ impl AxumUsersBuilder {
 
     /// The application's lifecycle hooks and password rules.
     #[must_use]
-    pub fn hooks(mut self, hooks: impl Hooks) -> Self {
-        self.hooks = Arc::new(hooks);
+    pub fn hooks(mut self, hooks: impl Hooks + 'static) -> Self {
+        self.hooks = Arc::from(DynHooks::new_box(hooks));
         self
     }
 
@@ -585,7 +599,7 @@ impl AxumUsersBuilder {
                             )));
                         }
                     }
-                    Some(crate::routes::oauth::OAuthConfig {
+                    Some(crate::oauth::OAuthConfig {
                         store: store.clone(),
                         settings: settings.clone(),
                         providers: self.oauth_providers.clone(),
@@ -620,7 +634,7 @@ impl AxumUsersBuilder {
         Ok(AxumUsers {
             inner: Arc::new(Inner {
                 manager: UserManager {
-                    store: self.store,
+                    store: (self.store)(self.user_cache),
                     hooks: self.hooks,
                     hasher: self.hasher.unwrap_or_default(),
                     policy: self.policy,
@@ -634,16 +648,13 @@ impl AxumUsersBuilder {
                         TokenSettings::random(TokenKind::Reset)
                     }),
                     strategies: self.backends.iter().map(|b| b.strategy.clone()).collect(),
-                    cache: self
-                        .user_cache
-                        .map(|(capacity, ttl)| Arc::new(UserCache::new(capacity, ttl))),
                     password_change_revokes_jwts: self.password_change_revokes_jwts,
+                    mail: Arc::new(self.mail),
+                    background: Background::default(),
                 },
                 backends: self.backends,
                 requires_verification: self.requires_verification,
                 verify_on_register: self.verify_on_register,
-                mail: self.mail,
-                background: Background::default(),
                 csrf: CsrfPolicy {
                     origins: self.allowed_origins,
                 },

@@ -7,7 +7,7 @@
 use serde_json::{json, Map, Value};
 use uuid::Uuid;
 
-use crate::email::normalize_email;
+use crate::email::normalize as normalize_email;
 use crate::validation::{RawBody, ValidationErrors, ValidationItem};
 
 /// A stored user. `Debug` never shows the password hash.

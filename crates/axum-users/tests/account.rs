@@ -9,9 +9,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::body::Body;
-use axum_users::mail::{token_in, Email, MailError, Mailer, RetryPolicy};
-use axum_users::store::UserStore as _;
+use axum_users::UserStore as _;
 use axum_users::{AxumUsers, SqliteStore, TokenKind, TokenSettings, User, UserSchema};
+use axum_users::{Email, MailError, Mailer, RetryPolicy};
+use common::token_in;
 use common::{app, app_with, payload, sign, Options, Reply, TestApp, BCRYPT_GUINEVERE};
 use http::{Method, Request, StatusCode};
 use serde_json::{json, Value};
@@ -39,7 +40,10 @@ impl TestApp {
         let messages = self.mailer.take();
         assert_eq!(messages.len(), 1, "{messages:?}");
         let email = &messages[0];
-        assert_eq!((email.kind, email.to.as_str()), (kind, to));
+        assert_eq!(
+            (email.kind.clone(), email.to.as_str()),
+            (axum_users::MailKind::from(kind), to)
+        );
         let token = token_in(&email.text).expect("token= in the text body");
         assert_eq!(token_in(&email.html), Some(token));
         assert_eq!(self.hooks.tokens(), [token]);
@@ -89,7 +93,7 @@ fn detail(items: &[String]) -> String {
 }
 
 fn exp_in(token: &str) -> i64 {
-    payload(token)["exp"].as_i64().unwrap() - axum_users::jwt::now_unix()
+    payload(token)["exp"].as_i64().unwrap() - common::now_unix()
 }
 
 #[tokio::test]
@@ -201,10 +205,10 @@ async fn verify_refuses_every_bad_token_alike() {
     let lady = app.user("lake.lady@camelot.bt").await;
     let id = arthur.id.to_string();
     let aud = "fastapi-users:verify";
-    let far = axum_users::jwt::now_unix() + 3600;
+    let far = common::now_unix() + 3600;
     let auth_token = app.login("king.arthur@camelot.bt", "guinevere").await;
     app.hooks.take();
-    let other_secret = axum_users::jwt::JwtKeys::hs256(b"another secret")
+    let other_secret = axum_users::JwtKeys::hs256(b"another secret")
         .encode(
             json!({"sub": id, "email": arthur.email, "aud": aud, "exp": far})
                 .as_object()
@@ -387,7 +391,7 @@ async fn reset_password_refuses_bad_tokens_and_bad_passwords() {
     let fgpt = claims["password_fgpt"].as_str().unwrap();
     let id = claims["sub"].as_str().unwrap();
     let aud = "fastapi-users:reset";
-    let far = axum_users::jwt::now_unix() + 3600;
+    let far = common::now_unix() + 3600;
     let lady = app.user("lake.lady@camelot.bt").await.id.to_string();
     let cases = [
         ("garbage".to_owned(), "garbage"),
@@ -684,7 +688,7 @@ async fn flaky_app(failures: usize) -> (AxumUsers, Arc<AtomicUsize>, axum_users:
     let calls = Arc::new(AtomicUsize::new(0));
     let sent = axum_users::MemoryMailer::new();
     let users = AxumUsers::builder(store)
-        .rate_limits(axum_users::ratelimit::RateLimits::off())
+        .rate_limits(axum_users::RateLimits::off())
         .password_hasher(common::fast_hasher())
         .reset_password_token(TokenSettings::new("SECRET", TokenKind::Reset))
         .mailer(Flaky {
@@ -759,7 +763,7 @@ async fn the_answer_does_not_wait_for_the_lookup_token_or_e_mail() {
         .unwrap();
     let release = Arc::new(tokio::sync::Notify::new());
     let users = AxumUsers::builder(store)
-        .rate_limits(axum_users::ratelimit::RateLimits::off())
+        .rate_limits(axum_users::RateLimits::off())
         .password_hasher(common::fast_hasher())
         .mailer(Stuck(release.clone()))
         .build()

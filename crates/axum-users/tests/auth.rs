@@ -32,7 +32,7 @@ async fn bearer_login_returns_a_fastapi_users_jwt() {
         claims,
         json!({"sub": user.id.to_string(), "aud": ["fastapi-users:auth"], "exp": exp})
     );
-    let now = axum_users::jwt::now_unix();
+    let now = common::now_unix();
     assert!((now + 3599..=now + 3601).contains(&exp));
     assert_eq!(app.hooks.take(), ["login:king.arthur@camelot.bt:200"]);
 }
@@ -219,7 +219,7 @@ async fn bearer_logout() {
 async fn token_rules() {
     let app = app().await;
     let id = app.user("king.arthur@camelot.bt").await.id.to_string();
-    let now = axum_users::jwt::now_unix();
+    let now = common::now_unix();
     let refused = [
         "foo".to_owned(),
         String::new(),
@@ -230,7 +230,7 @@ async fn token_rules() {
         sign(json!({"sub": id, "aud": "fastapi-users:reset"})),
         sign(json!({"sub": "not-a-uuid", "aud": "fastapi-users:auth"})),
         sign(json!({"sub": uuid::Uuid::new_v4().to_string(), "aud": "fastapi-users:auth"})),
-        axum_users::jwt::JwtKeys::hs256(b"OTHER")
+        axum_users::JwtKeys::hs256(b"OTHER")
             .encode(
                 json!({"sub": id, "aud": "fastapi-users:auth"})
                     .as_object()
@@ -288,8 +288,8 @@ async fn first_backend_with_a_user_wins() {
 
 #[tokio::test]
 async fn rs256_and_es256_key_pairs() {
-    use axum_users::auth::{Backend, BearerTransport, JwtStrategy};
-    use axum_users::jwt::JwtKeys;
+    use axum_users::JwtKeys;
+    use axum_users::{Backend, BearerTransport, JwtStrategy};
     use jsonwebtoken::Algorithm;
     for (alg, private, public) in [
         (
@@ -371,8 +371,8 @@ async fn unknown_stored_hash_is_a_clean_bad_credentials() {
 /// a token of any other secret stays refused.
 #[tokio::test]
 async fn rotated_secrets_keep_sessions_alive() {
-    use axum_users::auth::{Backend, BearerTransport, JwtStrategy};
-    use axum_users::jwt::JwtKeys;
+    use axum_users::JwtKeys;
+    use axum_users::{Backend, BearerTransport, JwtStrategy};
     let app = app_with(Options {
         backends: vec![Backend::new(
             "jwt",
@@ -413,7 +413,7 @@ async fn rotated_secrets_keep_sessions_alive() {
 async fn logout_everywhere_ends_cookie_and_fastapi_users_sessions() {
     let app = app().await;
     let user = app.user("king.arthur@camelot.bt").await;
-    let exp = axum_users::jwt::now_unix() + 3600;
+    let exp = common::now_unix() + 3600;
     // A token as FastAPI Users mints it: no `ver`, so it stands for version 0.
     let fastapi_token =
         sign(json!({"sub": user.id.to_string(), "aud": ["fastapi-users:auth"], "exp": exp}));
@@ -540,7 +540,7 @@ async fn by_default_a_password_change_keeps_jwt_sessions_as_fastapi_users_does()
 async fn time_claims_as_pyjwt_reads_them() {
     let app = app().await;
     let user = app.user("king.arthur@camelot.bt").await;
-    let now = axum_users::jwt::now_unix();
+    let now = common::now_unix();
     let token = |extra: serde_json::Value| {
         let mut claims = json!({"sub": user.id.to_string(), "aud": ["fastapi-users:auth"]});
         claims
@@ -579,7 +579,7 @@ async fn forged_jwts_are_refused() {
     };
     let app = app().await;
     let user = app.user("king.arthur@camelot.bt").await;
-    let claims = json!({"sub": user.id.to_string(), "aud": ["fastapi-users:auth"], "exp": axum_users::jwt::now_unix() + 3600});
+    let claims = json!({"sub": user.id.to_string(), "aud": ["fastapi-users:auth"], "exp": common::now_unix() + 3600});
     let signed = |header: serde_json::Value, secret: &str| {
         let message = format!("{}.{}", b64(header), b64(claims.clone()));
         let key = jsonwebtoken::EncodingKey::from_secret(secret.as_bytes());

@@ -209,30 +209,27 @@ fn allowed_origins_must_be_origins() {
 
 struct NoStore;
 
-impl axum_users::store::UserStore for NoStore {
-    async fn get(
-        &self,
-        _: uuid::Uuid,
-    ) -> Result<Option<axum_users::User>, axum_users::store::StoreError> {
+impl axum_users::UserStore for NoStore {
+    async fn get(&self, _: uuid::Uuid) -> Result<Option<axum_users::User>, axum_users::StoreError> {
         Ok(None)
     }
     async fn get_by_email(
         &self,
         _: &str,
-    ) -> Result<Option<axum_users::User>, axum_users::store::StoreError> {
+    ) -> Result<Option<axum_users::User>, axum_users::StoreError> {
         Ok(None)
     }
-    async fn create(&self, _: &axum_users::User) -> Result<(), axum_users::store::StoreError> {
+    async fn create(&self, _: &axum_users::User) -> Result<(), axum_users::StoreError> {
         Ok(())
     }
     async fn update(
         &self,
         _: uuid::Uuid,
-        _: &axum_users::store::UserPatch,
-    ) -> Result<Option<axum_users::User>, axum_users::store::StoreError> {
+        _: &axum_users::UserPatch,
+    ) -> Result<Option<axum_users::User>, axum_users::StoreError> {
         Ok(None)
     }
-    async fn delete(&self, _: uuid::Uuid) -> Result<(), axum_users::store::StoreError> {
+    async fn delete(&self, _: uuid::Uuid) -> Result<(), axum_users::StoreError> {
         Ok(())
     }
 }
@@ -322,7 +319,7 @@ async fn allowed_origins_feed_cors() {
 /// A `SameSite=none` cookie without `Secure` is dropped by every browser: refused at build.
 #[tokio::test]
 async fn samesite_none_needs_secure() {
-    use axum_users::auth::{Backend, CookieTransport, JwtStrategy, SameSite};
+    use axum_users::{Backend, CookieTransport, JwtStrategy, SameSite};
     let store = axum_users::SqliteStore::connect("sqlite::memory:", axum_users::UserSchema::new())
         .await
         .unwrap();

@@ -112,13 +112,13 @@ async fn long_passwords_against_bcrypt_fail_cleanly() {
 
 #[tokio::test]
 async fn default_password_policy_is_8_to_128_characters() {
-    use axum_users::auth::{Backend, BearerTransport, JwtStrategy};
+    use axum_users::{Backend, BearerTransport, JwtStrategy};
     let store = axum_users::SqliteStore::connect("sqlite::memory:", axum_users::UserSchema::new())
         .await
         .unwrap();
     store.migrate().await.unwrap();
     let users = axum_users::AxumUsers::builder(store)
-        .rate_limits(axum_users::ratelimit::RateLimits::off())
+        .rate_limits(axum_users::RateLimits::off())
         .password_hasher(common::fast_hasher())
         .backend(Backend::new(
             "jwt",

@@ -6,19 +6,19 @@ mod common;
 
 use axum::body::Body;
 use axum::Router;
-use axum_users::auth::{Backend, BearerTransport, DatabaseStrategy, JwtStrategy};
-use axum_users::ratelimit::RateLimits;
-use axum_users::store::{AccessTokenStore, UserPatch, UserStore};
-use axum_users::user::UserCreate;
+use axum_users::RateLimits;
+use axum_users::UserCreate;
+use axum_users::{AccessTokenStore, UserPatch, UserStore};
 use axum_users::{AxumUsers, PasswordPolicy, SqliteStore, User, UserSchema};
+use axum_users::{Backend, BearerTransport, DatabaseStrategy, JwtStrategy};
 use common::{fast_hasher, send_to, urlencode, Reply, BCRYPT_GUINEVERE, SECRET};
 use http::{Method, Request, StatusCode};
 use serde_json::{json, Value};
 
 const ROUNDS: usize = 20;
 
-trait Store: UserStore + AccessTokenStore + Clone {}
-impl<T: UserStore + AccessTokenStore + Clone> Store for T {}
+trait Store: UserStore + AccessTokenStore + Clone + 'static {}
+impl<T: UserStore + AccessTokenStore + Clone + 'static> Store for T {}
 
 struct App {
     users: AxumUsers,

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use axum::body::Body;
 use axum::extract::ConnectInfo;
-use axum_users::ratelimit::{Backoff, Limit, RateLimits};
+use axum_users::{Backoff, Limit, RateLimits};
 use common::{app_with, Options, Reply, TestApp};
 use http::{Method, Request, StatusCode};
 

@@ -7,7 +7,7 @@ mod common;
 
 use std::io::Write as _;
 
-use axum_users::auth::{Backend, BearerTransport, RedisStrategy};
+use axum_users::{Backend, BearerTransport, RedisStrategy};
 use common::{app_with, Options};
 use http::{Method, StatusCode};
 

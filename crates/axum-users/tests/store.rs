@@ -10,20 +10,20 @@ use std::time::Duration;
 
 use axum::body::Body;
 use axum::Router;
-use axum_users::auth::{Backend, BearerTransport, DatabaseStrategy, JwtStrategy};
-use axum_users::store::{
+use axum_users::{
     AccessTokenStore, OAuthAccount, OAuthAccountStore, StoreError, UserPatch, UserStore,
 };
 use axum_users::{
     AxumUsers, AxumUsersBuilder, CustomField, PasswordPolicy, SqliteStore, User, UserSchema,
 };
+use axum_users::{Backend, BearerTransport, DatabaseStrategy, JwtStrategy};
 use common::{fast_hasher, send_to, Reply};
 use http::{Method, Request, StatusCode};
 use serde_json::{json, Value};
 use uuid::Uuid;
 
-trait Store: UserStore + AccessTokenStore + OAuthAccountStore + Clone {}
-impl<T: UserStore + AccessTokenStore + OAuthAccountStore + Clone> Store for T {}
+trait Store: UserStore + AccessTokenStore + OAuthAccountStore + Clone + 'static {}
+impl<T: UserStore + AccessTokenStore + OAuthAccountStore + Clone + 'static> Store for T {}
 
 fn schema() -> UserSchema {
     UserSchema::new()
@@ -42,6 +42,7 @@ async fn sqlite() -> SqliteStore {
     store
 }
 
+#[cfg(not(feature = "postgres"))]
 use common::skipped;
 
 fn user(email: &str) -> User {
@@ -203,7 +204,7 @@ async fn access_tokens_and_cascade<S: Store>(store: S) {
 /// The test settings on this store, without backends.
 fn builder<S: Store>(store: S) -> AxumUsersBuilder {
     AxumUsers::builder(store)
-        .rate_limits(axum_users::ratelimit::RateLimits::off())
+        .rate_limits(axum_users::RateLimits::off())
         .schema(schema())
         .password_hasher(fast_hasher())
         .password_policy(PasswordPolicy {
@@ -389,13 +390,13 @@ async fn expired_tokens_are_purged_after_a_login<S: Store>(store: S) {
     tokio::time::sleep(Duration::from_millis(1100)).await;
     let strategy = DatabaseStrategy::new(store.clone(), Some(1)).purge_interval(Duration::ZERO);
     assert_eq!(
-        axum_users::auth::Strategy::read_token(&strategy, "old-token")
+        axum_users::Strategy::read_token(&strategy, "old-token")
             .await
             .unwrap(),
         None,
         "expired"
     );
-    let fresh = axum_users::auth::Strategy::write_token(&strategy, &galahad)
+    let fresh = axum_users::Strategy::write_token(&strategy, &galahad)
         .await
         .unwrap();
     // The purge runs beside the login.
@@ -706,7 +707,7 @@ mod pg {
             .map(|(a, b, c)| (a.to_owned(), b.to_owned(), c.to_owned()))
         );
         let user = super::user("king.arthur@camelot.bt");
-        axum_users::store::UserStore::create(&db.store, &user)
+        axum_users::UserStore::create(&db.store, &user)
             .await
             .unwrap();
         sqlx::query(
@@ -718,7 +719,7 @@ mod pg {
         .execute(pool)
         .await
         .unwrap();
-        axum_users::store::UserStore::delete(&db.store, user.id)
+        axum_users::UserStore::delete(&db.store, user.id)
             .await
             .unwrap();
         let left: i64 = sqlx::query_scalar("SELECT count(*) FROM oauth_account")

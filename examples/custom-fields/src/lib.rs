@@ -4,11 +4,11 @@
 use axum::extract::FromRef;
 use axum::routing::get;
 use axum::{Json, Router};
-use axum_users::auth::{Backend, BearerTransport, JwtStrategy};
 use axum_users::{
     AxumUsers, ConfigError, CurrentUser, CustomField, OptionalUser, SqliteStore, Superuser,
     UserSchema, VerifiedUser,
 };
+use axum_users::{Backend, BearerTransport, JwtStrategy};
 use serde_json::{json, Value};
 
 /// The application's extra user fields, stored in columns of the `user` table.

@@ -181,3 +181,13 @@ fn uuid_like() -> String {
         .as_nanos();
     format!("{}_{nanos}", std::process::id())
 }
+
+/// The token in a message, as printed after `token=` in the default templates.
+pub fn token_in(text: &str) -> Option<&str> {
+    let start = text.find("token=")? + "token=".len();
+    let rest = &text[start..];
+    let end = rest
+        .find(|c: char| !(c.is_ascii_alphanumeric() || "-_.".contains(c)))
+        .unwrap_or(rest.len());
+    Some(&rest[..end]).filter(|t| !t.is_empty())
+}

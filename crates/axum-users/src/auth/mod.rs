@@ -6,8 +6,8 @@ use std::sync::Arc;
 
 use http::HeaderMap;
 
-use crate::manager::UserManager;
-use crate::{ApiError, User};
+use crate::manager::{ManagerError, UserManager};
+use crate::User;
 
 pub mod extract;
 #[cfg(feature = "redis")]
@@ -17,7 +17,7 @@ pub mod transport;
 
 #[cfg(feature = "redis")]
 pub use self::redis::RedisStrategy;
-pub use strategy::{DatabaseStrategy, JwtStrategy, Strategy, TokenSubject};
+pub use strategy::{DatabaseStrategy, JwtStrategy, Strategy, StrategyError, TokenSubject};
 pub use transport::{BearerTransport, CookieTransport, SameSite, Transport};
 
 use strategy::DynStrategy;
@@ -27,7 +27,7 @@ use strategy::DynStrategy;
 pub struct Backend {
     pub(crate) name: String,
     pub(crate) transport: Transport,
-    pub(crate) strategy: Arc<dyn DynStrategy>,
+    pub(crate) strategy: Arc<DynStrategy<'static>>,
 }
 
 impl std::fmt::Debug for Backend {
@@ -43,7 +43,7 @@ impl Backend {
     /// A backend named `name` (unique among the backends; it names its routes).
     ///
     /// ```
-    /// use axum_users::auth::{Backend, BearerTransport, JwtStrategy};
+    /// use axum_users::{Backend, BearerTransport, JwtStrategy};
     /// let backend = Backend::new(
     ///     "jwt",
     ///     BearerTransport::new("auth/jwt/login"),
@@ -54,12 +54,12 @@ impl Backend {
     pub fn new(
         name: impl Into<String>,
         transport: impl Into<Transport>,
-        strategy: impl Strategy,
+        strategy: impl Strategy + 'static,
     ) -> Self {
         Self {
             name: name.into(),
             transport: transport.into(),
-            strategy: Arc::new(strategy),
+            strategy: Arc::from(DynStrategy::new_box(strategy)),
         }
     }
 
@@ -72,6 +72,43 @@ impl Backend {
     pub fn transport(&self) -> &Transport {
         &self.transport
     }
+
+    pub(crate) async fn write_token(&self, user: &User) -> Result<String, StrategyError> {
+        self.strategy.write_token(user).await
+    }
+
+    pub(crate) async fn destroy_token(
+        &self,
+        token: &str,
+        user: &User,
+    ) -> Result<(), StrategyError> {
+        self.strategy.destroy_token(token, user).await
+    }
+}
+
+/// Why a request is not let through.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum AuthError {
+    /// No backend yields an (active) user: 401.
+    #[error("not signed in")]
+    Unauthorized,
+    /// The user is not verified, or not a superuser, as the guard requires: 403.
+    #[error("not allowed")]
+    Forbidden,
+    /// A cookie-authenticated request from a page of another site ([`crate::csrf`]): 403.
+    #[error("cross-site request refused")]
+    CrossSite,
+    /// A password change, deactivation or "log out everywhere" committed while a login ran:
+    /// the token it made is destroyed again and the login fails (`400 LOGIN_BAD_CREDENTIALS`).
+    #[error("the account changed during the login")]
+    ChangedDuringLogin,
+    /// A strategy failed (503).
+    #[error(transparent)]
+    Strategy(#[from] StrategyError),
+    /// The user could not be read (503).
+    #[error(transparent)]
+    Manager(#[from] ManagerError),
 }
 
 /// What a route or extractor requires of the caller.
@@ -115,7 +152,7 @@ pub(crate) async fn authenticate(
     manager: &UserManager,
     headers: &HeaderMap,
     guard: Guard,
-) -> Result<Option<Authenticated>, ApiError> {
+) -> Result<Option<Authenticated>, AuthError> {
     let mut found = None;
     for backend in backends {
         let Some(token) = backend.transport.extract(headers) else {
@@ -141,13 +178,13 @@ pub(crate) async fn authenticate(
         }
     }
     let failure = match &found {
-        None => ApiError::UNAUTHORIZED,
-        Some(auth) if guard.active && !auth.user.is_active => ApiError::UNAUTHORIZED,
+        None => AuthError::Unauthorized,
+        Some(auth) if guard.active && !auth.user.is_active => AuthError::Unauthorized,
         Some(auth)
             if (guard.verified && !auth.user.is_verified)
                 || (guard.superuser && !auth.user.is_superuser) =>
         {
-            ApiError::FORBIDDEN
+            AuthError::Forbidden
         }
         Some(_) => return Ok(found),
     };

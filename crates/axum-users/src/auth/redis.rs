@@ -1,14 +1,12 @@
 //! [`RedisStrategy`]: FastAPI Users' `RedisStrategy`, opaque tokens as Redis keys.
 
-use std::time::Duration;
-
-use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use redis::aio::ConnectionManager;
 use redis::AsyncCommands as _;
 use uuid::Uuid;
 
-use super::strategy::{opaque_token, Strategy};
-use crate::manager::parse_id;
-use crate::{ApiError, User};
+use super::strategy::{opaque_token, Strategy, StrategyError};
+use crate::id::parse_id;
+use crate::User;
 
 /// Opaque tokens in Redis: `SET fastapi_users_token:<token> <user id> EX <lifetime>`, logout
 /// `DEL`. Beyond FastAPI Users, each user's tokens are also listed in a set
@@ -30,31 +28,16 @@ impl std::fmt::Debug for RedisStrategy {
     }
 }
 
-pub(crate) fn unavailable(err: redis::RedisError) -> ApiError {
-    ApiError::Unavailable(format!("redis: {err}"))
-}
-
-/// A connection to Redis that re-establishes itself after an outage; while Redis is away a
-/// command fails within the 2 s timeouts (503), never hangs.
-pub(crate) async fn connect_manager(url: &str) -> Result<ConnectionManager, String> {
-    let client = redis::Client::open(url).map_err(|e| format!("invalid Redis URL: {e}"))?;
-    let config = ConnectionManagerConfig::new()
-        .set_connection_timeout(Some(Duration::from_secs(2)))
-        .set_response_timeout(Some(Duration::from_secs(2)))
-        .set_number_of_retries(1)
-        .set_max_delay(Duration::from_millis(500));
-    client
-        .get_connection_manager_with_config(config)
-        .await
-        .map_err(|e| format!("cannot connect to Redis: {e}"))
+fn unavailable(err: redis::RedisError) -> StrategyError {
+    StrategyError::Unavailable(format!("redis: {err}"))
 }
 
 impl RedisStrategy {
     /// Connects to `url` (`redis://host:port/db`, `rediss://` for TLS). The connection is
     /// re-established by itself after an outage.
-    pub async fn connect(url: &str, lifetime_seconds: Option<u64>) -> Result<Self, String> {
+    pub async fn connect(url: &str, lifetime_seconds: Option<u64>) -> Result<Self, StrategyError> {
         Ok(Self {
-            connection: connect_manager(url).await?,
+            connection: crate::redis_conn::connect(url).await.map_err(unavailable)?,
             lifetime_seconds: lifetime_seconds.filter(|&s| s > 0),
             key_prefix: "fastapi_users_token:".into(),
         })
@@ -77,13 +60,13 @@ impl RedisStrategy {
 }
 
 impl Strategy for RedisStrategy {
-    async fn read_token(&self, token: &str) -> Result<Option<Uuid>, ApiError> {
+    async fn read_token(&self, token: &str) -> Result<Option<Uuid>, StrategyError> {
         let mut connection = self.connection.clone();
         let id: Option<String> = connection.get(self.key(token)).await.map_err(unavailable)?;
         Ok(id.as_deref().and_then(parse_id))
     }
 
-    async fn write_token(&self, user: &User) -> Result<String, ApiError> {
+    async fn write_token(&self, user: &User) -> Result<String, StrategyError> {
         let token = opaque_token();
         let key = self.key(&token);
         let set = Self::user_set(user.id);
@@ -109,7 +92,7 @@ impl Strategy for RedisStrategy {
         Ok(token)
     }
 
-    async fn destroy_token(&self, token: &str, user: &User) -> Result<(), ApiError> {
+    async fn destroy_token(&self, token: &str, user: &User) -> Result<(), StrategyError> {
         let key = self.key(token);
         let mut connection = self.connection.clone();
         redis::pipe()
@@ -122,7 +105,7 @@ impl Strategy for RedisStrategy {
             .map_err(unavailable)
     }
 
-    async fn revoke_user(&self, user_id: Uuid) -> Result<(), ApiError> {
+    async fn revoke_user(&self, user_id: Uuid) -> Result<(), StrategyError> {
         let set = Self::user_set(user_id);
         let mut connection = self.connection.clone();
         let keys: Vec<String> = connection.smembers(&set).await.map_err(unavailable)?;

@@ -10,13 +10,30 @@ use std::time::Duration;
 use serde_json::{Map, Value};
 use uuid::Uuid;
 
+use crate::id::parse_id;
 use crate::jwt::{now_unix, JwtKeys};
-use crate::manager::parse_id;
-use crate::store::{AccessTokenStore, BoxFuture, StoreError};
-use crate::{ApiError, User};
+use crate::store::{AccessTokenStore, DynAccessTokenStore, StoreError};
+use crate::User;
+
+/// Why a strategy could not issue, read or revoke a token. A token that is merely invalid is
+/// not an error: [`Strategy::read_token`] answers `Ok(None)` for it.
+#[derive(Debug, Clone, thiserror::Error)]
+#[non_exhaustive]
+pub enum StrategyError {
+    /// The token table failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The token backend (Redis) cannot be reached: the request answers 503.
+    #[error("token backend unavailable: {0}")]
+    Unavailable(String),
+    /// A token could not be made (a signing key that does not sign).
+    #[error("cannot issue a token: {0}")]
+    Issue(String),
+}
 
 /// Who a token stands for, as [`Strategy::read_subject`] reads it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct TokenSubject {
     /// The user.
     pub user_id: Uuid,
@@ -26,78 +43,79 @@ pub struct TokenSubject {
     pub token_version: Option<i64>,
 }
 
+impl TokenSubject {
+    /// A subject whose tokens are revoked by deleting them (no version).
+    pub fn new(user_id: Uuid) -> Self {
+        Self {
+            user_id,
+            token_version: None,
+        }
+    }
+}
+
 /// Issues, reads and revokes tokens. `read_token` answers `Ok(None)` for every token problem
 /// (malformed, expired, unknown); an `Err` means the strategy's backend failed (503).
-pub trait Strategy: Send + Sync + 'static {
+///
+/// A strategy that keeps tokens in a map, complete:
+///
+/// ```
+/// use std::{collections::HashMap, sync::Mutex};
+/// use axum_users::{Strategy, StrategyError, User};
+/// use uuid::Uuid;
+///
+/// #[derive(Default)]
+/// struct MemoryTokens(Mutex<HashMap<String, Uuid>>);
+///
+/// impl Strategy for MemoryTokens {
+///     async fn read_token(&self, token: &str) -> Result<Option<Uuid>, StrategyError> {
+///         Ok(self.0.lock().unwrap().get(token).copied())
+///     }
+///     async fn write_token(&self, user: &User) -> Result<String, StrategyError> {
+///         let token = Uuid::new_v4().to_string();
+///         self.0.lock().unwrap().insert(token.clone(), user.id);
+///         Ok(token)
+///     }
+///     async fn destroy_token(&self, token: &str, _user: &User) -> Result<(), StrategyError> {
+///         self.0.lock().unwrap().remove(token);
+///         Ok(())
+///     }
+/// }
+/// ```
+#[dynosaur::dynosaur(pub(crate) DynStrategy = dyn(box) Strategy)]
+pub trait Strategy: Send + Sync {
     /// The user id a token stands for.
     fn read_token(
         &self,
         token: &str,
-    ) -> impl Future<Output = Result<Option<Uuid>, ApiError>> + Send;
+    ) -> impl Future<Output = Result<Option<Uuid>, StrategyError>> + Send;
     /// The user id a token stands for and, for self-contained tokens, the token version it
     /// carries. The default asks [`Strategy::read_token`] and carries no version.
     fn read_subject(
         &self,
         token: &str,
-    ) -> impl Future<Output = Result<Option<TokenSubject>, ApiError>> + Send {
-        async move {
-            Ok(self.read_token(token).await?.map(|user_id| TokenSubject {
-                user_id,
-                token_version: None,
-            }))
-        }
+    ) -> impl Future<Output = Result<Option<TokenSubject>, StrategyError>> + Send {
+        async move { Ok(self.read_token(token).await?.map(TokenSubject::new)) }
     }
     /// A new token for this user.
-    fn write_token(&self, user: &User) -> impl Future<Output = Result<String, ApiError>> + Send;
+    fn write_token(
+        &self,
+        user: &User,
+    ) -> impl Future<Output = Result<String, StrategyError>> + Send;
     /// Revokes a token at logout. Stateless strategies cannot, and do nothing (the default).
     fn destroy_token(
         &self,
         _token: &str,
         _user: &User,
-    ) -> impl Future<Output = Result<(), ApiError>> + Send {
+    ) -> impl Future<Output = Result<(), StrategyError>> + Send {
         async { Ok(()) }
     }
     /// Revokes every token of a user: called when a user is deactivated or deleted or changes
     /// their password. Stateless strategies cannot, and do nothing (the default).
-    fn revoke_user(&self, _user_id: Uuid) -> impl Future<Output = Result<(), ApiError>> + Send {
+    fn revoke_user(
+        &self,
+        _user_id: Uuid,
+    ) -> impl Future<Output = Result<(), StrategyError>> + Send {
         async { Ok(()) }
-    }
-}
-
-/// [`Strategy`] made object-safe.
-pub(crate) trait DynStrategy: Send + Sync {
-    fn read_subject<'a>(
-        &'a self,
-        token: &'a str,
-    ) -> BoxFuture<'a, Result<Option<TokenSubject>, ApiError>>;
-    fn write_token<'a>(&'a self, user: &'a User) -> BoxFuture<'a, Result<String, ApiError>>;
-    fn destroy_token<'a>(
-        &'a self,
-        token: &'a str,
-        user: &'a User,
-    ) -> BoxFuture<'a, Result<(), ApiError>>;
-    fn revoke_user(&self, user_id: Uuid) -> BoxFuture<'_, Result<(), ApiError>>;
-}
-
-impl<T: Strategy> DynStrategy for T {
-    fn read_subject<'a>(
-        &'a self,
-        token: &'a str,
-    ) -> BoxFuture<'a, Result<Option<TokenSubject>, ApiError>> {
-        Box::pin(Strategy::read_subject(self, token))
-    }
-    fn write_token<'a>(&'a self, user: &'a User) -> BoxFuture<'a, Result<String, ApiError>> {
-        Box::pin(Strategy::write_token(self, user))
-    }
-    fn destroy_token<'a>(
-        &'a self,
-        token: &'a str,
-        user: &'a User,
-    ) -> BoxFuture<'a, Result<(), ApiError>> {
-        Box::pin(Strategy::destroy_token(self, token, user))
-    }
-    fn revoke_user(&self, user_id: Uuid) -> BoxFuture<'_, Result<(), ApiError>> {
-        Box::pin(Strategy::revoke_user(self, user_id))
     }
 }
 
@@ -150,13 +168,13 @@ impl JwtStrategy {
 }
 
 impl Strategy for JwtStrategy {
-    async fn read_token(&self, token: &str) -> Result<Option<Uuid>, ApiError> {
+    async fn read_token(&self, token: &str) -> Result<Option<Uuid>, StrategyError> {
         Ok(Strategy::read_subject(self, token)
             .await?
             .map(|s| s.user_id))
     }
 
-    async fn read_subject(&self, token: &str) -> Result<Option<TokenSubject>, ApiError> {
+    async fn read_subject(&self, token: &str) -> Result<Option<TokenSubject>, StrategyError> {
         let audience: Vec<&str> = self.audience.iter().map(String::as_str).collect();
         let Some(claims) = std::iter::once(&self.keys)
             .chain(&self.previous)
@@ -180,7 +198,7 @@ impl Strategy for JwtStrategy {
         }))
     }
 
-    async fn write_token(&self, user: &User) -> Result<String, ApiError> {
+    async fn write_token(&self, user: &User) -> Result<String, StrategyError> {
         let mut claims = Map::new();
         claims.insert("sub".into(), Value::from(user.id.to_string()));
         claims.insert("aud".into(), Value::from(self.audience.clone()));
@@ -194,7 +212,7 @@ impl Strategy for JwtStrategy {
                 Value::from(now_unix().saturating_add(lifetime)),
             );
         }
-        self.keys.encode(&claims).map_err(ApiError::Internal)
+        self.keys.encode(&claims).map_err(StrategyError::Issue)
     }
 }
 
@@ -208,55 +226,12 @@ pub(crate) fn opaque_token() -> String {
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
 }
 
-/// [`AccessTokenStore`] made object-safe.
-trait DynTokenStore: Send + Sync {
-    fn create_token<'a>(
-        &'a self,
-        token: &'a str,
-        user_id: Uuid,
-    ) -> BoxFuture<'a, Result<(), StoreError>>;
-    fn get_token<'a>(
-        &'a self,
-        token: &'a str,
-        max_age: Option<Duration>,
-    ) -> BoxFuture<'a, Result<Option<Uuid>, StoreError>>;
-    fn delete_token<'a>(&'a self, token: &'a str) -> BoxFuture<'a, Result<(), StoreError>>;
-    fn delete_user_tokens(&self, user_id: Uuid) -> BoxFuture<'_, Result<u64, StoreError>>;
-    fn purge_tokens(&self, older_than: Duration) -> BoxFuture<'_, Result<u64, StoreError>>;
-}
-
-impl<T: AccessTokenStore> DynTokenStore for T {
-    fn create_token<'a>(
-        &'a self,
-        token: &'a str,
-        user_id: Uuid,
-    ) -> BoxFuture<'a, Result<(), StoreError>> {
-        Box::pin(AccessTokenStore::create_token(self, token, user_id))
-    }
-    fn get_token<'a>(
-        &'a self,
-        token: &'a str,
-        max_age: Option<Duration>,
-    ) -> BoxFuture<'a, Result<Option<Uuid>, StoreError>> {
-        Box::pin(AccessTokenStore::get_token(self, token, max_age))
-    }
-    fn delete_token<'a>(&'a self, token: &'a str) -> BoxFuture<'a, Result<(), StoreError>> {
-        Box::pin(AccessTokenStore::delete_token(self, token))
-    }
-    fn delete_user_tokens(&self, user_id: Uuid) -> BoxFuture<'_, Result<u64, StoreError>> {
-        Box::pin(AccessTokenStore::delete_user_tokens(self, user_id))
-    }
-    fn purge_tokens(&self, older_than: Duration) -> BoxFuture<'_, Result<u64, StoreError>> {
-        Box::pin(AccessTokenStore::purge_tokens(self, older_than))
-    }
-}
-
 /// Opaque tokens in the `accesstoken` table (FastAPI Users' `DatabaseStrategy`): logout deletes
 /// the row, so it really ends the session; every request costs one look-up. With a lifetime,
 /// expired rows are purged at most once per `purge_interval` (default 1 hour), after a login.
 #[derive(Clone)]
 pub struct DatabaseStrategy {
-    store: Arc<dyn DynTokenStore>,
+    store: Arc<DynAccessTokenStore<'static>>,
     lifetime: Option<Duration>,
     purge_interval: Duration,
     last_purge: Arc<AtomicI64>,
@@ -273,9 +248,9 @@ impl std::fmt::Debug for DatabaseStrategy {
 impl DatabaseStrategy {
     /// Tokens in `store` (e.g. the same [`crate::SqliteStore`] or `PostgresStore` as the users);
     /// `lifetime_seconds` of `None` or `Some(0)`: tokens never expire.
-    pub fn new(store: impl AccessTokenStore, lifetime_seconds: Option<u64>) -> Self {
+    pub fn new(store: impl AccessTokenStore + 'static, lifetime_seconds: Option<u64>) -> Self {
         Self {
-            store: Arc::new(store),
+            store: Arc::from(DynAccessTokenStore::new_box(store)),
             lifetime: lifetime_seconds.filter(|&s| s > 0).map(Duration::from_secs),
             purge_interval: Duration::from_secs(3600),
             last_purge: Arc::new(AtomicI64::new(0)),
@@ -290,7 +265,7 @@ impl DatabaseStrategy {
     }
 
     /// Deletes the expired rows now; answers how many.
-    pub async fn purge_expired(&self) -> Result<u64, ApiError> {
+    pub async fn purge_expired(&self) -> Result<u64, StrategyError> {
         match self.lifetime {
             Some(lifetime) => Ok(self.store.purge_tokens(lifetime).await?),
             None => Ok(0),
@@ -323,22 +298,22 @@ impl DatabaseStrategy {
 }
 
 impl Strategy for DatabaseStrategy {
-    async fn read_token(&self, token: &str) -> Result<Option<Uuid>, ApiError> {
+    async fn read_token(&self, token: &str) -> Result<Option<Uuid>, StrategyError> {
         Ok(self.store.get_token(token, self.lifetime).await?)
     }
 
-    async fn write_token(&self, user: &User) -> Result<String, ApiError> {
+    async fn write_token(&self, user: &User) -> Result<String, StrategyError> {
         let token = opaque_token();
         self.store.create_token(&token, user.id).await?;
         self.maybe_purge();
         Ok(token)
     }
 
-    async fn destroy_token(&self, token: &str, _user: &User) -> Result<(), ApiError> {
+    async fn destroy_token(&self, token: &str, _user: &User) -> Result<(), StrategyError> {
         Ok(self.store.delete_token(token).await?)
     }
 
-    async fn revoke_user(&self, user_id: Uuid) -> Result<(), ApiError> {
+    async fn revoke_user(&self, user_id: Uuid) -> Result<(), StrategyError> {
         self.store.delete_user_tokens(user_id).await?;
         Ok(())
     }

@@ -149,10 +149,7 @@ async fn login(users: AxumUsers, backend: &str, request: Request) -> Result<Resp
     }
     let token = users.issue_token(backend, &user).await?;
     let mut response = backend.transport.login_response(&token);
-    manager
-        .hooks
-        .on_after_login(&user, Some(&parts), &mut response)
-        .await?;
+    manager.logged_in(&user, Some(&parts), &mut response).await;
     Ok(response)
 }
 
@@ -164,9 +161,6 @@ async fn logout(users: AxumUsers, backend: &str, request: Request) -> Result<Res
         .signed_in(request.method(), request.headers(), false)
         .await?;
     // As FastAPI Users: whichever backend authenticated, this backend's strategy revokes.
-    backend
-        .strategy
-        .destroy_token(&auth.token, &auth.user)
-        .await?;
+    backend.destroy_token(&auth.token, &auth.user).await?;
     Ok(backend.transport.logout_response())
 }

@@ -18,10 +18,6 @@ pub(crate) mod users;
 /// is a few hundred bytes); larger bodies answer 413 without being read further.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
 
-/// How long a route waits for a request body by default (see
-/// [`crate::AxumUsersBuilder::body_timeout`]).
-pub const BODY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(15);
-
 pub(crate) async fn read_body(users: &crate::AxumUsers, body: Body) -> Result<Bytes, ApiError> {
     match tokio::time::timeout(
         users.body_timeout(),

@@ -22,90 +22,16 @@ use serde_json::{json, Map, Value};
 use uuid::Uuid;
 
 use crate::auth::transport::cookie_value;
-use crate::auth::CookieTransport;
 use crate::error::{json_response, ErrorCode};
 use crate::jwt::{now_unix, JwtError, JwtKeys};
-use crate::oauth::{derive, OAuthProvider, ProviderAccount, ProviderError, ProviderTokens};
-use crate::store::{DynOAuthStore, OAuthAccount, StoreError};
+use crate::manager::ManagerError;
+use crate::oauth::{
+    derive, OAuthConfig, OAuthProvider, OAuthSettings, ProviderAccount, ProviderError,
+    ProviderTokens, OAUTH_ACCOUNT_ALREADY_LINKED, OAUTH_PROVIDER_ERROR, OAUTH_REDIRECT_NOT_ALLOWED,
+    STATE_AUDIENCE,
+};
+use crate::store::{OAuthAccount, OAuthAccountStore as _, StoreError};
 use crate::{ApiError, AxumUsers, User};
-
-/// Audience of the state token.
-pub const STATE_AUDIENCE: &str = "fastapi-users:oauth-state";
-/// A provider account linked to another user already (not a FastAPI Users code).
-pub const OAUTH_ACCOUNT_ALREADY_LINKED: &str = "OAUTH_ACCOUNT_ALREADY_LINKED";
-/// The provider failed or answered garbage (not a FastAPI Users code; it answers a 500).
-pub const OAUTH_PROVIDER_ERROR: &str = "OAUTH_PROVIDER_ERROR";
-/// `redirect_url` names a page that is not allowed (not a FastAPI Users code).
-pub const OAUTH_REDIRECT_NOT_ALLOWED: &str = "OAUTH_REDIRECT_NOT_ALLOWED";
-
-/// How OAuth logins behave. `state_secret` signs the state tokens (give every instance the
-/// same one).
-#[derive(Clone)]
-pub struct OAuthSettings {
-    state_secret: Vec<u8>,
-    /// Link a provider account to the existing user with the same e-mail, when the provider
-    /// vouches for the address (`email_verified`); otherwise `OAUTH_USER_ALREADY_EXISTS`.
-    /// Default `false`.
-    pub associate_by_email: bool,
-    /// Users created by an OAuth login are verified when the provider vouches for the e-mail.
-    /// Default `false`.
-    pub is_verified_by_default: bool,
-    /// The callback URL given to the provider, `{provider}` standing for the provider's name
-    /// (e.g. a front-end page that forwards `code` and `state`). Default: the callback route's
-    /// own absolute URL, from the request (`X-Forwarded-Proto` and `Host`).
-    pub redirect_url: Option<String>,
-    /// The CSRF cookie (FastAPI Users' defaults: `fastapiusersoauthcsrf`, one hour, `Path=/`,
-    /// `HttpOnly`, `Secure`, `SameSite=lax`; set `secure = false` for plain-HTTP development).
-    pub csrf_cookie: CookieTransport,
-    /// The backend OAuth logins sign in through (default: the first one).
-    pub backend: Option<String>,
-    /// Where a browser may be sent after login (`?redirect_url=` on `/authorize`): exact URLs
-    /// or prefixes ending in `/`. Empty (the default): no redirect, the JSON or 204 answer.
-    pub after_login_redirects: Vec<String>,
-}
-
-impl std::fmt::Debug for OAuthSettings {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("OAuthSettings")
-            .field("associate_by_email", &self.associate_by_email)
-            .field("is_verified_by_default", &self.is_verified_by_default)
-            .field("redirect_url", &self.redirect_url)
-            .field("backend", &self.backend)
-            .finish_non_exhaustive()
-    }
-}
-
-impl OAuthSettings {
-    /// FastAPI Users' defaults with this state secret.
-    pub fn new(state_secret: impl AsRef<[u8]>) -> Self {
-        Self {
-            state_secret: state_secret.as_ref().to_vec(),
-            associate_by_email: false,
-            is_verified_by_default: false,
-            redirect_url: None,
-            csrf_cookie: CookieTransport {
-                name: "fastapiusersoauthcsrf".into(),
-                max_age: Some(3600),
-                ..CookieTransport::default()
-            },
-            backend: None,
-            after_login_redirects: Vec::new(),
-        }
-    }
-
-    fn allows_redirect(&self, url: &str) -> bool {
-        self.after_login_redirects
-            .iter()
-            .any(|allowed| url == allowed || (allowed.ends_with('/') && url.starts_with(allowed)))
-    }
-}
-
-/// The OAuth part of [`AxumUsers`].
-pub(crate) struct OAuthConfig {
-    pub(crate) store: std::sync::Arc<dyn DynOAuthStore>,
-    pub(crate) settings: OAuthSettings,
-    pub(crate) providers: Vec<OAuthProvider>,
-}
 
 impl AxumUsers {
     /// `GET /authorize` and `GET /callback` for `provider`, signing in through the configured
@@ -275,7 +201,7 @@ async fn authorize(
     if let Some(url) = after_login {
         claims.insert("redirect_url".into(), Value::from(url));
     }
-    let state = JwtKeys::hs256(&settings.state_secret)
+    let state = JwtKeys::hs256(settings.state_secret())
         .encode(&claims)
         .map_err(ApiError::Internal)?;
     let scopes = query_values(&parts, "scopes");
@@ -285,8 +211,8 @@ async fn authorize(
             &redirect_uri(settings, provider_name, &parts),
             &state,
             scopes.as_deref(),
-            &derive(&settings.state_secret, "pkce", &csrf),
-            &derive(&settings.state_secret, "nonce", &csrf),
+            &derive(settings.state_secret(), "pkce", &csrf),
+            &derive(settings.state_secret(), "nonce", &csrf),
         )
         .await
         .map_err(|e| provider_error(&e))?;
@@ -328,7 +254,7 @@ fn read_state(
     // The state before the code exchange (FastAPI Users exchanges first): the PKCE verifier is
     // derived from it, and a forged state never reaches the provider nor spends the code.
     let state = query_value(parts, "state").unwrap_or_default();
-    let state = JwtKeys::hs256(&settings.state_secret)
+    let state = JwtKeys::hs256(settings.state_secret())
         .decode(&state, &[STATE_AUDIENCE])
         .map_err(|e| match e {
             JwtError::Expired => ApiError::Code(ErrorCode::AccessTokenAlreadyExpired),
@@ -365,18 +291,18 @@ async fn exchange(
         .exchange_code(
             code,
             &redirect_uri(settings, provider_name, parts),
-            &derive(&settings.state_secret, "pkce", &csrf),
+            &derive(settings.state_secret(), "pkce", &csrf),
         )
         .await
         .map_err(|e| provider_error(&e))?;
     let account = provider
-        .account(&tokens, &derive(&settings.state_secret, "nonce", &csrf))
+        .account(&tokens, &derive(settings.state_secret(), "nonce", &csrf))
         .await
         .map_err(|e| provider_error(&e))?;
     let email = account
         .email
         .as_deref()
-        .and_then(|e| crate::email::normalize_email(e).ok())
+        .and_then(|e| crate::email::normalize(e).ok())
         .ok_or(ApiError::Code(ErrorCode::OauthNotAvailableEmail))?;
     Ok(Callback {
         state,
@@ -455,9 +381,8 @@ async fn callback(
     clear_csrf(settings, &mut response);
     users
         .manager()
-        .hooks
-        .on_after_login(&user, Some(&parts), &mut response)
-        .await?;
+        .logged_in(&user, Some(&parts), &mut response)
+        .await;
     Ok(response)
 }
 
@@ -491,21 +416,19 @@ async fn resolve_user(
         add_link(config, provider, callback, user.id).await?;
         return Ok(user);
     }
-    // A password nobody knows: the user can set one with forgot-password.
-    let password = crate::auth::strategy::opaque_token();
-    let hashed = manager.hasher().hash(&password).await?;
-    let mut user = User::new(callback.email.clone(), hashed);
-    user.is_verified = settings.is_verified_by_default && callback.account.email_verified;
-    for field in manager.schema().fields() {
-        user.fields.insert(field.name.clone(), Value::Null);
-    }
-    match manager.store.create(&user).await {
-        Ok(()) => {}
-        Err(StoreError::Conflict) => return Err(ApiError::Code(ErrorCode::OauthUserAlreadyExists)),
+    let verified = settings.is_verified_by_default && callback.account.email_verified;
+    let user = match manager
+        .create_external(callback.email.clone(), verified)
+        .await
+    {
+        Ok(user) => user,
+        Err(ManagerError::UserAlreadyExists) => {
+            return Err(ApiError::Code(ErrorCode::OauthUserAlreadyExists))
+        }
         Err(other) => return Err(other.into()),
-    }
+    };
     add_link(config, provider, callback, user.id).await?;
-    manager.hooks.on_after_register(&user, Some(parts)).await?;
+    manager.registered(&user, Some(parts)).await;
     Ok(user)
 }
 
@@ -560,9 +483,8 @@ async fn associate_callback(
     }
     users
         .manager()
-        .hooks
-        .on_after_update(&user, &Map::new(), Some(&parts))
-        .await?;
+        .updated(&user, &Map::new(), Some(&parts))
+        .await;
     // The user, without the provider's tokens (FastAPI Users returns them).
     let mut response = json_response(StatusCode::OK, &user.to_read());
     clear_csrf(&config.settings, &mut response);

@@ -11,7 +11,8 @@ use http::{Method, StatusCode};
 use super::read_body;
 use crate::error::json_response;
 use crate::error::ErrorCode;
-use crate::manager::{parse_id, ManagerError};
+use crate::id::parse_id;
+use crate::manager::ManagerError;
 use crate::user::{parse_update, UpdateField, UserUpdate};
 use crate::validation::{read_json_body, RawBody};
 use crate::{ApiError, AxumUsers, User};
@@ -114,7 +115,8 @@ async fn limit_hashing(users: &AxumUsers, caller: &User) -> Result<(), ApiError>
     users
         .limits()
         .check_user(crate::ratelimit::Scope::PasswordChange, caller.id)
-        .await
+        .await?;
+    Ok(())
 }
 
 async fn apply_update(

@@ -6,7 +6,7 @@
 //!
 //! ```
 //! use std::{collections::HashMap, sync::Mutex};
-//! use axum_users::{email::email_key, store::{StoreError, UserPatch, UserStore}, User};
+//! use axum_users::{email_key, StoreError, User, UserPatch, UserStore};
 //! use uuid::Uuid;
 //!
 //! #[derive(Default)]
@@ -45,7 +45,6 @@
 //! ```
 
 use std::future::Future;
-use std::pin::Pin;
 use std::time::Duration;
 
 use uuid::Uuid;
@@ -53,6 +52,9 @@ use uuid::Uuid;
 use serde_json::{Map, Value};
 
 use crate::User;
+
+mod cache;
+pub use cache::CachingUserStore;
 
 #[cfg(feature = "sqlite")]
 mod sqlite;
@@ -81,7 +83,8 @@ pub enum StoreError {
 /// Reads and writes users. Look-ups by e-mail compare the [`email_key`](crate::email::email_key)
 /// (Unicode-normalised, case-folded); `create` and `update` answer [`StoreError::Conflict`] when
 /// the e-mail is taken; `delete` also removes the user's access tokens and OAuth accounts.
-pub trait UserStore: Send + Sync + 'static {
+#[dynosaur::dynosaur(pub(crate) DynUserStore = dyn(box) UserStore)]
+pub trait UserStore: Send + Sync {
     /// The user with this id.
     fn get(&self, id: Uuid) -> impl Future<Output = Result<Option<User>, StoreError>> + Send;
     /// The user with this e-mail, compared by [`email_key`](crate::email::email_key).
@@ -115,7 +118,7 @@ pub trait UserStore: Send + Sync + 'static {
 /// whose write finds the old password hash still there.
 ///
 /// ```
-/// use axum_users::store::UserPatch;
+/// use axum_users::UserPatch;
 /// let ban = UserPatch::default().is_active(false);
 /// assert!(!ban.sets_nothing());
 /// ```
@@ -248,7 +251,8 @@ impl UserPatch {
 
 /// The `accesstoken` table of the database token strategy (FastAPI Users'
 /// `SQLAlchemyAccessTokenDatabase`): opaque tokens with their user and creation time.
-pub trait AccessTokenStore: Send + Sync + 'static {
+#[dynosaur::dynosaur(pub(crate) DynAccessTokenStore = dyn(box) AccessTokenStore)]
+pub trait AccessTokenStore: Send + Sync {
     /// Stores a new token, created now.
     fn create_token(
         &self,
@@ -315,7 +319,8 @@ impl std::fmt::Debug for OAuthAccount {
 /// The `oauth_account` table (FastAPI Users' `SQLAlchemyBaseOAuthAccountTable`). A provider
 /// account is linked to one user at most: `add_oauth_account` answers
 /// [`StoreError::Conflict`] when it is linked already.
-pub trait OAuthAccountStore: Send + Sync + 'static {
+#[dynosaur::dynosaur(pub(crate) DynOAuthAccountStore = dyn(box) OAuthAccountStore)]
+pub trait OAuthAccountStore: Send + Sync {
     /// The user linked to this provider account, and the link.
     fn get_by_oauth_account(
         &self,
@@ -338,57 +343,6 @@ pub trait OAuthAccountStore: Send + Sync + 'static {
         &self,
         user_id: Uuid,
     ) -> impl Future<Output = Result<Vec<OAuthAccount>, StoreError>> + Send;
-}
-
-/// [`OAuthAccountStore`] made object-safe.
-pub(crate) trait DynOAuthStore: Send + Sync {
-    fn get_by_oauth_account<'a>(
-        &'a self,
-        oauth_name: &'a str,
-        account_id: &'a str,
-    ) -> BoxFuture<'a, Result<Option<(User, OAuthAccount)>, StoreError>>;
-    fn add_oauth_account<'a>(
-        &'a self,
-        user_id: Uuid,
-        account: &'a OAuthAccount,
-    ) -> BoxFuture<'a, Result<(), StoreError>>;
-    fn update_oauth_account<'a>(
-        &'a self,
-        account: &'a OAuthAccount,
-    ) -> BoxFuture<'a, Result<(), StoreError>>;
-    fn oauth_accounts(&self, user_id: Uuid)
-        -> BoxFuture<'_, Result<Vec<OAuthAccount>, StoreError>>;
-}
-
-impl<T: OAuthAccountStore> DynOAuthStore for T {
-    fn get_by_oauth_account<'a>(
-        &'a self,
-        oauth_name: &'a str,
-        account_id: &'a str,
-    ) -> BoxFuture<'a, Result<Option<(User, OAuthAccount)>, StoreError>> {
-        Box::pin(OAuthAccountStore::get_by_oauth_account(
-            self, oauth_name, account_id,
-        ))
-    }
-    fn add_oauth_account<'a>(
-        &'a self,
-        user_id: Uuid,
-        account: &'a OAuthAccount,
-    ) -> BoxFuture<'a, Result<(), StoreError>> {
-        Box::pin(OAuthAccountStore::add_oauth_account(self, user_id, account))
-    }
-    fn update_oauth_account<'a>(
-        &'a self,
-        account: &'a OAuthAccount,
-    ) -> BoxFuture<'a, Result<(), StoreError>> {
-        Box::pin(OAuthAccountStore::update_oauth_account(self, account))
-    }
-    fn oauth_accounts(
-        &self,
-        user_id: Uuid,
-    ) -> BoxFuture<'_, Result<Vec<OAuthAccount>, StoreError>> {
-        Box::pin(OAuthAccountStore::oauth_accounts(self, user_id))
-    }
 }
 
 /// The user whose [`email_key`](crate::email::email_key) is `email`'s, among rows whose key
@@ -624,51 +578,4 @@ where
         fields.insert(field.name.clone(), value.unwrap_or(Value::Null));
     }
     Ok(fields)
-}
-
-pub(crate) type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
-
-/// [`UserStore`] made object-safe, so that one non-generic `AxumUsers` can hold any store.
-pub(crate) trait DynUserStore: Send + Sync {
-    fn get(&self, id: Uuid) -> BoxFuture<'_, Result<Option<User>, StoreError>>;
-    fn get_by_email<'a>(
-        &'a self,
-        email: &'a str,
-    ) -> BoxFuture<'a, Result<Option<User>, StoreError>>;
-    fn create<'a>(&'a self, user: &'a User) -> BoxFuture<'a, Result<(), StoreError>>;
-    fn update<'a>(
-        &'a self,
-        id: Uuid,
-        patch: &'a UserPatch,
-    ) -> BoxFuture<'a, Result<Option<User>, StoreError>>;
-    fn delete(&self, id: Uuid) -> BoxFuture<'_, Result<(), StoreError>>;
-    fn generation(&self) -> Option<u128>;
-}
-
-impl<T: UserStore> DynUserStore for T {
-    fn get(&self, id: Uuid) -> BoxFuture<'_, Result<Option<User>, StoreError>> {
-        Box::pin(UserStore::get(self, id))
-    }
-    fn get_by_email<'a>(
-        &'a self,
-        email: &'a str,
-    ) -> BoxFuture<'a, Result<Option<User>, StoreError>> {
-        Box::pin(UserStore::get_by_email(self, email))
-    }
-    fn create<'a>(&'a self, user: &'a User) -> BoxFuture<'a, Result<(), StoreError>> {
-        Box::pin(UserStore::create(self, user))
-    }
-    fn update<'a>(
-        &'a self,
-        id: Uuid,
-        patch: &'a UserPatch,
-    ) -> BoxFuture<'a, Result<Option<User>, StoreError>> {
-        Box::pin(UserStore::update(self, id, patch))
-    }
-    fn delete(&self, id: Uuid) -> BoxFuture<'_, Result<(), StoreError>> {
-        Box::pin(UserStore::delete(self, id))
-    }
-    fn generation(&self) -> Option<u128> {
-        UserStore::generation(self)
-    }
 }

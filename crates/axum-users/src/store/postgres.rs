@@ -20,8 +20,8 @@ const MIGRATION: &str = include_str!("../../migrations/postgres/0001_fastapi_use
 /// Users in PostgreSQL, for deployments of several instances.
 ///
 /// ```no_run
-/// # async fn run() -> Result<(), axum_users::store::StoreError> {
-/// use axum_users::{store::PostgresStore, UserSchema};
+/// # async fn run() -> Result<(), axum_users::StoreError> {
+/// use axum_users::{PostgresStore, UserSchema};
 /// let store = PostgresStore::connect("postgres://app@db/app", UserSchema::new()).await?;
 /// store.migrate().await?;
 /// # Ok(()) }

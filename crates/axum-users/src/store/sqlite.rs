@@ -22,8 +22,8 @@ const MIGRATION: &str = include_str!("../../migrations/sqlite/0001_fastapi_users
 /// Users in SQLite (the embedded default).
 ///
 /// ```no_run
-/// # async fn run() -> Result<(), axum_users::store::StoreError> {
-/// use axum_users::{store::SqliteStore, UserSchema};
+/// # async fn run() -> Result<(), axum_users::StoreError> {
+/// use axum_users::{SqliteStore, UserSchema};
 /// let store = SqliteStore::connect("sqlite://users.db", UserSchema::new()).await?;
 /// store.migrate().await?;
 /// # Ok(()) }

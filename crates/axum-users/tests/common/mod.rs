@@ -9,14 +9,13 @@ use std::sync::{Arc, Mutex};
 use axum::body::Body;
 use axum::response::Response;
 use axum::Router;
-use axum_users::auth::{Backend, BearerTransport, CookieTransport, JwtStrategy};
-use axum_users::hooks::{Hooks, InvalidPassword};
-use axum_users::user::UserCreate;
+use axum_users::UserCreate;
 use axum_users::{
-    ApiError, Argon2Params, AxumUsers, MemoryMailer, PasswordHasher, PasswordPolicy, SqliteStore,
-    TokenKind, TokenSettings, User, UserSchema,
+    Argon2Params, AxumUsers, MemoryMailer, PasswordHasher, PasswordPolicy, SqliteStore, TokenKind,
+    TokenSettings, User, UserSchema,
 };
-use http::request::Parts;
+use axum_users::{Backend, BearerTransport, CookieTransport, JwtStrategy};
+use axum_users::{HookContext, HookError, Hooks, InvalidPassword};
 use http::{HeaderMap, Method, Request, StatusCode};
 use serde_json::{json, Map, Value};
 use tower::ServiceExt as _;
@@ -34,6 +33,22 @@ pub fn skipped(what: &str) {
 }
 
 pub const SECRET: &str = "SECRET";
+
+/// Seconds since the Unix epoch, as JWT `exp` claims count them.
+pub fn now_unix() -> i64 {
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH);
+    i64::try_from(now.unwrap().as_secs()).unwrap()
+}
+
+/// The token in a message, as printed after `token=` in the default templates.
+pub fn token_in(text: &str) -> Option<&str> {
+    let start = text.find("token=")? + "token=".len();
+    let rest = &text[start..];
+    let end = rest
+        .find(|c: char| !(c.is_ascii_alphanumeric() || "-_.".contains(c)))
+        .unwrap_or(rest.len());
+    Some(&rest[..end]).filter(|t| !t.is_empty())
+}
 /// Made by Python's bcrypt for "guinevere", as in passlib-era FastAPI Users databases.
 pub const BCRYPT_GUINEVERE: &str = "$2b$04$kA1tkzUo4gqSTbXw9gx/Oe81WW5BgBc3RhrnSddKDHbsae/EHNzZG";
 
@@ -63,8 +78,8 @@ impl Hooks for Recorder {
     async fn on_after_register(
         &self,
         user: &User,
-        _request: Option<&Parts>,
-    ) -> Result<(), ApiError> {
+        _ctx: &HookContext<'_>,
+    ) -> Result<(), HookError> {
         self.push(format!("register:{}", user.email));
         Ok(())
     }
@@ -72,8 +87,8 @@ impl Hooks for Recorder {
         &self,
         user: &User,
         update: &Map<String, Value>,
-        _request: Option<&Parts>,
-    ) -> Result<(), ApiError> {
+        _ctx: &HookContext<'_>,
+    ) -> Result<(), HookError> {
         self.push(format!(
             "update:{}:{}",
             user.email,
@@ -84,9 +99,9 @@ impl Hooks for Recorder {
     async fn on_after_login(
         &self,
         user: &User,
-        _request: Option<&Parts>,
+        _ctx: &HookContext<'_>,
         response: &mut Response,
-    ) -> Result<(), ApiError> {
+    ) -> Result<(), HookError> {
         self.push(format!(
             "login:{}:{}",
             user.email,
@@ -98,14 +113,14 @@ impl Hooks for Recorder {
         &self,
         user: &User,
         token: &str,
-        request: Option<&Parts>,
-    ) -> Result<(), ApiError> {
-        assert!(request.is_some(), "the request reaches the hook");
+        ctx: &HookContext<'_>,
+    ) -> Result<(), HookError> {
+        assert!(ctx.request().is_some(), "the request reaches the hook");
         self.push(format!("request_verify:{}", user.email));
         self.1.lock().unwrap().push(token.to_owned());
         Ok(())
     }
-    async fn on_after_verify(&self, user: &User, _request: Option<&Parts>) -> Result<(), ApiError> {
+    async fn on_after_verify(&self, user: &User, _ctx: &HookContext<'_>) -> Result<(), HookError> {
         self.push(format!("verify:{}:{}", user.email, user.is_verified));
         Ok(())
     }
@@ -113,8 +128,8 @@ impl Hooks for Recorder {
         &self,
         user: &User,
         token: &str,
-        _request: Option<&Parts>,
-    ) -> Result<(), ApiError> {
+        _ctx: &HookContext<'_>,
+    ) -> Result<(), HookError> {
         self.push(format!("forgot_password:{}", user.email));
         self.1.lock().unwrap().push(token.to_owned());
         Ok(())
@@ -122,20 +137,16 @@ impl Hooks for Recorder {
     async fn on_after_reset_password(
         &self,
         user: &User,
-        _request: Option<&Parts>,
-    ) -> Result<(), ApiError> {
+        _ctx: &HookContext<'_>,
+    ) -> Result<(), HookError> {
         self.push(format!("reset_password:{}", user.email));
         Ok(())
     }
-    async fn on_before_delete(
-        &self,
-        user: &User,
-        _request: Option<&Parts>,
-    ) -> Result<(), ApiError> {
+    async fn on_before_delete(&self, user: &User, _ctx: &HookContext<'_>) -> Result<(), HookError> {
         self.push(format!("before_delete:{}", user.email));
         Ok(())
     }
-    async fn on_after_delete(&self, user: &User, _request: Option<&Parts>) -> Result<(), ApiError> {
+    async fn on_after_delete(&self, user: &User, _ctx: &HookContext<'_>) -> Result<(), HookError> {
         self.push(format!("after_delete:{}", user.email));
         Ok(())
     }
@@ -169,7 +180,7 @@ pub struct Options {
     pub require_current_password: bool,
     pub allowed_origins: Vec<String>,
     /// Off unless a test is about them: the tests log in many times from one "client".
-    pub rate_limits: axum_users::ratelimit::RateLimits,
+    pub rate_limits: axum_users::RateLimits,
     pub requires_verification: bool,
     pub verify_on_register: bool,
     pub schema: UserSchema,
@@ -181,7 +192,7 @@ impl Default for Options {
         Self {
             require_current_password: false,
             allowed_origins: Vec::new(),
-            rate_limits: axum_users::ratelimit::RateLimits::off(),
+            rate_limits: axum_users::RateLimits::off(),
             requires_verification: false,
             verify_on_register: false,
             schema: UserSchema::new(),
@@ -356,8 +367,8 @@ impl TestApp {
     /// Replaces a user's stored hash, as a legacy database would hold it.
     pub async fn set_hash(&self, email: &str, hash: &str) {
         let user = self.user(email).await;
-        let patch = axum_users::store::UserPatch::default().hashed_password(hash);
-        axum_users::store::UserStore::update(&self.store, user.id, &patch)
+        let patch = axum_users::UserPatch::default().hashed_password(hash);
+        axum_users::UserStore::update(&self.store, user.id, &patch)
             .await
             .unwrap()
             .unwrap();
@@ -389,7 +400,7 @@ pub fn payload(token: &str) -> Value {
 
 /// Signs arbitrary claims with the test secret (HS256), as PyJWT would.
 pub fn sign(claims: Value) -> String {
-    axum_users::jwt::JwtKeys::hs256(SECRET.as_bytes())
+    axum_users::JwtKeys::hs256(SECRET.as_bytes())
         .encode(claims.as_object().unwrap())
         .unwrap()
 }

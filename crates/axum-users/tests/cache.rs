@@ -1,0 +1,108 @@
+//! `CachingUserStore`: the per-request user read from memory, never stale where the store
+//! reports its writes, bounded in entries.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use axum_users::{
+    CachingUserStore, SqliteStore, StoreError, User, UserPatch, UserSchema, UserStore,
+};
+use uuid::Uuid;
+
+const HASH: &str = "$argon2id$v=19$m=1024,t=1,p=1$c2FsdHNhbHQ$aGFzaA";
+
+/// A store in a file of its own: a SQLite file reports its writes (an in-memory one does not,
+/// and is then never cached).
+async fn store_with(emails: &[&str]) -> (SqliteStore, Vec<Uuid>) {
+    let dir = std::env::temp_dir().join(format!("axum-users-cache-{}", Uuid::new_v4()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let url = format!("sqlite://{}?mode=rwc", dir.join("users.db").display());
+    let store = SqliteStore::connect(&url, UserSchema::new()).await.unwrap();
+    store.migrate().await.unwrap();
+    let mut ids = Vec::new();
+    for email in emails {
+        let user = User::new(*email, HASH);
+        store.create(&user).await.unwrap();
+        ids.push(user.id);
+    }
+    (store, ids)
+}
+
+#[tokio::test]
+async fn holds_no_more_users_than_its_capacity() {
+    let emails: Vec<String> = (0..50).map(|i| format!("knight{i}@camelot.bt")).collect();
+    let refs: Vec<&str> = emails.iter().map(String::as_str).collect();
+    let (store, ids) = store_with(&refs).await;
+    let cached = CachingUserStore::new(store, 8, Duration::from_secs(60));
+    for round in 0..3 {
+        for (id, email) in ids.iter().zip(&emails) {
+            let user = cached.get(*id).await.unwrap().unwrap();
+            assert_eq!(&user.email, email, "round {round}");
+            assert!(cached.len() <= 8, "{} users held", cached.len());
+        }
+    }
+    assert!(!cached.is_empty());
+}
+
+#[tokio::test]
+async fn a_write_anywhere_is_seen_at_once() {
+    let (store, ids) = store_with(&["gawain@camelot.bt"]).await;
+    let cached = CachingUserStore::new(store.clone(), 100, Duration::from_secs(3600));
+    assert!(cached.get(ids[0]).await.unwrap().unwrap().is_active);
+
+    // Through the wrapper.
+    let ban = UserPatch::default().is_active(false);
+    cached.update(ids[0], &ban).await.unwrap().unwrap();
+    assert!(!cached.get(ids[0]).await.unwrap().unwrap().is_active);
+
+    // Past it, straight into the store (as another process would): the store's generation
+    // moved, so the entry is not served.
+    let unban = UserPatch::default().is_active(true);
+    store.update(ids[0], &unban).await.unwrap().unwrap();
+    assert!(cached.get(ids[0]).await.unwrap().unwrap().is_active);
+
+    store.delete(ids[0]).await.unwrap();
+    assert!(cached.get(ids[0]).await.unwrap().is_none());
+}
+
+/// A store that cannot report its writes, counting its reads.
+#[derive(Default)]
+struct Blind {
+    user: std::sync::Mutex<Option<User>>,
+    reads: AtomicUsize,
+}
+
+impl UserStore for Blind {
+    async fn get(&self, _id: Uuid) -> Result<Option<User>, StoreError> {
+        self.reads.fetch_add(1, Ordering::Relaxed);
+        Ok(self.user.lock().unwrap().clone())
+    }
+    async fn get_by_email(&self, _email: &str) -> Result<Option<User>, StoreError> {
+        Ok(None)
+    }
+    async fn create(&self, user: &User) -> Result<(), StoreError> {
+        *self.user.lock().unwrap() = Some(user.clone());
+        Ok(())
+    }
+    async fn update(&self, _id: Uuid, _patch: &UserPatch) -> Result<Option<User>, StoreError> {
+        Ok(None)
+    }
+    async fn delete(&self, _id: Uuid) -> Result<(), StoreError> {
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn a_store_that_cannot_report_its_writes_is_always_read() {
+    let cached = CachingUserStore::new(Blind::default(), 100, Duration::from_secs(3600));
+    let user = User::new("bors@camelot.bt", HASH);
+    cached.create(&user).await.unwrap();
+    for _ in 0..5 {
+        assert_eq!(
+            cached.get(user.id).await.unwrap().unwrap().email,
+            "bors@camelot.bt"
+        );
+    }
+    assert_eq!(cached.inner().reads.load(Ordering::Relaxed), 5);
+    assert!(cached.is_empty());
+}
