@@ -5,6 +5,7 @@ use axum::response::{IntoResponse, Response};
 use http::{header, HeaderValue, StatusCode};
 use serde_json::{json, Value};
 
+use crate::json::json_response;
 use crate::validation::ValidationErrors;
 
 /// The error codes of FastAPI Users (`fastapi_users.router.common.ErrorCode`): the value sent in
@@ -159,9 +160,9 @@ impl From<crate::store::StoreError> for ApiError {
     }
 }
 
-impl From<crate::auth::StrategyError> for ApiError {
-    fn from(err: crate::auth::StrategyError) -> Self {
-        use crate::auth::StrategyError;
+impl From<crate::strategy::StrategyError> for ApiError {
+    fn from(err: crate::strategy::StrategyError) -> Self {
+        use crate::strategy::StrategyError;
         match err {
             StrategyError::Store(err) => err.into(),
             StrategyError::Unavailable(msg) => Self::Unavailable(msg),
@@ -255,15 +256,4 @@ impl IntoResponse for ApiError {
         }
         response
     }
-}
-
-/// A response with a compact JSON body, as FastAPI sends it.
-pub fn json_response(status: StatusCode, body: &Value) -> Response {
-    let bytes = serde_json::to_vec(body).unwrap_or_else(|_| b"null".to_vec());
-    let mut response = (status, bytes).into_response();
-    response.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json"),
-    );
-    response
 }

@@ -2,18 +2,22 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 // Every module is private; the public API is the flat set of re-exports below, one path per
-// type. Layers point one way: routes and extractors (the HTTP edge: `routes`, `auth::extract`,
-// `error`, `validation`, `openapi`) → service (`state`, `manager`, `auth`, `hooks`, `mail`,
-// `ratelimit`, `csrf`, `password`, `tokens`) → strategies and stores (`auth::strategy`,
-// `store`) → model (`user`, `email`, `id`, `jwt`).
+// type. Layers point one way, each with its own error type:
+//   edge (HTTP answers): routes, extract, error, openapi
+//   service: state (AxumUsers), auth (authenticator), manager, hooks, mail, ratelimit, csrf,
+//            password, tokens, oauth, background
+//   strategies and stores: strategy, transport, store, redis_conn
+//   model: user, validation (Pydantic-shaped items), email, id, jwt
 
 mod auth;
 mod background;
 mod csrf;
 mod email;
 mod error;
+mod extract;
 mod hooks;
 mod id;
+mod json;
 mod jwt;
 mod mail;
 mod manager;
@@ -27,22 +31,19 @@ mod redis_conn;
 mod routes;
 mod state;
 mod store;
+mod strategy;
 mod tokens;
+mod transport;
 mod user;
 mod validation;
 
-pub use auth::extract::{CurrentUser, OptionalUser, Superuser, VerifiedSuperuser, VerifiedUser};
-#[cfg(feature = "redis")]
-#[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
-pub use auth::RedisStrategy;
-pub use auth::{
-    AuthError, Authenticated, Backend, BearerTransport, CookieTransport, DatabaseStrategy, Guard,
-    JwtStrategy, SameSite, Strategy, StrategyError, TokenSubject, Transport,
-};
+pub use auth::{AuthError, Authenticated, Backend, Guard};
 pub use csrf::CSRF_ORIGIN_NOT_ALLOWED;
 pub use email::{email_key, normalize_email, InvalidEmail};
-pub use error::{json_response, ApiError, ErrorCode, UPDATE_USER_BAD_CURRENT_PASSWORD};
+pub use error::{ApiError, ErrorCode, UPDATE_USER_BAD_CURRENT_PASSWORD};
+pub use extract::{CurrentUser, OptionalUser, Superuser, VerifiedSuperuser, VerifiedUser};
 pub use hooks::{HookContext, HookError, Hooks, InvalidPassword, NoHooks};
+pub use json::json_response;
 pub use jwt::{JwtError, JwtKeys};
 pub use mail::{
     Email, MailConfigError, MailError, MailKind, MailTemplates, Mailer, MemoryMailer, RetryPolicy,
@@ -74,6 +75,11 @@ pub use store::{
     AccessTokenStore, CachingUserStore, Expect, OAuthAccount, OAuthAccountStore, StoreError,
     UserPatch, UserStore,
 };
+#[cfg(feature = "redis")]
+#[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
+pub use strategy::RedisStrategy;
+pub use strategy::{DatabaseStrategy, JwtStrategy, Strategy, StrategyError, TokenSubject};
 pub use tokens::{TokenKind, TokenSettings, RESET_AUDIENCE, VERIFY_AUDIENCE};
+pub use transport::{BearerTransport, CookieTransport, SameSite, Transport};
 pub use user::{CustomField, FieldKind, UpdateField, User, UserCreate, UserSchema, UserUpdate};
 pub use validation::{ValidationErrors, ValidationItem};

@@ -6,8 +6,6 @@ use std::sync::Arc;
 use http::request::Parts;
 use uuid::Uuid;
 
-use crate::auth::strategy::{DynStrategy, StrategyError};
-use crate::auth::Strategy as _;
 use crate::background::Background;
 use crate::hooks::Hooks as _;
 use crate::hooks::{log_after, DynHooks, HookContext, HookError};
@@ -16,6 +14,8 @@ use crate::mail::MailSettings;
 use crate::password::{PasswordError, PasswordHasher, Verified};
 use crate::store::UserStore as _;
 use crate::store::{DynUserStore, StoreError, UserPatch};
+use crate::strategy::Strategy as _;
+use crate::strategy::{DynStrategy, StrategyError};
 use crate::tokens::TokenSettings;
 use crate::user::{UpdateField, UserCreate, UserSchema, UserUpdate};
 use crate::User;
@@ -226,7 +226,7 @@ impl UserManager {
         email: String,
         is_verified: bool,
     ) -> Result<User, ManagerError> {
-        let password = crate::auth::strategy::opaque_token();
+        let password = crate::strategy::opaque_token();
         let mut user = User::new(email, self.hasher.hash(&password).await?);
         user.is_verified = is_verified;
         for field in self.schema.fields() {

@@ -693,7 +693,7 @@ pub struct OAuthSettings {
     pub redirect_url: Option<String>,
     /// The CSRF cookie (FastAPI Users' defaults: `fastapiusersoauthcsrf`, one hour, `Path=/`,
     /// `HttpOnly`, `Secure`, `SameSite=lax`; set `secure = false` for plain-HTTP development).
-    pub csrf_cookie: crate::auth::CookieTransport,
+    pub csrf_cookie: crate::transport::CookieTransport,
     /// The backend OAuth logins sign in through (default: the first one).
     pub backend: Option<String>,
     /// Where a browser may be sent after login (`?redirect_url=` on `/authorize`): exact URLs
@@ -720,10 +720,10 @@ impl OAuthSettings {
             associate_by_email: false,
             is_verified_by_default: false,
             redirect_url: None,
-            csrf_cookie: crate::auth::CookieTransport {
+            csrf_cookie: crate::transport::CookieTransport {
                 name: "fastapiusersoauthcsrf".into(),
                 max_age: Some(3600),
-                ..crate::auth::CookieTransport::default()
+                ..crate::transport::CookieTransport::default()
             },
             backend: None,
             after_login_redirects: Vec::new(),

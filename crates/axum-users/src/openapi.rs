@@ -3,7 +3,7 @@
 
 use serde_json::{json, Map, Value};
 
-use crate::auth::Transport;
+use crate::transport::Transport;
 use crate::user::FieldKind;
 use crate::AxumUsers;
 

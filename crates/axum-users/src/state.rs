@@ -254,7 +254,7 @@ impl AxumUsers {
         backend: &Backend,
         headers: &HeaderMap,
     ) -> Result<(), AuthError> {
-        let sets_cookie = matches!(backend.transport(), crate::auth::Transport::Cookie(_));
+        let sets_cookie = matches!(backend.transport(), crate::transport::Transport::Cookie(_));
         if sets_cookie && !self.inner.csrf.origin_allowed(headers) {
             return Err(AuthError::CrossSite);
         }
@@ -621,8 +621,8 @@ impl AxumUsersBuilder {
             if self.backends[..index].iter().any(|b| &b.name == name) {
                 return Err(ConfigError(format!("two backends are named {name:?}")));
             }
-            if let crate::auth::Transport::Cookie(cookie) = backend.transport() {
-                if cookie.samesite == crate::auth::SameSite::None && !cookie.secure {
+            if let crate::transport::Transport::Cookie(cookie) = backend.transport() {
+                if cookie.samesite == crate::transport::SameSite::None && !cookie.secure {
                     return Err(ConfigError(format!(
                         "backend {name:?}: a SameSite=none cookie without Secure is dropped by \
                          every browser; make it Secure (server: AXUM_USERS_COOKIE_SECURE=true, \

@@ -14,13 +14,15 @@ use http::request::Parts;
 use http::StatusCode;
 use serde_json::Value;
 
-use super::read_body;
-use crate::error::{json_response, ErrorCode};
+use super::body::read_body;
+use super::body::read_json_body;
+use crate::error::ErrorCode;
+use crate::json::json_response;
 use crate::manager::ManagerError;
 use crate::ratelimit::Scope;
 use crate::tokens::TokenKind;
 use crate::user::validate_email_value;
-use crate::validation::{read_json_body, RawBody, ValidationErrors, ValidationItem};
+use crate::validation::{RawBody, ValidationErrors, ValidationItem};
 use crate::{ApiError, AxumUsers, User};
 
 impl AxumUsers {

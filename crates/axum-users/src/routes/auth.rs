@@ -7,11 +7,12 @@ use axum::Router;
 use http::{header, HeaderValue, StatusCode};
 use serde_json::{json, Value};
 
-use super::read_body;
-use crate::auth::Transport;
+use super::body::read_body;
+use super::body::FormFields;
 use crate::error::ErrorCode;
 use crate::ratelimit::Scope;
-use crate::validation::{FormFields, ValidationErrors, ValidationItem};
+use crate::transport::Transport;
+use crate::validation::{ValidationErrors, ValidationItem};
 use crate::{ApiError, AxumUsers};
 
 impl AxumUsers {

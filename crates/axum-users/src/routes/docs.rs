@@ -28,11 +28,11 @@ pub(crate) fn docs_router<S: Clone + Send + Sync + 'static>(openapi: Value) -> R
                         .strip_suffix(uri.path())
                         .filter(|prefix| !prefix.is_empty());
                     match prefix {
-                        None => crate::error::json_response(http::StatusCode::OK, &body),
+                        None => crate::json::json_response(http::StatusCode::OK, &body),
                         Some(prefix) => {
                             let mut document = (*body).clone();
                             document["servers"] = serde_json::json!([{ "url": prefix }]);
-                            crate::error::json_response(http::StatusCode::OK, &document)
+                            crate::json::json_response(http::StatusCode::OK, &document)
                         }
                     }
                 }

@@ -1,7 +1,6 @@
 //! The routers, one per concern, as FastAPI Users' router factories. Each is returned with its
 //! state applied, so it merges or nests into any application router.
 
-use axum::body::{Body, Bytes};
 use axum::response::{IntoResponse, Response};
 use http::StatusCode;
 
@@ -9,6 +8,7 @@ use crate::ApiError;
 
 pub(crate) mod account;
 pub(crate) mod auth;
+pub(crate) mod body;
 #[cfg(feature = "oauth")]
 pub mod oauth;
 pub(crate) mod register;
@@ -17,19 +17,6 @@ pub(crate) mod users;
 /// Largest request body the routes read (64 KiB: a registration with generous custom fields
 /// is a few hundred bytes); larger bodies answer 413 without being read further.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
-
-pub(crate) async fn read_body(users: &crate::AxumUsers, body: Body) -> Result<Bytes, ApiError> {
-    match tokio::time::timeout(
-        users.body_timeout(),
-        axum::body::to_bytes(body, MAX_BODY_BYTES),
-    )
-    .await
-    {
-        Ok(Ok(bytes)) => Ok(bytes),
-        Ok(Err(_)) => Err(ApiError::Status(StatusCode::PAYLOAD_TOO_LARGE)),
-        Err(_) => Err(ApiError::Status(StatusCode::REQUEST_TIMEOUT)),
-    }
-}
 
 /// `404 {"detail":"Not Found"}`: a fallback for applications that want FastAPI's answer.
 pub async fn not_found() -> Response {

@@ -21,8 +21,8 @@ use http::{header, HeaderValue, StatusCode};
 use serde_json::{json, Map, Value};
 use uuid::Uuid;
 
-use crate::auth::transport::cookie_value;
-use crate::error::{json_response, ErrorCode};
+use crate::error::ErrorCode;
+use crate::json::json_response;
 use crate::jwt::{now_unix, JwtError, JwtKeys};
 use crate::manager::ManagerError;
 use crate::oauth::{
@@ -31,6 +31,7 @@ use crate::oauth::{
     STATE_AUDIENCE,
 };
 use crate::store::{OAuthAccount, OAuthAccountStore as _, StoreError};
+use crate::transport::cookie_value;
 use crate::{ApiError, AxumUsers, User};
 
 impl AxumUsers {
@@ -190,7 +191,7 @@ async fn authorize(
             return Err(bad_request(OAUTH_REDIRECT_NOT_ALLOWED));
         }
     }
-    let csrf = crate::auth::strategy::opaque_token();
+    let csrf = crate::strategy::opaque_token();
     let mut claims = Map::new();
     if let Some(user) = &caller {
         claims.insert("sub".into(), Value::from(user.id.to_string()));

@@ -6,12 +6,12 @@ use axum::routing::post;
 use axum::Router;
 use http::StatusCode;
 
-use super::read_body;
-use crate::error::json_response;
+use super::body::read_body;
+use super::body::read_json_body;
 use crate::error::ErrorCode;
+use crate::json::json_response;
 use crate::manager::ManagerError;
 use crate::user::parse_create;
-use crate::validation::read_json_body;
 use crate::{ApiError, AxumUsers};
 
 impl AxumUsers {

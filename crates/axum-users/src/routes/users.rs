@@ -8,13 +8,14 @@ use axum::Router;
 use http::request::Parts;
 use http::{Method, StatusCode};
 
-use super::read_body;
-use crate::error::json_response;
+use super::body::read_body;
+use super::body::read_json_body;
 use crate::error::ErrorCode;
 use crate::id::parse_id;
+use crate::json::json_response;
 use crate::manager::ManagerError;
 use crate::user::{parse_update, UpdateField, UserUpdate};
-use crate::validation::{read_json_body, RawBody};
+use crate::validation::RawBody;
 use crate::{ApiError, AxumUsers, User};
 use serde_json::Value;
 

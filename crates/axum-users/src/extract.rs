@@ -32,7 +32,7 @@
 use axum::extract::{FromRef, FromRequestParts, OptionalFromRequestParts};
 use http::request::Parts;
 
-use super::Guard;
+use crate::auth::Guard;
 use crate::{ApiError, AxumUsers, User};
 
 async fn extract<S>(parts: &Parts, state: &S, guard: Guard) -> Result<Option<User>, ApiError>

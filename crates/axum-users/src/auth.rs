@@ -1,6 +1,6 @@
 //! Authentication: a [`Backend`] is a name, a [`Transport`] and a [`Strategy`]; the
-//! authenticator tries the backends in order (FastAPI Users' `current_user` algorithm) and the
-//! extractors hand the result to handlers.
+//! authenticator tries the backends in order (FastAPI Users' `current_user` algorithm). The
+//! extractors (`crate::extract`) hand its result to handlers.
 
 use std::sync::Arc;
 
@@ -9,18 +9,8 @@ use http::HeaderMap;
 use crate::manager::{ManagerError, UserManager};
 use crate::User;
 
-pub mod extract;
-#[cfg(feature = "redis")]
-pub(crate) mod redis;
-pub mod strategy;
-pub mod transport;
-
-#[cfg(feature = "redis")]
-pub use self::redis::RedisStrategy;
-pub use strategy::{DatabaseStrategy, JwtStrategy, Strategy, StrategyError, TokenSubject};
-pub use transport::{BearerTransport, CookieTransport, SameSite, Transport};
-
-use strategy::DynStrategy;
+use crate::strategy::{DynStrategy, Strategy, StrategyError};
+use crate::transport::Transport;
 
 /// An authentication backend: how the token travels and what it is.
 #[derive(Clone)]

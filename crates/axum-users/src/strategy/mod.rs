@@ -15,6 +15,11 @@ use crate::jwt::{now_unix, JwtKeys};
 use crate::store::{AccessTokenStore, DynAccessTokenStore, StoreError};
 use crate::User;
 
+#[cfg(feature = "redis")]
+mod redis;
+#[cfg(feature = "redis")]
+pub use redis::RedisStrategy;
+
 /// Why a strategy could not issue, read or revoke a token. A token that is merely invalid is
 /// not an error: [`Strategy::read_token`] answers `Ok(None)` for it.
 #[derive(Debug, Clone, thiserror::Error)]

@@ -4,7 +4,7 @@ use redis::aio::ConnectionManager;
 use redis::AsyncCommands as _;
 use uuid::Uuid;
 
-use super::strategy::{opaque_token, Strategy, StrategyError};
+use super::{opaque_token, Strategy, StrategyError};
 use crate::id::parse_id;
 use crate::User;
 

@@ -6,7 +6,7 @@ use axum::response::{IntoResponse, Response};
 use http::{header, HeaderMap, HeaderValue, StatusCode};
 use serde_json::json;
 
-use crate::error::json_response;
+use crate::json::json_response;
 
 /// `SameSite` attribute of the auth cookie (emitted lower-case, as FastAPI Users does).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
