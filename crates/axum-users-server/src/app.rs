@@ -81,11 +81,11 @@ pub async fn build(config: &Config) -> anyhow::Result<AxumUsers> {
     let secret = config.resolve_secret()?;
     let keys = jwt_keys(config, &secret)?;
     let store = open_store(config).await?;
-    let hasher = PasswordHasher::new(Argon2Params {
-        memory_kib: config.argon2_memory_kib,
-        iterations: config.argon2_iterations,
-        parallelism: config.argon2_parallelism,
-    })
+    let hasher = PasswordHasher::new(Argon2Params::new(
+        config.argon2_memory_kib,
+        config.argon2_iterations,
+        config.argon2_parallelism,
+    ))
     .map_err(|e| anyhow::anyhow!("invalid configuration: {e}"))?;
     let lifetime = Some(config.token_lifetime);
     // A rotation: tokens signed with a previous HS256 secret stay valid.
@@ -102,18 +102,18 @@ pub async fn build(config: &Config) -> anyhow::Result<AxumUsers> {
             |strategy, old| strategy.also_accept(JwtKeys::hs256(old.as_bytes())),
         )
     };
-    let cookie = CookieTransport {
-        name: config.cookie_name.clone(),
-        max_age: Some(config.cookie_max_age.unwrap_or(config.token_lifetime)).filter(|&s| s > 0),
-        path: config.cookie_path.clone(),
-        domain: config.cookie_domain.clone(),
-        secure: config.cookie_secure,
-        httponly: config.cookie_httponly,
-        samesite: config
-            .cookie_samesite
-            .parse()
-            .map_err(|e: String| anyhow::anyhow!(e))?,
-    };
+    let cookie = CookieTransport::new(config.cookie_name.clone())
+        .max_age(Some(config.cookie_max_age.unwrap_or(config.token_lifetime)).filter(|&s| s > 0))
+        .path(config.cookie_path.clone())
+        .domain(config.cookie_domain.clone())
+        .secure(config.cookie_secure)
+        .httponly(config.cookie_httponly)
+        .samesite(
+            config
+                .cookie_samesite
+                .parse()
+                .map_err(|e: String| anyhow::anyhow!(e))?,
+        );
     let token_secret = |own: &Option<String>| {
         own.clone()
             .filter(|s| !s.is_empty())
@@ -151,10 +151,10 @@ pub async fn build(config: &Config) -> anyhow::Result<AxumUsers> {
     }
     builder = builder
         .password_hasher(hasher)
-        .password_policy(PasswordPolicy {
-            min_length: config.password_min_length,
-            max_length: config.password_max_length,
-        })
+        .password_policy(PasswordPolicy::new(
+            config.password_min_length,
+            config.password_max_length,
+        ))
         .requires_verification(config.require_verification);
     builder = oauth(builder, config, &store, &secret)?;
     for name in config.backend_names() {
@@ -332,11 +332,11 @@ async fn rate_limits(config: &Config) -> anyhow::Result<RateLimits> {
         let [free, first, max] = parts[..] else {
             bail!("invalid configuration: AXUM_USERS_LOGIN_BACKOFF must be FREE/FIRST_SECONDS/MAX_SECONDS (e.g. 5/1/900) or off, got {:?}", config.login_backoff);
         };
-        Some(Backoff {
-            free_failures: free,
-            first_delay: Duration::from_secs(first.max(1)),
-            max_delay: Duration::from_secs(max.max(first.max(1))),
-        })
+        Some(Backoff::new(
+            free,
+            Duration::from_secs(first.max(1)),
+            Duration::from_secs(max.max(first.max(1))),
+        ))
     };
     for proxy in config
         .trusted_proxies

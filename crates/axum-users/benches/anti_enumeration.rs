@@ -47,12 +47,8 @@ async fn run() {
     axum_users::UserStore::create(&store, &known)
         .await
         .expect("a user");
-    let fastapi = axum_users::PasswordHasher::new(axum_users::Argon2Params {
-        memory_kib: 65536,
-        iterations: 3,
-        parallelism: 4,
-    })
-    .expect("FastAPI Users' parameters");
+    let fastapi = axum_users::PasswordHasher::new(axum_users::Argon2Params::new(65536, 3, 4))
+        .expect("FastAPI Users' parameters");
     let migrated = User::new(
         "lancelot@camelot.bt",
         fastapi.hash("guinevere").await.expect("a hash"),

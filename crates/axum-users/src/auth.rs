@@ -103,6 +103,7 @@ pub enum AuthError {
 
 /// What a route or extractor requires of the caller.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
 pub struct Guard {
     /// Answer `None` instead of failing.
     pub optional: bool,
@@ -122,6 +123,27 @@ impl Guard {
         verified: false,
         superuser: false,
     };
+
+    /// Also refuse unverified users (403).
+    #[must_use]
+    pub const fn verified(mut self) -> Self {
+        self.verified = true;
+        self
+    }
+
+    /// Also refuse users who are not superusers (403).
+    #[must_use]
+    pub const fn superuser(mut self) -> Self {
+        self.superuser = true;
+        self
+    }
+
+    /// Answer `None` instead of 401/403.
+    #[must_use]
+    pub const fn optional(mut self) -> Self {
+        self.optional = true;
+        self
+    }
 }
 
 /// The authenticated caller and the token that proved it.

@@ -1,54 +1,31 @@
 //! Work that runs after the answer was sent: the lookups, tokens, hooks and e-mails of
-//! forgot-password and request-verify-token. Counted, so that a shutdown (or a test) can wait
-//! until every started job has finished.
+//! forgot-password and request-verify-token, and what hooks spawn. Tracked by tokio-util's
+//! `TaskTracker`, so that a shutdown (or a test) can wait until every started job has finished.
 
 use std::future::Future;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
-use tokio::sync::Notify;
+use tokio_util::task::TaskTracker;
 
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Background {
-    inner: Arc<Inner>,
-}
-
-#[derive(Debug, Default)]
-struct Inner {
-    pending: AtomicUsize,
-    idle: Notify,
-}
-
-/// Counts a job as finished when dropped, even when it panicked.
-struct Done(Arc<Inner>);
-
-impl Drop for Done {
-    fn drop(&mut self) {
-        if self.0.pending.fetch_sub(1, Ordering::AcqRel) == 1 {
-            self.0.idle.notify_waiters();
-        }
-    }
+    tracker: TaskTracker,
+    /// One waiter at a time: a waiter closes the tracker, waits and reopens it, and two that
+    /// overlapped could reopen it under each other's wait.
+    waiting: Arc<tokio::sync::Mutex<()>>,
 }
 
 impl Background {
     pub(crate) fn spawn(&self, job: impl Future<Output = ()> + Send + 'static) {
-        self.inner.pending.fetch_add(1, Ordering::AcqRel);
-        let done = Done(Arc::clone(&self.inner));
-        tokio::spawn(async move {
-            let _done = done;
-            job.await;
-        });
+        self.tracker.spawn(job);
     }
 
+    /// Waits until every job spawned so far (and any they spawn meanwhile) has finished. Jobs
+    /// may still be spawned while it waits: a closed tracker still tracks them.
     pub(crate) async fn idle(&self) {
-        loop {
-            let notified = self.inner.idle.notified();
-            tokio::pin!(notified);
-            notified.as_mut().enable();
-            if self.inner.pending.load(Ordering::Acquire) == 0 {
-                return;
-            }
-            notified.await;
-        }
+        let _one_at_a_time = self.waiting.lock().await;
+        self.tracker.close();
+        self.tracker.wait().await;
+        self.tracker.reopen();
     }
 }

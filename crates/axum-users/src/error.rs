@@ -12,6 +12,7 @@ use crate::validation::ValidationErrors;
 /// `detail` equals the variant name in upper snake case.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[allow(missing_docs)]
+#[non_exhaustive]
 pub enum ErrorCode {
     RegisterInvalidPassword,
     RegisterUserAlreadyExists,
@@ -66,6 +67,7 @@ impl std::fmt::Display for ErrorCode {
 /// An error answered to the client. It renders as FastAPI does: `{"detail": ...}` with the
 /// matching status, never a stack trace or a plain-text 500.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum ApiError {
     /// 400 with `{"detail":"<CODE>"}`.
     #[error("{0}")]

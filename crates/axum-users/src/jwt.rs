@@ -25,6 +25,7 @@ impl std::fmt::Debug for JwtKeys {
 
 /// Why a token was refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum JwtError {
     /// The signature and claims are fine but `exp` has passed.
     #[error("token expired")]

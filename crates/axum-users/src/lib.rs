@@ -59,7 +59,7 @@ pub use oauth::{
     OAuthProvider, OAuthSettings, ProviderAccount, ProviderError, ProviderTokens,
     OAUTH_ACCOUNT_ALREADY_LINKED, OAUTH_PROVIDER_ERROR, OAUTH_REDIRECT_NOT_ALLOWED, STATE_AUDIENCE,
 };
-pub use password::{Argon2Params, PasswordError, PasswordHasher};
+pub use password::{Argon2Params, PasswordError, PasswordHasher, Verified};
 pub use ratelimit::{Backoff, Limit, LimitError, RateLimits};
 pub use routes::{method_not_allowed, not_found, MAX_BODY_BYTES};
 pub use state::{

@@ -137,6 +137,7 @@ pub trait Mailer: Send + Sync {
 
 /// How often and how patiently a failed delivery is tried again.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct RetryPolicy {
     /// Tries in all (default 5).
     pub attempts: u32,
@@ -144,6 +145,18 @@ pub struct RetryPolicy {
     pub first_delay: Duration,
     /// Longest wait between two tries (default 60 s).
     pub max_delay: Duration,
+}
+
+impl RetryPolicy {
+    /// `attempts` tries in all, waiting `first_delay` before the second and doubling up to
+    /// `max_delay`.
+    pub const fn new(attempts: u32, first_delay: Duration, max_delay: Duration) -> Self {
+        Self {
+            attempts,
+            first_delay,
+            max_delay,
+        }
+    }
 }
 
 impl Default for RetryPolicy {

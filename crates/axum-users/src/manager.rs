@@ -22,6 +22,7 @@ use crate::User;
 
 /// Length bounds on new passwords, counted in characters. `0` means no bound.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct PasswordPolicy {
     /// Fewest characters (default 8, NIST SP 800-63B).
     pub min_length: usize,
@@ -39,6 +40,14 @@ impl Default for PasswordPolicy {
 }
 
 impl PasswordPolicy {
+    /// From `min_length` to `max_length` characters (`0`: no bound).
+    pub const fn new(min_length: usize, max_length: usize) -> Self {
+        Self {
+            min_length,
+            max_length,
+        }
+    }
+
     /// Any password, even empty: FastAPI Users' behaviour.
     pub const fn permissive() -> Self {
         Self {

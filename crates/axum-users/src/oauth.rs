@@ -51,6 +51,7 @@ struct Endpoints {
 
 /// What a provider said about the account that signed in.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct ProviderAccount {
     /// The account's id at the provider (`sub` for OpenID Connect).
     pub account_id: String,
@@ -678,6 +679,7 @@ pub const OAUTH_REDIRECT_NOT_ALLOWED: &str = "OAUTH_REDIRECT_NOT_ALLOWED";
 /// How OAuth logins behave. `state_secret` signs the state tokens (give every instance the
 /// same one).
 #[derive(Clone)]
+#[non_exhaustive]
 pub struct OAuthSettings {
     state_secret: Vec<u8>,
     /// Link a provider account to the existing user with the same e-mail, when the provider

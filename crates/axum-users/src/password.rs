@@ -32,6 +32,7 @@ pub enum PasswordError {
 
 /// Argon2id cost parameters.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Argon2Params {
     /// Memory in KiB.
     pub memory_kib: u32,
@@ -42,6 +43,15 @@ pub struct Argon2Params {
 }
 
 impl Argon2Params {
+    /// `memory_kib` KiB, `iterations` passes, `parallelism` lanes.
+    pub const fn new(memory_kib: u32, iterations: u32, parallelism: u32) -> Self {
+        Self {
+            memory_kib,
+            iterations,
+            parallelism,
+        }
+    }
+
     /// OWASP's recommendation (m=19456 KiB, t=2, p=1): our default.
     pub const OWASP: Self = Self {
         memory_kib: 19_456,
@@ -64,6 +74,7 @@ impl Default for Argon2Params {
 
 /// The outcome of checking a password against a stored hash.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Verified {
     /// Wrong password, or a stored hash we cannot read (logged, never an error to the client).
     No,

@@ -44,6 +44,7 @@ pub enum LimitError {
 
 /// At most `requests` per `window` from one client IP.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Limit {
     /// Requests allowed in a window.
     pub requests: u64,
@@ -63,6 +64,7 @@ impl Limit {
 
 /// The per-account backoff after failed logins.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Backoff {
     /// Failures allowed before the first lock (default 5).
     pub free_failures: u64,
@@ -70,6 +72,17 @@ pub struct Backoff {
     pub first_delay: Duration,
     /// The longest lock (default 15 minutes); failures are forgotten after it too.
     pub max_delay: Duration,
+}
+
+impl Backoff {
+    /// `free_failures` failures free, then locks from `first_delay` doubling up to `max_delay`.
+    pub const fn new(free_failures: u64, first_delay: Duration, max_delay: Duration) -> Self {
+        Self {
+            free_failures,
+            first_delay,
+            max_delay,
+        }
+    }
 }
 
 impl Default for Backoff {

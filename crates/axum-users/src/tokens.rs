@@ -16,6 +16,7 @@ pub const RESET_AUDIENCE: &str = "fastapi-users:reset";
 /// Secret, lifetime and audience of one kind of token (FastAPI Users'
 /// `*_token_secret`, `*_token_lifetime_seconds`, `*_token_audience`).
 #[derive(Clone)]
+#[non_exhaustive]
 pub struct TokenSettings {
     pub(crate) keys: JwtKeys,
     pub(crate) lifetime: Duration,
@@ -82,6 +83,7 @@ impl TokenSettings {
 
 /// Which token.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum TokenKind {
     /// E-mail verification (`fastapi-users:verify`).
     Verify,

@@ -10,6 +10,7 @@ use crate::json::json_response;
 
 /// `SameSite` attribute of the auth cookie (emitted lower-case, as FastAPI Users does).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
 pub enum SameSite {
     /// `SameSite=lax` (default).
     #[default]
@@ -63,6 +64,7 @@ impl BearerTransport {
 /// The auth cookie. Defaults are FastAPI Users' (`fastapiusersauth`, session cookie, `Path=/`,
 /// `Secure`, `HttpOnly`, `SameSite=lax`).
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct CookieTransport {
     /// Cookie name.
     pub name: String,
@@ -78,6 +80,58 @@ pub struct CookieTransport {
     pub httponly: bool,
     /// `SameSite`.
     pub samesite: SameSite,
+}
+
+impl CookieTransport {
+    /// FastAPI Users' cookie with another name.
+    pub fn new(name: impl Into<String>) -> Self {
+        Self {
+            name: name.into(),
+            ..Self::default()
+        }
+    }
+
+    /// `Max-Age` in seconds (`None`: a session cookie).
+    #[must_use]
+    pub fn max_age(mut self, seconds: Option<u64>) -> Self {
+        self.max_age = seconds;
+        self
+    }
+
+    /// `Path`.
+    #[must_use]
+    pub fn path(mut self, path: impl Into<String>) -> Self {
+        self.path = path.into();
+        self
+    }
+
+    /// `Domain`.
+    #[must_use]
+    pub fn domain(mut self, domain: Option<String>) -> Self {
+        self.domain = domain;
+        self
+    }
+
+    /// `Secure` (turn it off only for plain-HTTP development).
+    #[must_use]
+    pub fn secure(mut self, on: bool) -> Self {
+        self.secure = on;
+        self
+    }
+
+    /// `HttpOnly`.
+    #[must_use]
+    pub fn httponly(mut self, on: bool) -> Self {
+        self.httponly = on;
+        self
+    }
+
+    /// `SameSite`.
+    #[must_use]
+    pub fn samesite(mut self, samesite: SameSite) -> Self {
+        self.samesite = samesite;
+        self
+    }
 }
 
 impl Default for CookieTransport {
@@ -122,6 +176,7 @@ impl CookieTransport {
 
 /// How a backend's token travels.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub enum Transport {
     /// `Authorization: Bearer`.
     Bearer(BearerTransport),

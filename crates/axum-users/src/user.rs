@@ -100,6 +100,7 @@ impl User {
 
 /// The type of a custom field, with Pydantic's (lax) conversion rules for JSON input.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum FieldKind {
     /// A string, optionally bounded (`VARCHAR(n)`).
     String {
@@ -402,6 +403,7 @@ impl std::fmt::Debug for UserCreate {
 
 /// One present key of an update body, in schema order (`exclude_unset` semantics).
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub enum UpdateField {
     /// `password` with a string (a `null` password is dropped).
     Password(String),

@@ -55,6 +55,7 @@ impl TestApp {
         let uri = match kind {
             TokenKind::Verify => "/auth/request-verify-token",
             TokenKind::Reset => "/auth/forgot-password",
+            other => panic!("no route mails a {other:?} token"),
         };
         self.accepted(uri, email).await;
         self.hooks.take();
@@ -696,11 +697,11 @@ async fn flaky_app(failures: usize) -> (AxumUsers, Arc<AtomicUsize>, axum_users:
             calls: calls.clone(),
             sent: sent.clone(),
         })
-        .mail_retry(RetryPolicy {
-            attempts: 3,
-            first_delay: Duration::from_millis(10),
-            max_delay: Duration::from_millis(20),
-        })
+        .mail_retry(RetryPolicy::new(
+            3,
+            Duration::from_millis(10),
+            Duration::from_millis(20),
+        ))
         .build()
         .unwrap();
     (users, calls, sent)

@@ -323,10 +323,10 @@ async fn samesite_none_needs_secure() {
     let store = axum_users::SqliteStore::connect("sqlite::memory:", axum_users::UserSchema::new())
         .await
         .unwrap();
-    let cookie = |secure| CookieTransport {
-        samesite: SameSite::None,
-        secure,
-        ..CookieTransport::default()
+    let cookie = |secure| {
+        CookieTransport::default()
+            .samesite(SameSite::None)
+            .secure(secure)
     };
     let built = |secure| {
         axum_users::AxumUsers::builder(store.clone())

@@ -52,10 +52,7 @@ async fn app(providers: Vec<OAuthProvider>, settings: OAuthSettings) -> App {
         ))
         .backend(Backend::new(
             "cookie",
-            CookieTransport {
-                max_age: Some(3600),
-                ..CookieTransport::default()
-            },
+            CookieTransport::default().max_age(Some(3600)),
             JwtStrategy::new(SECRET, Some(3600)),
         ))
         .oauth(store.clone(), settings);

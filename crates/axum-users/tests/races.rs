@@ -38,10 +38,7 @@ fn app_with_sessions<S: Store>(store: S, sessions: Backend) -> App {
     let users = AxumUsers::builder(store)
         .rate_limits(RateLimits::off())
         .password_hasher(fast_hasher())
-        .password_policy(PasswordPolicy {
-            min_length: 3,
-            max_length: 0,
-        })
+        .password_policy(PasswordPolicy::new(3, 0))
         .backend(Backend::new(
             "jwt",
             BearerTransport::new("auth/jwt/login"),

@@ -109,11 +109,11 @@ async fn forwarded_addresses_count_only_behind_trusted_proxies() {
 #[tokio::test]
 async fn failed_logins_back_off_per_account_and_a_success_resets() {
     let app = limited(off_but(|l| {
-        l.account = Some(Backoff {
-            free_failures: 2,
-            first_delay: Duration::from_secs(1),
-            max_delay: Duration::from_secs(2),
-        });
+        l.account = Some(Backoff::new(
+            2,
+            Duration::from_secs(1),
+            Duration::from_secs(2),
+        ));
     }))
     .await;
     // Two free failures, then each failure locks the account, from any address.

@@ -207,10 +207,7 @@ fn builder<S: Store>(store: S) -> AxumUsersBuilder {
         .rate_limits(axum_users::RateLimits::off())
         .schema(schema())
         .password_hasher(fast_hasher())
-        .password_policy(PasswordPolicy {
-            min_length: 3,
-            max_length: 0,
-        })
+        .password_policy(PasswordPolicy::new(3, 0))
 }
 
 fn app<S: Store>(store: S) -> (AxumUsers, Router) {

@@ -78,11 +78,11 @@ async fn main() {
         }
         ["hash", memory, iterations, parallelism, count] => {
             let parse = |s: &str| s.parse::<u32>().unwrap_or_else(|_| usage());
-            let hasher = axum_users::PasswordHasher::new(axum_users::Argon2Params {
-                memory_kib: parse(memory),
-                iterations: parse(iterations),
-                parallelism: parse(parallelism),
-            })
+            let hasher = axum_users::PasswordHasher::new(axum_users::Argon2Params::new(
+                parse(memory),
+                parse(iterations),
+                parse(parallelism),
+            ))
             .expect("argon2 parameters");
             let mut times = Vec::new();
             for _ in 0..parse(count).max(1) {

@@ -263,7 +263,12 @@ fn read_state(
         })?;
     let claimed = csrf_of(&state);
     let cookie = cookie_value(&parts.headers, &settings.csrf_cookie.name).unwrap_or_default();
-    if claimed.is_empty() || !constant_time_eq(claimed.as_bytes(), cookie.as_bytes()) {
+    if claimed.is_empty()
+        || !bool::from(subtle::ConstantTimeEq::ct_eq(
+            claimed.as_bytes(),
+            cookie.as_bytes(),
+        ))
+    {
         return Err(ApiError::Code(ErrorCode::OauthInvalidState));
     }
     Ok((code, state))
@@ -311,10 +316,6 @@ async fn exchange(
         account,
         email,
     })
-}
-
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 fn link(provider: &str, callback: &Callback, id: Uuid) -> OAuthAccount {

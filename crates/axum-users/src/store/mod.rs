@@ -68,6 +68,7 @@ pub use postgres::PostgresStore;
 
 /// A store failure.
 #[derive(Debug, Clone, thiserror::Error)]
+#[non_exhaustive]
 pub enum StoreError {
     /// A unique constraint (the e-mail) was violated.
     #[error("a user with this e-mail already exists")]

@@ -161,19 +161,11 @@ pub struct TestApp {
 }
 
 pub fn fast_hasher() -> PasswordHasher {
-    PasswordHasher::new(Argon2Params {
-        memory_kib: 1024,
-        iterations: 1,
-        parallelism: 1,
-    })
-    .unwrap()
+    PasswordHasher::new(Argon2Params::new(1024, 1, 1)).unwrap()
 }
 
 pub fn cookie_transport() -> CookieTransport {
-    CookieTransport {
-        max_age: Some(3600),
-        ..CookieTransport::default()
-    }
+    CookieTransport::default().max_age(Some(3600))
 }
 
 pub struct Options {
@@ -232,10 +224,7 @@ pub async fn app_with(options: Options) -> TestApp {
         .schema(options.schema)
         .password_hasher(fast_hasher())
         // The fixture of FastAPI Users' tests: at least 3 characters.
-        .password_policy(PasswordPolicy {
-            min_length: 3,
-            max_length: 0,
-        })
+        .password_policy(PasswordPolicy::new(3, 0))
         .requires_verification(options.requires_verification)
         .allowed_origins(&options.allowed_origins)
         .unwrap()
