@@ -93,6 +93,9 @@ pub enum AuthError {
     /// the token it made is destroyed again and the login fails (`400 LOGIN_BAD_CREDENTIALS`).
     #[error("the account changed during the login")]
     ChangedDuringLogin,
+    /// No backend has this name.
+    #[error("no backend is named {0:?}")]
+    NoSuchBackend(String),
     /// A strategy failed (503).
     #[error(transparent)]
     Strategy(#[from] StrategyError),

@@ -216,6 +216,9 @@ impl From<crate::auth::AuthError> for ApiError {
                 detail: Value::from(crate::csrf::CSRF_ORIGIN_NOT_ALLOWED),
             },
             AuthError::ChangedDuringLogin => Self::Code(ErrorCode::LoginBadCredentials),
+            AuthError::NoSuchBackend(name) => {
+                Self::Internal(format!("no backend is named {name:?}"))
+            }
             AuthError::Strategy(err) => err.into(),
             AuthError::Manager(err) => err.into(),
         }

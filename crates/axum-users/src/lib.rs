@@ -81,5 +81,7 @@ pub use strategy::RedisStrategy;
 pub use strategy::{DatabaseStrategy, JwtStrategy, Strategy, StrategyError, TokenSubject};
 pub use tokens::{TokenKind, TokenSettings, RESET_AUDIENCE, VERIFY_AUDIENCE};
 pub use transport::{BearerTransport, CookieTransport, SameSite, Transport};
-pub use user::{CustomField, FieldKind, UpdateField, User, UserCreate, UserSchema, UserUpdate};
+pub use user::{
+    CustomField, FieldKind, SchemaError, UpdateField, User, UserCreate, UserSchema, UserUpdate,
+};
 pub use validation::{ValidationErrors, ValidationItem};

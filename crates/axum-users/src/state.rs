@@ -75,7 +75,9 @@ pub struct ConfigError(pub String);
 impl AxumUsers {
     /// Starts a configuration around a user store.
     pub fn builder<S: UserStore + 'static>(store: S) -> AxumUsersBuilder {
+        let store_schema = store.schema().cloned();
         AxumUsersBuilder {
+            store_schema,
             store: Box::new(move |cache| match cache {
                 Some((capacity, ttl)) => Arc::from(DynUserStore::new_box(CachingUserStore::new(
                     store, capacity, ttl,
@@ -85,7 +87,7 @@ impl AxumUsers {
             hooks: Arc::from(DynHooks::new_box(NoHooks)),
             hasher: None,
             policy: PasswordPolicy::default(),
-            schema: UserSchema::new(),
+            schema: None,
             backends: Vec::new(),
             requires_verification: false,
             verify_on_register: false,
@@ -288,6 +290,15 @@ impl AxumUsers {
         Err(AuthError::ChangedDuringLogin)
     }
 
+    /// A token of the backend named `backend` for `user`, as its login would issue it (for
+    /// tests, and for flows that sign a user in without a password).
+    pub async fn token_for(&self, backend: &str, user: &crate::User) -> Result<String, AuthError> {
+        let backend = self
+            .backend(backend)
+            .ok_or_else(|| AuthError::NoSuchBackend(backend.to_owned()))?;
+        self.issue_token(backend, user).await
+    }
+
     /// The guard of the built-in routes: active, and verified when so configured.
     pub(crate) fn route_guard(&self, superuser: bool) -> Guard {
         Guard {
@@ -311,7 +322,10 @@ pub struct AxumUsersBuilder {
     hooks: Arc<DynHooks<'static>>,
     hasher: Option<PasswordHasher>,
     policy: PasswordPolicy,
-    schema: UserSchema,
+    /// The schema the store keeps, if it keeps one.
+    store_schema: Option<UserSchema>,
+    /// The schema given to the builder, if any.
+    schema: Option<UserSchema>,
     backends: Vec<Backend>,
     requires_verification: bool,
     verify_on_register: bool,
@@ -547,10 +561,13 @@ impl AxumUsersBuilder {
         self
     }
 
-    /// The application's extra user fields. Give the store the same schema.
+    /// The application's extra user fields, for a store that does not keep them
+    /// ([`UserStore::schema`] is `None`). The SQL stores keep the schema they were made with,
+    /// and the builder takes it from them: giving one here too is allowed only if it is the
+    /// same (`build` refuses a different one, which would lose fields silently).
     #[must_use]
     pub fn schema(mut self, schema: UserSchema) -> Self {
-        self.schema = schema;
+        self.schema = Some(schema);
         self
     }
 
@@ -570,7 +587,19 @@ impl AxumUsersBuilder {
 
     /// Checks the configuration and builds.
     pub fn build(self) -> Result<AxumUsers, ConfigError> {
-        self.schema.check().map_err(ConfigError)?;
+        let schema = match (self.store_schema, self.schema) {
+            (Some(store), Some(given)) if store != given => {
+                return Err(ConfigError(format!(
+                    "the schema given to the builder ({}) is not the store's ({}): declare it \
+                     once, on the store",
+                    field_names(&given),
+                    field_names(&store)
+                )))
+            }
+            (Some(schema), _) | (None, Some(schema)) => schema,
+            (None, None) => UserSchema::new(),
+        };
+        schema.check().map_err(|e| ConfigError(e.to_string()))?;
         #[cfg(feature = "oauth")]
         let oauth = {
             for (index, provider) in self.oauth_providers.iter().enumerate() {
@@ -638,7 +667,7 @@ impl AxumUsersBuilder {
                     hooks: self.hooks,
                     hasher: self.hasher.unwrap_or_default(),
                     policy: self.policy,
-                    schema: self.schema,
+                    schema,
                     verify_tokens: self.verify_tokens.unwrap_or_else(|| {
                         random_secret_warning("verification_token");
                         TokenSettings::random(TokenKind::Verify)
@@ -667,6 +696,15 @@ impl AxumUsersBuilder {
                 openapi_title: self.openapi_title,
             }),
         })
+    }
+}
+
+fn field_names(schema: &UserSchema) -> String {
+    let names: Vec<&str> = schema.fields().iter().map(|f| f.name.as_str()).collect();
+    if names.is_empty() {
+        "no custom fields".into()
+    } else {
+        names.join(", ")
     }
 }
 

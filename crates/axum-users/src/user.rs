@@ -96,6 +96,27 @@ impl User {
             .get(name)
             .and_then(|v| serde_json::from_value(v.clone()).ok())
     }
+
+    /// All the custom fields as the application's own type (serde), e.g. a struct with one
+    /// member per [`CustomField`]; a field the store holds as `NULL` reads as `null`, so make
+    /// optional ones `Option<_>`.
+    ///
+    /// ```
+    /// #[derive(serde::Deserialize, Debug, PartialEq)]
+    /// struct Profile {
+    ///     first_name: String,
+    ///     age: Option<i64>,
+    /// }
+    ///
+    /// let mut user = axum_users::User::new("a@b.co", "x");
+    /// user.fields.insert("first_name".into(), "Arthur".into());
+    /// user.fields.insert("age".into(), serde_json::Value::Null);
+    /// let profile: Profile = user.fields_as().unwrap();
+    /// assert_eq!(profile, Profile { first_name: "Arthur".into(), age: None });
+    /// ```
+    pub fn fields_as<T: serde::de::DeserializeOwned>(&self) -> Result<T, serde_json::Error> {
+        serde_json::from_value(serde_json::Value::Object(self.fields.clone()))
+    }
 }
 
 /// The type of a custom field, with Pydantic's (lax) conversion rules for JSON input.
@@ -350,7 +371,11 @@ impl UserSchema {
     }
 
     /// Checks names: valid SQL identifiers, not reserved, no duplicates.
-    pub fn check(&self) -> Result<(), String> {
+    pub fn check(&self) -> Result<(), SchemaError> {
+        self.check_names().map_err(SchemaError)
+    }
+
+    fn check_names(&self) -> Result<(), String> {
         for (index, field) in self.fields.iter().enumerate() {
             let name = field.name.as_str();
             let valid = name
@@ -376,6 +401,12 @@ impl UserSchema {
         Ok(())
     }
 }
+
+/// A custom field that cannot be a column: its name is not an SQL identifier, is a base field,
+/// or is declared twice.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct SchemaError(String);
 
 /// A validated registration body (`UserCreate`).
 #[derive(Clone)]
@@ -495,7 +526,10 @@ fn validate_flag(field: &str, input: &Value) -> Result<Option<bool>, ValidationI
 }
 
 /// Validates a registration body against `UserCreate` + the custom fields.
-pub fn parse_create(raw: RawBody, schema: &UserSchema) -> Result<UserCreate, ValidationErrors> {
+pub(crate) fn parse_create(
+    raw: RawBody,
+    schema: &UserSchema,
+) -> Result<UserCreate, ValidationErrors> {
     let body = body_object(raw)?;
     let whole = Value::Object(body.clone());
     let mut errors = ValidationErrors::default();
@@ -549,7 +583,7 @@ pub fn parse_create(raw: RawBody, schema: &UserSchema) -> Result<UserCreate, Val
 
 /// Validates an update body against `UserUpdate` + the custom fields. In safe mode the
 /// privileged flags are dropped after validation, as FastAPI Users does.
-pub fn parse_update(
+pub(crate) fn parse_update(
     raw: RawBody,
     schema: &UserSchema,
     safe: bool,

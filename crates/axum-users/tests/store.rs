@@ -205,7 +205,6 @@ async fn access_tokens_and_cascade<S: Store>(store: S) {
 fn builder<S: Store>(store: S) -> AxumUsersBuilder {
     AxumUsers::builder(store)
         .rate_limits(axum_users::RateLimits::off())
-        .schema(schema())
         .password_hasher(fast_hasher())
         .password_policy(PasswordPolicy::new(3, 0))
 }

@@ -34,7 +34,6 @@ impl FromRef<AppState> for AxumUsers {
 /// Builds axum-users over a store that knows the extra fields.
 pub fn users(store: SqliteStore, secret: &str) -> Result<AxumUsers, ConfigError> {
     AxumUsers::builder(store)
-        .schema(schema())
         .backend(Backend::new(
             "jwt",
             BearerTransport::new("auth/jwt/login"),

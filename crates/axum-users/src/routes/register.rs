@@ -12,7 +12,8 @@ use crate::error::ErrorCode;
 use crate::json::json_response;
 use crate::manager::ManagerError;
 use crate::user::parse_create;
-use crate::{ApiError, AxumUsers};
+use crate::validation::RawBody;
+use crate::{ApiError, AxumUsers, User};
 
 impl AxumUsers {
     /// `POST /register` (mount under `/auth`): creates an active, unverified user; privileged
@@ -33,25 +34,57 @@ async fn register(State(users): State<AxumUsers>, request: Request) -> Result<Re
     let bytes = read_body(&users, body).await?;
     let raw = read_json_body(&parts.headers, &bytes)?;
     let input = parse_create(raw, users.manager().schema())?;
-    let created = users.manager().create(input, true, Some(&parts)).await;
-    match created {
-        Ok(user) => {
-            let response = json_response(StatusCode::CREATED, &user.to_read());
-            if users.verify_on_register() {
-                let job = users.clone();
-                users.spawn_background(async move {
-                    job.send_verification(&user, Some(&parts)).await;
-                });
-            }
-            Ok(response)
-        }
-        Err(ManagerError::InvalidPassword(reason)) => Err(ApiError::CodeWithReason {
+    let user = users
+        .manager()
+        .create(input, true, Some(&parts))
+        .await
+        .map_err(register_error)?;
+    let response = json_response(StatusCode::CREATED, &user.to_read());
+    if users.verify_on_register() {
+        let job = users.clone();
+        users.spawn_background(async move {
+            job.send_verification(&user, Some(&parts)).await;
+        });
+    }
+    Ok(response)
+}
+
+/// A refused registration, as FastAPI Users answers it.
+fn register_error(err: ManagerError) -> ApiError {
+    match err {
+        ManagerError::InvalidPassword(reason) => ApiError::CodeWithReason {
             code: ErrorCode::RegisterInvalidPassword,
             reason,
-        }),
-        Err(ManagerError::UserAlreadyExists) => {
-            Err(ApiError::Code(ErrorCode::RegisterUserAlreadyExists))
-        }
-        Err(other) => Err(other.into()),
+        },
+        ManagerError::UserAlreadyExists => ApiError::Code(ErrorCode::RegisterUserAlreadyExists),
+        other => other.into(),
+    }
+}
+
+impl AxumUsers {
+    /// Creates a user from a registration body, through the validation and normalisation of
+    /// `POST /auth/register` (e-mail rules, password policy and hook, custom fields), but with
+    /// `is_active`, `is_superuser` and `is_verified` applied: for seeding, admin tools and
+    /// tests. Refusals are the route's answers (`422` items, `400 REGISTER_*`).
+    ///
+    /// ```
+    /// # async fn doc(users: axum_users::AxumUsers) -> Result<(), axum_users::ApiError> {
+    /// let admin = users
+    ///     .create_user(serde_json::json!({
+    ///         "email": "merlin@camelot.bt",
+    ///         "password": "a long passphrase",
+    ///         "is_superuser": true,
+    ///         "is_verified": true,
+    ///     }))
+    ///     .await?;
+    /// let token = users.token_for("jwt", &admin).await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn create_user(&self, body: serde_json::Value) -> Result<User, ApiError> {
+        let input = parse_create(RawBody::Json(body), self.manager().schema())?;
+        self.manager()
+            .create(input, false, None)
+            .await
+            .map_err(register_error)
     }
 }

@@ -113,6 +113,10 @@ impl<S: UserStore> UserStore for CachingUserStore<S> {
         deleted
     }
 
+    fn schema(&self) -> Option<&crate::UserSchema> {
+        self.inner.schema()
+    }
+
     fn generation(&self) -> Option<u128> {
         self.inner.generation()
     }

@@ -105,6 +105,12 @@ pub trait UserStore: Send + Sync {
     ) -> impl Future<Output = Result<Option<User>, StoreError>> + Send;
     /// Deletes a user and the rows that belong to it.
     fn delete(&self, id: Uuid) -> impl Future<Output = Result<(), StoreError>> + Send;
+    /// The application's extra fields, when the store keeps them (the SQL stores do, as
+    /// columns): [`crate::AxumUsersBuilder`] takes the schema from here, so that it is declared
+    /// once. `None` (the default): the builder's [`schema`](crate::AxumUsersBuilder::schema).
+    fn schema(&self) -> Option<&crate::UserSchema> {
+        None
+    }
     /// A value that changes whenever anyone (another process too) writes to the store, read
     /// without a query; `None` (the default) when the store cannot tell, which keeps the user
     /// cache off. The cache is trusted only while this value stays the same.

@@ -320,6 +320,10 @@ const DIALECT: Dialect = Dialect {
 };
 
 impl UserStore for PostgresStore {
+    fn schema(&self) -> Option<&UserSchema> {
+        Some(&self.schema)
+    }
+
     async fn get(&self, id: Uuid) -> Result<Option<User>, StoreError> {
         let sql = format!("{} WHERE id = $1", self.select);
         let row = sqlx::query(&sql)

@@ -301,6 +301,10 @@ impl UserStore for SqliteStore {
         Some(generation)
     }
 
+    fn schema(&self) -> Option<&UserSchema> {
+        Some(&self.schema)
+    }
+
     async fn get(&self, id: Uuid) -> Result<Option<User>, StoreError> {
         let sql = format!("{} WHERE id = ?", self.select);
         let row = sqlx::query(&sql)

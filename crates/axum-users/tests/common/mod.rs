@@ -221,7 +221,6 @@ pub async fn app_with(options: Options) -> TestApp {
         .mailer(mailer.clone())
         .verify_on_register(options.verify_on_register)
         .hooks(hooks.clone())
-        .schema(options.schema)
         .password_hasher(fast_hasher())
         // The fixture of FastAPI Users' tests: at least 3 characters.
         .password_policy(PasswordPolicy::new(3, 0))
