@@ -13,7 +13,8 @@ use axum_users::{
     SqliteStore, TokenKind, TokenSettings, UserSchema,
 };
 use axum_users::{
-    Backend, BearerTransport, CookieTransport, DatabaseStrategy, JwtStrategy, RedisStrategy,
+    Backend, BearerTransport, CookieTransport, DatabaseStrategy, ExpiredDeletion, JwtStrategy,
+    RedisStrategy,
 };
 use axum_users::{Backoff, Limit, RateLimits};
 use axum_users::{MailTemplates, OutboxMailer, SmtpMailer};
@@ -161,17 +162,10 @@ pub async fn build(config: &Config) -> anyhow::Result<AxumUsers> {
         let backend = match name {
             "jwt" => Backend::new("jwt", BearerTransport::new("auth/jwt/login"), jwt(&keys)),
             "cookie" => Backend::new("cookie", cookie.clone(), jwt(&keys)),
-            "db" => {
-                let bearer = BearerTransport::new("auth/db/login");
-                match &store {
-                    Store::Sqlite(store) => {
-                        Backend::new("db", bearer, DatabaseStrategy::new(store.clone(), lifetime))
-                    }
-                    Store::Postgres(store) => {
-                        Backend::new("db", bearer, DatabaseStrategy::new(store.clone(), lifetime))
-                    }
-                }
-            }
+            "db" => match &store {
+                Store::Sqlite(store) => db_backend(store.clone(), lifetime),
+                Store::Postgres(store) => db_backend(store.clone(), lifetime),
+            },
             "redis" => {
                 let url = config
                     .redis_url
@@ -432,6 +426,19 @@ fn fallback(users: &AxumUsers, request: Request) -> Response {
         }
     }
     axum_users::ApiError::NOT_FOUND.into_response()
+}
+
+/// The `db` backend, with its expired rows deleted hourly in the background (expired tokens are
+/// refused either way: this keeps the table small).
+fn db_backend<S>(store: S, lifetime: Option<u64>) -> Backend
+where
+    S: axum_users::AccessTokenStore + ExpiredDeletion + Clone + 'static,
+{
+    let strategy = DatabaseStrategy::new(store.clone(), lifetime);
+    if let Some(max_age) = strategy.lifetime() {
+        tokio::spawn(store.continuously_delete_expired(max_age, Duration::from_secs(3600)));
+    }
+    Backend::new("db", BearerTransport::new("auth/db/login"), strategy)
 }
 
 fn is_route(users: &AxumUsers, path: &str) -> bool {

@@ -72,8 +72,8 @@ pub use store::PostgresStore;
 #[cfg_attr(docsrs, doc(cfg(feature = "sqlite")))]
 pub use store::SqliteStore;
 pub use store::{
-    AccessTokenStore, CachingUserStore, Expect, OAuthAccount, OAuthAccountStore, StoreError,
-    UserPatch, UserStore,
+    AccessTokenStore, CachingUserStore, Expect, ExpiredDeletion, OAuthAccount, OAuthAccountStore,
+    StoreError, UserPatch, UserStore,
 };
 #[cfg(feature = "redis")]
 #[cfg_attr(docsrs, doc(cfg(feature = "redis")))]

@@ -230,6 +230,7 @@ impl UserManager {
     /// Creates a user who signs in elsewhere (an OAuth provider): a password nobody knows (one
     /// can be set with forgot-password) and the custom fields empty. The caller runs
     /// [`Self::registered`] once the user is complete (linked).
+    #[cfg(feature = "oauth")]
     pub(crate) async fn create_external(
         &self,
         email: String,

@@ -11,7 +11,8 @@ use std::time::Duration;
 use axum::body::Body;
 use axum::Router;
 use axum_users::{
-    AccessTokenStore, OAuthAccount, OAuthAccountStore, StoreError, UserPatch, UserStore,
+    AccessTokenStore, ExpiredDeletion, OAuthAccount, OAuthAccountStore, StoreError, UserPatch,
+    UserStore,
 };
 use axum_users::{
     AxumUsers, AxumUsersBuilder, CustomField, PasswordPolicy, SqliteStore, User, UserSchema,
@@ -22,8 +23,14 @@ use http::{Method, Request, StatusCode};
 use serde_json::{json, Value};
 use uuid::Uuid;
 
-trait Store: UserStore + AccessTokenStore + OAuthAccountStore + Clone + 'static {}
-impl<T: UserStore + AccessTokenStore + OAuthAccountStore + Clone + 'static> Store for T {}
+trait Store:
+    UserStore + AccessTokenStore + ExpiredDeletion + OAuthAccountStore + Clone + 'static
+{
+}
+impl<T> Store for T where
+    T: UserStore + AccessTokenStore + ExpiredDeletion + OAuthAccountStore + Clone + 'static
+{
+}
 
 fn schema() -> UserSchema {
     UserSchema::new()
@@ -186,7 +193,10 @@ async fn access_tokens_and_cascade<S: Store>(store: S) {
     let second = Some(Duration::from_secs(1));
     assert_eq!(store.get_token("token-a2", second).await.unwrap(), None);
     store.create_token("token-m2", merlin.id).await.unwrap();
-    assert_eq!(store.purge_tokens(Duration::from_secs(1)).await.unwrap(), 2);
+    assert_eq!(
+        store.delete_expired(Duration::from_secs(1)).await.unwrap(),
+        2
+    );
     assert_eq!(
         store.get_token("token-m2", second).await.unwrap(),
         Some(merlin.id)
@@ -379,12 +389,12 @@ async fn database_tokens_over_http<S: Store>(store: S) {
     assert_eq!(me(admin).await, StatusCode::OK);
 }
 
-async fn expired_tokens_are_purged_after_a_login<S: Store>(store: S) {
+async fn expired_tokens_are_deleted_in_the_background<S: Store>(store: S) {
     let galahad = user("galahad@camelot.bt");
     store.create(&galahad).await.unwrap();
     store.create_token("old-token", galahad.id).await.unwrap();
     tokio::time::sleep(Duration::from_millis(1100)).await;
-    let strategy = DatabaseStrategy::new(store.clone(), Some(1)).purge_interval(Duration::ZERO);
+    let strategy = DatabaseStrategy::new(store.clone(), Some(1));
     assert_eq!(
         axum_users::Strategy::read_token(&strategy, "old-token")
             .await
@@ -395,7 +405,11 @@ async fn expired_tokens_are_purged_after_a_login<S: Store>(store: S) {
     let fresh = axum_users::Strategy::write_token(&strategy, &galahad)
         .await
         .unwrap();
-    // The purge runs beside the login.
+    let sweeper = tokio::spawn(
+        store
+            .clone()
+            .continuously_delete_expired(strategy.lifetime().unwrap(), Duration::from_millis(50)),
+    );
     let deadline = std::time::Instant::now() + Duration::from_secs(5);
     while store.get_token("old-token", None).await.unwrap().is_some() {
         assert!(
@@ -404,6 +418,7 @@ async fn expired_tokens_are_purged_after_a_login<S: Store>(store: S) {
         );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
+    sweeper.abort();
     assert_eq!(
         store.get_token(&fresh, None).await.unwrap(),
         Some(galahad.id)
@@ -665,7 +680,7 @@ suite!(
     access_tokens_and_cascade,
     registration_race,
     database_tokens_over_http,
-    expired_tokens_are_purged_after_a_login,
+    expired_tokens_are_deleted_in_the_background,
     custom_fields_over_http,
     logout_everywhere_over_http,
     oauth_accounts_link_once,

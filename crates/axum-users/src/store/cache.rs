@@ -5,7 +5,10 @@ use std::time::{Duration, Instant};
 
 use uuid::Uuid;
 
-use super::{AccessTokenStore, OAuthAccount, OAuthAccountStore, StoreError, UserPatch, UserStore};
+use super::{
+    AccessTokenStore, ExpiredDeletion, OAuthAccount, OAuthAccountStore, StoreError, UserPatch,
+    UserStore,
+};
 use crate::User;
 
 /// A [`UserStore`] wrapper that answers [`UserStore::get`] from memory (as tower-sessions'
@@ -139,8 +142,11 @@ impl<S: AccessTokenStore> AccessTokenStore for CachingUserStore<S> {
     async fn delete_user_tokens(&self, user_id: Uuid) -> Result<u64, StoreError> {
         self.inner.delete_user_tokens(user_id).await
     }
-    async fn purge_tokens(&self, older_than: Duration) -> Result<u64, StoreError> {
-        self.inner.purge_tokens(older_than).await
+}
+
+impl<S: ExpiredDeletion> ExpiredDeletion for CachingUserStore<S> {
+    async fn delete_expired(&self, max_age: Duration) -> Result<u64, StoreError> {
+        self.inner.delete_expired(max_age).await
     }
 }
 

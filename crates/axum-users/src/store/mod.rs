@@ -279,11 +279,54 @@ pub trait AccessTokenStore: Send + Sync {
         &self,
         user_id: Uuid,
     ) -> impl Future<Output = Result<u64, StoreError>> + Send;
-    /// Removes the tokens created more than `older_than` ago; answers how many.
-    fn purge_tokens(
+}
+
+/// Deletes the rows that have expired (access tokens past their lifetime), as tower-sessions'
+/// `ExpiredDeletion`. Expired tokens are refused whether or not their rows are still there;
+/// this only keeps the table small. Run it in the background:
+///
+/// ```
+/// # #[cfg(feature = "sqlite")]
+/// # async fn doc(store: axum_users::SqliteStore) {
+/// use std::time::Duration;
+/// use axum_users::ExpiredDeletion as _;
+///
+/// // Tokens live an hour; sweep every ten minutes.
+/// tokio::spawn(
+///     store.clone().continuously_delete_expired(Duration::from_secs(3600), Duration::from_secs(600)),
+/// );
+/// # }
+/// ```
+pub trait ExpiredDeletion: Send + Sync {
+    /// Deletes the access tokens created more than `max_age` ago; answers how many.
+    fn delete_expired(
         &self,
-        older_than: Duration,
+        max_age: Duration,
     ) -> impl Future<Output = Result<u64, StoreError>> + Send;
+
+    /// Calls [`ExpiredDeletion::delete_expired`] every `period`, for ever; a failure is logged
+    /// and tried again at the next period.
+    fn continuously_delete_expired(
+        self,
+        max_age: Duration,
+        period: Duration,
+    ) -> impl Future<Output = ()> + Send
+    where
+        Self: Sized,
+    {
+        async move {
+            let mut interval = tokio::time::interval(period);
+            interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                interval.tick().await;
+                match self.delete_expired(max_age).await {
+                    Ok(0) => {}
+                    Ok(count) => tracing::info!(count, "deleted expired access tokens"),
+                    Err(error) => tracing::warn!(%error, "cannot delete expired access tokens"),
+                }
+            }
+        }
+    }
 }
 
 /// One row of `oauth_account`: a provider account linked to a user, with the provider's tokens.
@@ -326,7 +369,10 @@ impl std::fmt::Debug for OAuthAccount {
 /// The `oauth_account` table (FastAPI Users' `SQLAlchemyBaseOAuthAccountTable`). A provider
 /// account is linked to one user at most: `add_oauth_account` answers
 /// [`StoreError::Conflict`] when it is linked already.
-#[dynosaur::dynosaur(pub(crate) DynOAuthAccountStore = dyn(box) OAuthAccountStore)]
+#[cfg_attr(
+    feature = "oauth",
+    dynosaur::dynosaur(pub(crate) DynOAuthAccountStore = dyn(box) OAuthAccountStore)
+)]
 pub trait OAuthAccountStore: Send + Sync {
     /// The user linked to this provider account, and the link.
     fn get_by_oauth_account(

@@ -449,17 +449,6 @@ impl AccessTokenStore for PostgresStore {
             .map_err(map_err)?;
         Ok(done.rows_affected())
     }
-
-    async fn purge_tokens(&self, older_than: Duration) -> Result<u64, StoreError> {
-        let done = sqlx::query(
-            "DELETE FROM accesstoken WHERE created_at < now() - make_interval(secs => $1)",
-        )
-        .bind(older_than.as_secs_f64())
-        .execute(&self.pool)
-        .await
-        .map_err(map_err)?;
-        Ok(done.rows_affected())
-    }
 }
 
 const OAUTH_COLUMNS: &str =
@@ -478,6 +467,19 @@ fn read_oauth(row: &PgRow) -> Result<(OAuthAccount, Uuid), StoreError> {
         account_email: row.try_get(6).map_err(bad)?,
     };
     Ok((account, row.try_get(7).map_err(bad)?))
+}
+
+impl super::ExpiredDeletion for PostgresStore {
+    async fn delete_expired(&self, max_age: Duration) -> Result<u64, StoreError> {
+        let done = sqlx::query(
+            "DELETE FROM accesstoken WHERE created_at < now() - make_interval(secs => $1)",
+        )
+        .bind(max_age.as_secs_f64())
+        .execute(&self.pool)
+        .await
+        .map_err(map_err)?;
+        Ok(done.rows_affected())
+    }
 }
 
 /// FastAPI Users' `expires_at` is an `INTEGER` (32 bits in PostgreSQL).

@@ -451,15 +451,6 @@ impl AccessTokenStore for SqliteStore {
             .map_err(map_err)?;
         Ok(done.rows_affected())
     }
-
-    async fn purge_tokens(&self, older_than: Duration) -> Result<u64, StoreError> {
-        let done = sqlx::query("DELETE FROM accesstoken WHERE created_at < ?")
-            .bind(ago(older_than))
-            .execute(&self.pool)
-            .await
-            .map_err(map_err)?;
-        Ok(done.rows_affected())
-    }
 }
 
 const OAUTH_COLUMNS: &str =
@@ -478,6 +469,17 @@ fn read_oauth(row: &SqliteRow) -> Result<(OAuthAccount, String), StoreError> {
         account_email: row.try_get(6).map_err(bad)?,
     };
     Ok((account, row.try_get(7).map_err(bad)?))
+}
+
+impl super::ExpiredDeletion for SqliteStore {
+    async fn delete_expired(&self, max_age: Duration) -> Result<u64, StoreError> {
+        let done = sqlx::query("DELETE FROM accesstoken WHERE created_at < ?")
+            .bind(ago(max_age))
+            .execute(&self.pool)
+            .await
+            .map_err(map_err)?;
+        Ok(done.rows_affected())
+    }
 }
 
 impl OAuthAccountStore for SqliteStore {

@@ -3,7 +3,6 @@
 //! [`DatabaseStrategy`] its `accesstoken` table, `RedisStrategy` (feature `redis`) its Redis keys.
 
 use std::future::Future;
-use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -232,14 +231,13 @@ pub(crate) fn opaque_token() -> String {
 }
 
 /// Opaque tokens in the `accesstoken` table (FastAPI Users' `DatabaseStrategy`): logout deletes
-/// the row, so it really ends the session; every request costs one look-up. With a lifetime,
-/// expired rows are purged at most once per `purge_interval` (default 1 hour), after a login.
+/// the row, so it really ends the session; every request costs one look-up. Tokens older than
+/// the lifetime are refused; their rows are deleted by the store's
+/// [`ExpiredDeletion`](crate::ExpiredDeletion), run in the background.
 #[derive(Clone)]
 pub struct DatabaseStrategy {
     store: Arc<DynAccessTokenStore<'static>>,
     lifetime: Option<Duration>,
-    purge_interval: Duration,
-    last_purge: Arc<AtomicI64>,
 }
 
 impl std::fmt::Debug for DatabaseStrategy {
@@ -257,48 +255,13 @@ impl DatabaseStrategy {
         Self {
             store: Arc::from(DynAccessTokenStore::new_box(store)),
             lifetime: lifetime_seconds.filter(|&s| s > 0).map(Duration::from_secs),
-            purge_interval: Duration::from_secs(3600),
-            last_purge: Arc::new(AtomicI64::new(0)),
         }
     }
 
-    /// How often expired rows are deleted (at most).
-    #[must_use]
-    pub fn purge_interval(mut self, interval: Duration) -> Self {
-        self.purge_interval = interval;
-        self
-    }
-
-    /// Deletes the expired rows now; answers how many.
-    pub async fn purge_expired(&self) -> Result<u64, StrategyError> {
-        match self.lifetime {
-            Some(lifetime) => Ok(self.store.purge_tokens(lifetime).await?),
-            None => Ok(0),
-        }
-    }
-
-    fn maybe_purge(&self) {
-        if self.lifetime.is_none() {
-            return;
-        }
-        let now = now_unix();
-        let last = self.last_purge.load(Ordering::Relaxed);
-        let due = now - last >= i64::try_from(self.purge_interval.as_secs()).unwrap_or(i64::MAX);
-        if due
-            && self
-                .last_purge
-                .compare_exchange(last, now, Ordering::AcqRel, Ordering::Relaxed)
-                .is_ok()
-        {
-            let strategy = self.clone();
-            tokio::spawn(async move {
-                match strategy.purge_expired().await {
-                    Ok(0) => {}
-                    Ok(count) => tracing::info!(count, "purged expired access tokens"),
-                    Err(error) => tracing::warn!(%error, "cannot purge expired access tokens"),
-                }
-            });
-        }
+    /// How long a token lives (`None`: for ever): the `max_age` to give
+    /// [`ExpiredDeletion::delete_expired`](crate::ExpiredDeletion::delete_expired).
+    pub fn lifetime(&self) -> Option<Duration> {
+        self.lifetime
     }
 }
 
@@ -310,7 +273,6 @@ impl Strategy for DatabaseStrategy {
     async fn write_token(&self, user: &User) -> Result<String, StrategyError> {
         let token = opaque_token();
         self.store.create_token(&token, user.id).await?;
-        self.maybe_purge();
         Ok(token)
     }
 
