@@ -294,9 +294,8 @@ impl Config {
 }
 
 fn random_secret() -> String {
-    use rand::RngCore as _;
     let mut bytes = [0u8; 32];
-    rand::rngs::OsRng.fill_bytes(&mut bytes);
+    rand::fill(&mut bytes);
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 

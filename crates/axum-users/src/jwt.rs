@@ -35,13 +35,39 @@ pub enum JwtError {
     Invalid,
 }
 
+/// Keys that cannot sign or verify: a PEM file that is not a key of the algorithm, or a key
+/// that fails to sign.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct JwtKeyError(String);
+
 impl JwtKeys {
-    /// HS256 with a shared secret (FastAPI Users' default).
+    /// HS256 with a shared secret (FastAPI Users' default). An empty secret would let anyone
+    /// sign tokens: it is replaced by a random one (tokens then die with the process), with an
+    /// error in the log.
     pub fn hs256(secret: &[u8]) -> Self {
-        Self {
-            algorithm: Algorithm::HS256,
-            encoding: EncodingKey::from_secret(secret),
-            decoding: DecodingKey::from_secret(secret),
+        let random;
+        let secret = if secret.is_empty() {
+            tracing::error!(
+                "empty JWT secret: a random one is used instead, so tokens die with the \
+                 process and other instances refuse them; configure a long random secret"
+            );
+            random = rand::random::<[u8; 32]>();
+            &random[..]
+        } else {
+            secret
+        };
+        // A non-empty secret is all an HMAC key needs; the fallback keeps a key either way.
+        match (
+            EncodingKey::from_secret(secret),
+            DecodingKey::from_secret(secret),
+        ) {
+            (Ok(encoding), Ok(decoding)) => Self {
+                algorithm: Algorithm::HS256,
+                encoding,
+                decoding,
+            },
+            _ => unreachable!("jsonwebtoken refuses only empty HMAC secrets"),
         }
     }
 
@@ -51,7 +77,7 @@ impl JwtKeys {
         algorithm: Algorithm,
         private_pem: &[u8],
         public_pem: &[u8],
-    ) -> Result<Self, String> {
+    ) -> Result<Self, JwtKeyError> {
         use Algorithm::*;
         let keys = match algorithm {
             RS256 | RS384 | RS512 | PS256 | PS384 | PS512 => (
@@ -66,8 +92,10 @@ impl JwtKeys {
                 EncodingKey::from_ed_pem(private_pem),
                 DecodingKey::from_ed_pem(public_pem),
             ),
-            HS256 | HS384 | HS512 => {
-                return Err(format!("{algorithm:?} takes a secret, not a key pair"));
+            _ => {
+                return Err(JwtKeyError(format!(
+                    "{algorithm:?} takes a secret, not a key pair"
+                )));
             }
         };
         match keys {
@@ -76,12 +104,12 @@ impl JwtKeys {
                 encoding,
                 decoding,
             }),
-            (Err(e), _) => Err(format!(
+            (Err(e), _) => Err(JwtKeyError(format!(
                 "the private key is not a valid {algorithm:?} PEM key: {e}"
-            )),
-            (_, Err(e)) => Err(format!(
+            ))),
+            (_, Err(e)) => Err(JwtKeyError(format!(
                 "the public key is not a valid {algorithm:?} PEM key: {e}"
-            )),
+            ))),
         }
     }
 
@@ -91,7 +119,7 @@ impl JwtKeys {
     }
 
     /// Signs the claims (kept in the order given).
-    pub fn encode(&self, claims: &Map<String, Value>) -> Result<String, String> {
+    pub fn encode(&self, claims: &Map<String, Value>) -> Result<String, JwtKeyError> {
         let alg = format!("{:?}", self.algorithm);
         let header = json!({"alg": alg, "typ": "JWT"});
         let message = format!(
@@ -101,7 +129,7 @@ impl JwtKeys {
         );
         let signature =
             jsonwebtoken::crypto::sign(message.as_bytes(), &self.encoding, self.algorithm)
-                .map_err(|e| format!("JWT signing failed: {e}"))?;
+                .map_err(|e| JwtKeyError(format!("JWT signing failed: {e}")))?;
         Ok(format!("{message}.{signature}"))
     }
 
@@ -234,7 +262,7 @@ mod tests {
         let message = format!("{header}.{payload}");
         let sig = jsonwebtoken::crypto::sign(
             message.as_bytes(),
-            &EncodingKey::from_secret(SECRET),
+            &EncodingKey::from_secret(SECRET).unwrap(),
             Algorithm::HS256,
         )
         .unwrap();

@@ -44,7 +44,7 @@ pub use error::{ApiError, ErrorCode, UPDATE_USER_BAD_CURRENT_PASSWORD};
 pub use extract::{CurrentUser, OptionalUser, Superuser, VerifiedSuperuser, VerifiedUser};
 pub use hooks::{HookContext, HookError, Hooks, InvalidPassword, NoHooks};
 pub use json::json_response;
-pub use jwt::{JwtError, JwtKeys};
+pub use jwt::{JwtError, JwtKeyError, JwtKeys};
 pub use mail::{
     Email, MailConfigError, MailError, MailKind, MailTemplates, Mailer, MemoryMailer, RetryPolicy,
     TEMPLATE_NAMES,

@@ -313,7 +313,7 @@ impl MailTemplates {
             match self.env.get_template(&name) {
                 Err(_) if suffix == ".html" && custom => Ok(String::new()),
                 template => template
-                    .and_then(|t| t.render(context))
+                    .and_then(|t| t.render(minijinja::value::Serde(context)))
                     .map_err(|e| MailConfigError(format!("e-mail template {name}: {e}"))),
             }
         };

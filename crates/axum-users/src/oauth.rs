@@ -627,7 +627,7 @@ fn id_text(value: Option<&Value>) -> Option<String> {
 /// derived from the CSRF token of the state, so nothing is stored between the two requests, and
 /// someone who sees the state (it travels in URLs) cannot compute them without the secret.
 pub(crate) fn derive(secret: &[u8], purpose: &str, csrf: &str) -> String {
-    use hmac::{Mac as _, SimpleHmac};
+    use hmac::{KeyInit as _, Mac as _, SimpleHmac};
     let mut mac = SimpleHmac::<sha2::Sha256>::new_from_slice(secret)
         // HMAC takes keys of any length.
         .unwrap_or_else(|_| unreachable!("HMAC accepts any key length"));

@@ -12,7 +12,7 @@
 use std::cell::RefCell;
 use std::sync::{Arc, Mutex};
 
-use argon2::password_hash::{Output, ParamsString, PasswordHash, SaltString};
+use argon2::password_hash::phc::{Output, ParamsString, PasswordHash, Salt};
 use argon2::{Algorithm, Argon2, Block, Params, Version};
 
 /// Why the hasher could not be built or could not hash.
@@ -141,9 +141,8 @@ const MAX_COSTS: usize = 8;
 
 impl Costs {
     fn new() -> Self {
-        use rand::RngCore as _;
         let mut key = [0u8; 32];
-        rand::rngs::OsRng.fill_bytes(&mut key);
+        rand::fill(&mut key);
         Self {
             seen: Mutex::new(Vec::with_capacity(MAX_COSTS)),
             recent: quick_cache::sync::Cache::new(RECENT_ACCOUNTS),
@@ -376,21 +375,18 @@ fn lower_priority() {
 /// An argon2id PHC string of `password` with these parameters and a fresh 16-byte salt.
 fn hash_with(argon2: &Argon2<'_>, password: &str) -> Result<String, PasswordError> {
     let failed = |e: &dyn std::fmt::Display| PasswordError::Hashing(e.to_string());
-    let salt = SaltString::generate(&mut rand::rngs::OsRng);
-    let mut salt_bytes = [0u8; 64];
-    let salt_bytes = salt
-        .as_salt()
-        .decode_b64(&mut salt_bytes)
-        .map_err(|e| failed(&e))?;
+    let mut salt_bytes = [0u8; Salt::RECOMMENDED_LENGTH];
+    rand::fill(&mut salt_bytes);
+    let salt = Salt::new(&salt_bytes).map_err(|e| failed(&e))?;
     let mut out = [0u8; 32];
-    if !argon2_into(argon2, password.as_bytes(), salt_bytes, &mut out) {
+    if !argon2_into(argon2, password.as_bytes(), &salt_bytes, &mut out) {
         return Err(failed(&"invalid input"));
     }
     let hash = PasswordHash {
         algorithm: Algorithm::Argon2id.ident(),
         version: Some(Version::V0x13.into()),
         params: ParamsString::try_from(argon2.params()).map_err(|e| failed(&e))?,
-        salt: Some(salt.as_salt()),
+        salt: Some(salt),
         hash: Some(Output::new(&out).map_err(|e| failed(&e))?),
     };
     Ok(hash.to_string())
@@ -461,17 +457,15 @@ impl Inner {
             );
             return None;
         }
-        let algorithm = Algorithm::try_from(parsed.algorithm).ok()?;
+        let algorithm = Algorithm::try_from(parsed.algorithm.as_str()).ok()?;
         let version = parsed
             .version
             .map_or(Ok(Version::V0x13), Version::try_from)
             .ok()?;
         let (expected, salt) = (parsed.hash?, parsed.salt?);
-        let mut salt_bytes = [0u8; 64];
-        let salt_bytes = salt.decode_b64(&mut salt_bytes).ok()?;
         let mut out = vec![0u8; expected.len()];
         let argon2 = Argon2::new(algorithm, version, params);
-        if !argon2_into(&argon2, password.as_bytes(), salt_bytes, &mut out) {
+        if !argon2_into(&argon2, password.as_bytes(), &salt, &mut out) {
             return None;
         }
         // `Output` compares in constant time.
@@ -481,7 +475,7 @@ impl Inner {
     /// Weaker than configured: another argon2 variant or version, or less memory or fewer
     /// iterations. Stronger hashes (e.g. FastAPI Users' m=65536,t=3,p=4 under our OWASP
     /// default) are kept as they are.
-    fn is_weaker(&self, parsed: &PasswordHash<'_>) -> bool {
+    fn is_weaker(&self, parsed: &PasswordHash) -> bool {
         if parsed.algorithm.as_str() != "argon2id" || parsed.version != Some(0x13) {
             return true;
         }

@@ -44,9 +44,8 @@ impl TokenSettings {
 
     /// A random secret: tokens do not survive a restart and are not shared between instances.
     pub(crate) fn random(kind: TokenKind) -> Self {
-        use rand::RngCore as _;
         let mut secret = [0u8; 32];
-        rand::rngs::OsRng.fill_bytes(&mut secret);
+        rand::fill(&mut secret);
         Self::new(secret, kind)
     }
 
@@ -72,7 +71,7 @@ impl TokenSettings {
             "exp".into(),
             Value::from(now_unix().saturating_add(lifetime)),
         );
-        self.keys.encode(&claims)
+        self.keys.encode(&claims).map_err(|e| e.to_string())
     }
 
     /// The claims of a valid token (signature, audience, expiry), `None` for any problem.

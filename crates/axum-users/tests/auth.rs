@@ -582,7 +582,7 @@ async fn forged_jwts_are_refused() {
     let claims = json!({"sub": user.id.to_string(), "aud": ["fastapi-users:auth"], "exp": common::now_unix() + 3600});
     let signed = |header: serde_json::Value, secret: &str| {
         let message = format!("{}.{}", b64(header), b64(claims.clone()));
-        let key = jsonwebtoken::EncodingKey::from_secret(secret.as_bytes());
+        let key = jsonwebtoken::EncodingKey::from_secret(secret.as_bytes()).unwrap();
         let signature =
             jsonwebtoken::crypto::sign(message.as_bytes(), &key, jsonwebtoken::Algorithm::HS256)
                 .unwrap();
@@ -608,7 +608,7 @@ async fn forged_jwts_are_refused() {
                 b64(json!({"alg": "HS512", "typ": "JWT"})),
                 b64(claims.clone())
             );
-            let key = jsonwebtoken::EncodingKey::from_secret(common::SECRET.as_bytes());
+            let key = jsonwebtoken::EncodingKey::from_secret(common::SECRET.as_bytes()).unwrap();
             let signature = jsonwebtoken::crypto::sign(
                 message.as_bytes(),
                 &key,

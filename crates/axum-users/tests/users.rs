@@ -370,10 +370,11 @@ async fn delete_removes_linked_rows() {
         .await;
     assert_eq!(reply.status, StatusCode::NO_CONTENT);
     for table in ["accesstoken", "oauth_account"] {
-        let count: i64 = sqlx::query_scalar(&format!("SELECT count(*) FROM {table}"))
-            .fetch_one(pool)
-            .await
-            .unwrap();
+        let count: i64 =
+            sqlx::query_scalar(sqlx::AssertSqlSafe(format!("SELECT count(*) FROM {table}")))
+                .fetch_one(pool)
+                .await
+                .unwrap();
         assert_eq!(count, 0, "{table}");
     }
 }

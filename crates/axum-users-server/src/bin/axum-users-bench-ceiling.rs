@@ -61,8 +61,12 @@ async fn main() {
         ["serve", bind, secret, user_id, email] => {
             let mut validation = Validation::new(Algorithm::HS256);
             validation.set_audience(&["fastapi-users:auth"]);
+            let Ok(key) = DecodingKey::from_secret(secret.as_bytes()) else {
+                eprintln!("the secret must not be empty");
+                std::process::exit(2);
+            };
             let ceiling = Arc::new(Ceiling {
-                key: DecodingKey::from_secret(secret.as_bytes()),
+                key,
                 validation,
                 user_id: (*user_id).to_owned(),
                 user: json!({"id": user_id, "email": email, "is_active": true,

@@ -149,7 +149,7 @@ impl Database {
         let mut admin = <sqlx::PgConnection as sqlx::Connection>::connect(admin_url)
             .await
             .expect("TEST_DATABASE_URL must be reachable");
-        sqlx::query(&format!("CREATE DATABASE {name}"))
+        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
             .execute(&mut admin)
             .await
             .unwrap();
@@ -167,10 +167,13 @@ impl Database {
         let mut admin = <sqlx::PgConnection as sqlx::Connection>::connect(&self.admin_url)
             .await
             .unwrap();
-        sqlx::query(&format!("DROP DATABASE {} WITH (FORCE)", self.name))
-            .execute(&mut admin)
-            .await
-            .unwrap();
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "DROP DATABASE {} WITH (FORCE)",
+            self.name
+        )))
+        .execute(&mut admin)
+        .await
+        .unwrap();
     }
 }
 

@@ -204,7 +204,7 @@ async fn authorize(
     }
     let state = JwtKeys::hs256(settings.state_secret())
         .encode(&claims)
-        .map_err(ApiError::Internal)?;
+        .map_err(|e| ApiError::Internal(e.to_string()))?;
     let scopes = query_values(&parts, "scopes");
     let scopes = (!scopes.is_empty()).then_some(scopes);
     let url = provider

@@ -456,7 +456,7 @@ pub(crate) fn custom_param(kind: crate::user::FieldKind, value: &Value) -> Param
 /// as text from [`patch_statement`]).
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
 pub(crate) fn bind_param<'q, DB>(
-    args: &mut <DB as sqlx::Database>::Arguments<'q>,
+    args: &mut <DB as sqlx::Database>::Arguments,
     param: Param,
 ) -> Result<(), StoreError>
 where

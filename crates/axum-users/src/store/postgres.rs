@@ -1,6 +1,10 @@
 //! The PostgreSQL store: FastAPI Users' schema (table `"user"`, native `uuid`, `timestamptz`),
 //! one column per custom field, and the access tokens of the database strategy.
 
+// Statements are built from the schema's column names, which `UserSchema::check` restricts to
+// `[a-z_][a-z0-9_]*` (at most 63 characters); every value is a bound parameter. That is what
+// each `AssertSqlSafe` below asserts.
+use sqlx::AssertSqlSafe;
 use std::str::FromStr;
 use std::time::Duration;
 
@@ -244,7 +248,10 @@ impl PostgresStore {
                     field.name,
                     column_type(field.kind)
                 );
-                sqlx::query(&sql).execute(&mut *tx).await.map_err(map_err)?;
+                sqlx::query(AssertSqlSafe(sql))
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(map_err)?;
             }
         }
         tx.commit().await.map_err(map_err)
@@ -326,7 +333,7 @@ impl UserStore for PostgresStore {
 
     async fn get(&self, id: Uuid) -> Result<Option<User>, StoreError> {
         let sql = format!("{} WHERE id = $1", self.select);
-        let row = sqlx::query(&sql)
+        let row = sqlx::query(AssertSqlSafe(sql))
             .bind(id)
             .fetch_optional(&self.pool)
             .await
@@ -340,7 +347,7 @@ impl UserStore for PostgresStore {
              ORDER BY email_key IS NULL LIMIT 1",
             self.select
         );
-        let row = sqlx::query(&sql)
+        let row = sqlx::query(AssertSqlSafe(sql))
             .bind(crate::email::email_key(email))
             .bind(email)
             .fetch_optional(&self.pool)
@@ -358,7 +365,7 @@ impl UserStore for PostgresStore {
             "{} WHERE email_key IS NULL AND email ~ '[^\\x01-\\x7e]'",
             self.select
         );
-        let rows = sqlx::query(&sql)
+        let rows = sqlx::query(AssertSqlSafe(sql))
             .fetch_all(&self.pool)
             .await
             .map_err(map_err)?;
@@ -370,7 +377,7 @@ impl UserStore for PostgresStore {
         args.add(user.id)
             .map_err(|e| StoreError::Other(e.to_string()))?;
         self.bind_columns(&mut args, user)?;
-        sqlx::query_with(&self.insert, args)
+        sqlx::query_with(AssertSqlSafe(self.insert.as_str()), args)
             .execute(&self.pool)
             .await
             .map_err(map_err)?;
@@ -384,7 +391,7 @@ impl UserStore for PostgresStore {
         for param in params {
             super::bind_param::<sqlx::Postgres>(&mut args, param)?;
         }
-        let row = sqlx::query_with(&sql, args)
+        let row = sqlx::query_with(AssertSqlSafe(sql), args)
             .fetch_optional(&self.pool)
             .await
             .map_err(map_err)?;
@@ -498,7 +505,7 @@ impl OAuthAccountStore for PostgresStore {
         let sql = format!(
             "SELECT {OAUTH_COLUMNS} FROM oauth_account WHERE oauth_name = $1 AND account_id = $2"
         );
-        let Some(row) = sqlx::query(&sql)
+        let Some(row) = sqlx::query(AssertSqlSafe(sql))
             .bind(oauth_name)
             .bind(account_id)
             .fetch_optional(&self.pool)
@@ -532,7 +539,7 @@ impl OAuthAccountStore for PostgresStore {
         let sql = format!(
             "INSERT INTO oauth_account ({OAUTH_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
         );
-        sqlx::query(&sql)
+        sqlx::query(AssertSqlSafe(sql))
             .bind(account.id)
             .bind(&account.oauth_name)
             .bind(&account.access_token)
@@ -570,7 +577,7 @@ impl OAuthAccountStore for PostgresStore {
             "SELECT {OAUTH_COLUMNS} FROM oauth_account WHERE user_id = $1 \
              ORDER BY oauth_name, account_id"
         );
-        let rows = sqlx::query(&sql)
+        let rows = sqlx::query(AssertSqlSafe(sql))
             .bind(user_id)
             .fetch_all(&self.pool)
             .await

@@ -1,6 +1,10 @@
 //! The SQLite store: FastAPI Users' schema, UUIDs as lower-case `CHAR(36)` text, booleans as
 //! 0/1, one real column per custom field.
 
+// Statements are built from the schema's column names, which `UserSchema::check` restricts to
+// `[a-z_][a-z0-9_]*` (at most 63 characters); every value is a bound parameter. That is what
+// each `AssertSqlSafe` below asserts.
+use sqlx::AssertSqlSafe;
 use std::str::FromStr;
 use std::time::Duration;
 
@@ -199,7 +203,7 @@ impl SqliteStore {
                     field.name,
                     field.kind.sql_type()
                 );
-                sqlx::query(&sql)
+                sqlx::query(AssertSqlSafe(sql))
                     .execute(&self.pool)
                     .await
                     .map_err(map_err)?;
@@ -254,11 +258,7 @@ impl SqliteStore {
     }
 
     /// Binds every column but `id`, in the order of the generated statements.
-    fn bind_columns(
-        &self,
-        args: &mut SqliteArguments<'static>,
-        user: &User,
-    ) -> Result<(), StoreError> {
+    fn bind_columns(&self, args: &mut SqliteArguments, user: &User) -> Result<(), StoreError> {
         let bad = |e: sqlx::error::BoxDynError| StoreError::Other(e.to_string());
         args.add(user.email.clone()).map_err(bad)?;
         args.add(user.hashed_password.clone()).map_err(bad)?;
@@ -307,7 +307,7 @@ impl UserStore for SqliteStore {
 
     async fn get(&self, id: Uuid) -> Result<Option<User>, StoreError> {
         let sql = format!("{} WHERE id = ?", self.select);
-        let row = sqlx::query(&sql)
+        let row = sqlx::query(AssertSqlSafe(sql))
             .bind(id.to_string())
             .fetch_optional(&self.pool)
             .await
@@ -321,7 +321,7 @@ impl UserStore for SqliteStore {
              ORDER BY email_key IS NULL LIMIT 1",
             self.select
         );
-        let row = sqlx::query(&sql)
+        let row = sqlx::query(AssertSqlSafe(sql))
             .bind(crate::email::email_key(email))
             .bind(email)
             .fetch_optional(&self.pool)
@@ -339,7 +339,7 @@ impl UserStore for SqliteStore {
             "{} WHERE email_key IS NULL AND email GLOB '*[^ -~]*'",
             self.select
         );
-        let rows = sqlx::query(&sql)
+        let rows = sqlx::query(AssertSqlSafe(sql))
             .fetch_all(&self.pool)
             .await
             .map_err(map_err)?;
@@ -351,7 +351,7 @@ impl UserStore for SqliteStore {
         args.add(user.id.to_string())
             .map_err(|e| StoreError::Other(e.to_string()))?;
         self.bind_columns(&mut args, user)?;
-        sqlx::query_with(&self.insert, args)
+        sqlx::query_with(AssertSqlSafe(self.insert.as_str()), args)
             .execute(&self.pool)
             .await
             .map_err(map_err)?;
@@ -365,7 +365,7 @@ impl UserStore for SqliteStore {
         for param in params {
             super::bind_param::<sqlx::Sqlite>(&mut args, param)?;
         }
-        let row = sqlx::query_with(&sql, args)
+        let row = sqlx::query_with(AssertSqlSafe(sql), args)
             .fetch_optional(&self.pool)
             .await
             .map_err(map_err)?;
@@ -491,7 +491,7 @@ impl OAuthAccountStore for SqliteStore {
         let sql = format!(
             "SELECT {OAUTH_COLUMNS} FROM oauth_account WHERE oauth_name = ? AND account_id = ?"
         );
-        let Some(row) = sqlx::query(&sql)
+        let Some(row) = sqlx::query(AssertSqlSafe(sql))
             .bind(oauth_name)
             .bind(account_id)
             .fetch_optional(&self.pool)
@@ -527,7 +527,7 @@ impl OAuthAccountStore for SqliteStore {
         }
         let sql =
             format!("INSERT INTO oauth_account ({OAUTH_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)");
-        sqlx::query(&sql)
+        sqlx::query(AssertSqlSafe(sql))
             .bind(account.id.to_string())
             .bind(&account.oauth_name)
             .bind(&account.access_token)
@@ -562,7 +562,7 @@ impl OAuthAccountStore for SqliteStore {
 
     async fn oauth_accounts(&self, user_id: Uuid) -> Result<Vec<OAuthAccount>, StoreError> {
         let sql = format!("SELECT {OAUTH_COLUMNS} FROM oauth_account WHERE user_id = ? ORDER BY oauth_name, account_id");
-        let rows = sqlx::query(&sql)
+        let rows = sqlx::query(AssertSqlSafe(sql))
             .bind(user_id.to_string())
             .fetch_all(&self.pool)
             .await

@@ -216,7 +216,9 @@ impl Strategy for JwtStrategy {
                 Value::from(now_unix().saturating_add(lifetime)),
             );
         }
-        self.keys.encode(&claims).map_err(StrategyError::Issue)
+        self.keys
+            .encode(&claims)
+            .map_err(|e| StrategyError::Issue(e.to_string()))
     }
 }
 
@@ -224,9 +226,8 @@ impl Strategy for JwtStrategy {
 /// FastAPI Users' `secrets.token_urlsafe()`.
 pub(crate) fn opaque_token() -> String {
     use base64::Engine as _;
-    use rand::RngCore as _;
     let mut bytes = [0u8; 32];
-    rand::rngs::OsRng.fill_bytes(&mut bytes);
+    rand::fill(&mut bytes);
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
 }
 

@@ -28,7 +28,7 @@ impl Schema {
         let mut admin = sqlx::PgConnection::connect(&url)
             .await
             .expect("TEST_DATABASE_URL must be reachable");
-        sqlx::query(&format!("CREATE SCHEMA {name}"))
+        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE SCHEMA {name}")))
             .execute(&mut admin)
             .await
             .unwrap();
@@ -43,9 +43,12 @@ impl Schema {
     pub async fn drop(self) {
         self.store.pool().close().await;
         let mut admin = sqlx::PgConnection::connect(&self.url).await.unwrap();
-        sqlx::query(&format!("DROP SCHEMA {} CASCADE", self.name))
-            .execute(&mut admin)
-            .await
-            .unwrap();
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "DROP SCHEMA {} CASCADE",
+            self.name
+        )))
+        .execute(&mut admin)
+        .await
+        .unwrap();
     }
 }
