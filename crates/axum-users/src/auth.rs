@@ -86,7 +86,7 @@ pub enum AuthError {
     /// The user is not verified, or not a superuser, as the guard requires: 403.
     #[error("not allowed")]
     Forbidden,
-    /// A cookie-authenticated request from a page of another site ([`crate::csrf`]): 403.
+    /// A cookie-authenticated request from a page of another site ([`AxumUsersBuilder::allowed_origins`](crate::AxumUsersBuilder::allowed_origins)): 403.
     #[error("cross-site request refused")]
     CrossSite,
     /// A password change, deactivation or "log out everywhere" committed while a login ran:

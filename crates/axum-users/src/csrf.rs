@@ -1,19 +1,5 @@
-//! CSRF protection for cookie sessions: a browser sends the auth cookie with a request that
-//! another site makes it send, so a state-changing request (POST, PUT, PATCH, DELETE) that
-//! carries the auth cookie must come from an allowed origin. The browser says where a request
-//! comes from in `Origin` (or, lacking it, `Referer`); a request naming another site is refused
-//! with `403 {"detail":"CSRF_ORIGIN_NOT_ALLOWED"}`.
-//!
-//! The check applies to requests that the auth cookie authenticates (a Bearer request that also
-//! carries a stale cookie is judged by its token), and to the requests that set the auth cookie:
-//! a cookie login and an OAuth callback through a cookie backend, so that another site cannot
-//! sign the browser in to an account of its choosing ("login CSRF").
-//!
-//! Unaffected: Bearer requests, safe methods, and requests with neither header (non-browser
-//! clients such as cURL or a mobile app, which no site can drive). The request's own origin (its
-//! `Host`) is always allowed; add the origins of your front-ends with
-//! [`crate::AxumUsersBuilder::allowed_origins`]. The check runs where a request is authenticated:
-//! the built-in routes and the extractors ([`crate::CurrentUser`], ...).
+//! CSRF protection for cookie sessions (documented on
+//! [`crate::AxumUsersBuilder::allowed_origins`], from `docs/csrf.md`).
 
 use http::{header, HeaderMap, Method};
 

@@ -1,33 +1,5 @@
-//! Extractors that protect the application's own routes. Each answers 401/403 exactly as the
-//! built-in routes do (`{"detail":"Unauthorized"}` / `{"detail":"Forbidden"}`, no
-//! `WWW-Authenticate`). The state must give access to [`AxumUsers`] (`FromRef`).
-//!
-//! ```
-//! use axum::{routing::get, Router};
-//! use axum_users::{AxumUsers, CurrentUser, OptionalUser, Superuser};
-//!
-//! async fn profile(CurrentUser(user): CurrentUser) -> String {
-//!     format!("hello {}", user.email)
-//! }
-//! async fn admin(Superuser(user): Superuser) -> String {
-//!     format!("admin {}", user.email)
-//! }
-//! async fn home(OptionalUser(user): OptionalUser) -> String {
-//!     user.map_or("hello stranger".into(), |u| format!("hello {}", u.email))
-//! }
-//! async fn news(admin: Option<Superuser>) -> String {
-//!     if admin.is_some() { "news, with the drafts".into() } else { "news".into() }
-//! }
-//!
-//! fn app(users: AxumUsers) -> Router {
-//!     Router::new()
-//!         .route("/profile", get(profile))
-//!         .route("/admin", get(admin))
-//!         .route("/", get(home))
-//!         .route("/news", get(news))
-//!         .with_state(users)
-//! }
-//! ```
+//! Extractors that protect the application's own routes (documented on [`CurrentUser`], from
+//! `docs/extractors.md`).
 
 use axum::extract::{FromRef, FromRequestParts, OptionalFromRequestParts};
 use http::request::Parts;
@@ -84,6 +56,8 @@ macro_rules! guarded_extractor {
 
 guarded_extractor!(
     /// An authenticated, active user (401 otherwise).
+    ///
+    #[doc = include_str!("docs/extractors.md")]
     CurrentUser, verified: false, superuser: false
 );
 guarded_extractor!(

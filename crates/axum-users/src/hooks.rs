@@ -1,34 +1,4 @@
-//! Lifecycle hooks: the application's say at each step of a user's life, as FastAPI Users'
-//! `on_after_*` methods. Every method has a no-op default; override the ones you need.
-//!
-//! ```
-//! use axum_users::{Email, HookContext, HookError, Hooks, InvalidPassword, User};
-//!
-//! struct MyHooks;
-//!
-//! impl Hooks for MyHooks {
-//!     async fn validate_password(&self, password: &str, email: &str) -> Result<(), InvalidPassword> {
-//!         if password.contains(email) {
-//!             return Err(InvalidPassword::new("Password should not contain e-mail"));
-//!         }
-//!         Ok(())
-//!     }
-//!     async fn on_after_register(&self, user: &User, ctx: &HookContext<'_>) -> Result<(), HookError> {
-//!         tracing::info!(user_id = %user.id, "user has registered");
-//!         // Through the configured mailer, with its retries, after the answer is sent.
-//!         ctx.send_email(Email::new("welcome", &user.email, "Welcome!", "Glad you joined."));
-//!         Ok(())
-//!     }
-//! }
-//! ```
-//!
-//! **Failures.** What a step wrote before an after-hook runs is committed, and the answer says
-//! so: an `Err` from an `on_after_*` hook is logged (`error` level, with the hook's name and the
-//! user id) and the request answers as if the hook had succeeded, so that a client never retries
-//! a registration that happened. The hooks that run before the write decide: an `Err` from
-//! [`Hooks::on_before_delete`] cancels the deletion and is the answer
-//! ([`HookError::Reject`] with its status and detail, [`HookError::Failed`] as a 500), and
-//! [`Hooks::validate_password`] refuses a password with its reason.
+//! Lifecycle hooks and their context (documented on [`Hooks`], from `docs/hooks.md`).
 
 use std::future::Future;
 
@@ -148,7 +118,9 @@ impl<'a> HookContext<'a> {
 
 type HookResult = Result<(), HookError>;
 
-/// The lifecycle hooks (see the [module docs](self) for what an `Err` does).
+/// The lifecycle hooks: every method has a no-op default; override the ones you need.
+///
+#[doc = include_str!("docs/hooks.md")]
 #[allow(unused_variables)]
 #[dynosaur::dynosaur(pub(crate) DynHooks = dyn(box) Hooks)]
 pub trait Hooks: Send + Sync {

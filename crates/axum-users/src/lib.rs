@@ -1,4 +1,4 @@
-#![doc = include_str!("../../../README.md")]
+#![doc = include_str!("docs/lib.md")]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 // Every module is private; the public API is the flat set of re-exports below, one path per
@@ -85,3 +85,8 @@ pub use user::{
     CustomField, FieldKind, SchemaError, UpdateField, User, UserCreate, UserSchema, UserUpdate,
 };
 pub use validation::{ValidationErrors, ValidationItem};
+
+/// The README's Rust examples, compiled and run as doctests so that they stay true.
+#[cfg(doctest)]
+#[doc = include_str!("../../../README.md")]
+pub struct ReadmeDoctests;

@@ -1,26 +1,4 @@
-//! E-mail: the verification and reset messages, their templates, and the [`Mailer`] that
-//! delivers them.
-//!
-//! The library renders each message from [`MailTemplates`] (minijinja; override any of them) and
-//! hands it to the configured [`Mailer`]. Sending happens after the `202` answer, with retries;
-//! a failure is logged and never reaches the client. Mailers shipped here:
-//! [`MemoryMailer`] (tests), and with the `smtp` feature [`SmtpMailer`] and [`OutboxMailer`]
-//! (one `.eml` file per message, for development).
-//!
-//! A mailer of your own, for an HTTP e-mail API for instance:
-//!
-//! ```
-//! use axum_users::{Email, MailError, Mailer};
-//!
-//! struct LogMailer;
-//!
-//! impl Mailer for LogMailer {
-//!     async fn send(&self, email: &Email) -> Result<(), MailError> {
-//!         println!("to {}: {}", email.to, email.subject);
-//!         Ok(())
-//!     }
-//! }
-//! ```
+//! E-mail: messages, templates and mailers (documented on [`Mailer`], from `docs/mail.md`).
 
 use std::future::Future;
 use std::path::Path;
@@ -129,6 +107,8 @@ pub struct MailConfigError(String);
 pub struct MailError(pub String);
 
 /// Delivers messages.
+///
+#[doc = include_str!("docs/mail.md")]
 #[dynosaur::dynosaur(pub(crate) DynMailer = dyn(box) Mailer)]
 pub trait Mailer: Send + Sync {
     /// Sends one message. An `Err` is retried with backoff.

@@ -1,11 +1,4 @@
-//! OAuth2 / OpenID Connect providers (feature `oauth`): what FastAPI Users' httpx-oauth clients
-//! do — the authorization URL, the code exchange, the account id and e-mail — plus PKCE (S256) on
-//! every request and, for OpenID Connect providers, the `nonce` and the ID token checked against
-//! the provider's discovery document and keys.
-//!
-//! Presets: [`OAuthProvider::google`], [`OAuthProvider::github`], [`OAuthProvider::microsoft`],
-//! [`OAuthProvider::discord`], and [`OAuthProvider::oidc`] for any OpenID Connect issuer.
-//! Endpoints are fetched on first use, so a provider that is down does not stop the server.
+//! OAuth2 / OpenID Connect providers (documented on [`OAuthProvider`], from `docs/oauth.md`).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -83,6 +76,8 @@ impl std::fmt::Debug for ProviderTokens {
 }
 
 /// One OAuth2 / OpenID Connect provider. Cheap to clone.
+///
+#[doc = include_str!("docs/oauth.md")]
 #[derive(Clone)]
 pub struct OAuthProvider {
     inner: Arc<Inner>,

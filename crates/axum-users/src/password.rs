@@ -1,13 +1,4 @@
-//! Password hashing: argon2id for new hashes, argon2 (any parameters) and bcrypt accepted, and an
-//! upgrade on login when a stored hash is weaker than the configured one. Hashing is CPU-bound:
-//! it runs on a pool of its own, one thread per core, never on an async worker. A fixed set of
-//! threads also bounds memory: each argon2 hash takes `memory_kib`, and however many logins
-//! arrive, only one hash per thread is alive at a time (the others wait in the queue).
-//!
-//! Timing: a login for an unknown address verifies a dummy hash with the cost of a real stored
-//! hash, chosen by the address among the costs met at logins (weighted by how often each was
-//! met), so that a database of migrated FastAPI Users hashes (m=65536, t=3, p=4) does not tell
-//! its addresses apart from unknown ones by the time a wrong password takes.
+//! Password hashing (documented on [`PasswordHasher`], from `docs/passwords.md`).
 
 use std::cell::RefCell;
 use std::sync::{Arc, Mutex};
@@ -85,6 +76,8 @@ pub enum Verified {
 }
 
 /// Hashes and verifies passwords off the async runtime. Cheap to clone.
+///
+#[doc = include_str!("docs/passwords.md")]
 #[derive(Clone)]
 pub struct PasswordHasher {
     inner: Arc<Inner>,

@@ -1,23 +1,4 @@
-//! Brute-force and abuse limits: per client IP on every route that takes credentials or sends
-//! e-mail, and per account after failed logins. Over a limit the answer is
-//! `429 {"detail":"TOO_MANY_REQUESTS"}` with `Retry-After`.
-//!
-//! Counters are fixed windows, in memory for one instance or in Redis (shared by every instance)
-//! with [`RateLimits::redis`]. The memory counters are bounded: at most
-//! [`RateLimits::memory_capacity`] keys (default 100,000, about 15 MiB resident), each a
-//! fixed-size digest of the client address or the account, with O(1) work per request; past the
-//! bound the least used keys are forgotten first. IPv6 clients are counted by their /64 network, since one host
-//! commonly holds a whole /64.
-//!
-//! The client is the socket's address (serve with `into_make_service_with_connect_info`), or,
-//! behind [`RateLimits::trusted_proxies`], the address they forward. A request without either
-//! is refused with `500 {"detail":"RATE_LIMIT_NO_CLIENT_ADDRESS"}` while a limit is on, never
-//! counted in one bucket shared by every caller.
-//!
-//! The per-account limit is a bounded backoff: after `free_failures` failed logins for one
-//! e-mail, each further failure locks that e-mail for `first_delay`, doubling up to `max_delay`
-//! (default 15 minutes); a successful login clears it. An attacker can slow a real user down by
-//! at most `max_delay` at a time, never lock them out for good.
+//! Brute-force and abuse limits (documented on [`RateLimits`], from `docs/rate-limits.md`).
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -108,6 +89,8 @@ pub(crate) enum Scope {
 
 /// Every limit; `None` turns one off. [`RateLimits::default`] is on,
 /// [`RateLimits::off`] turns everything off (tests, or a proxy that limits).
+///
+#[doc = include_str!("docs/rate-limits.md")]
 #[derive(Clone)]
 pub struct RateLimits {
     /// `POST /auth/{backend}/login` per IP (default 20 per minute).

@@ -231,7 +231,7 @@ impl AxumUsers {
     }
 
     /// Authenticates a request as the extractors do: every backend in order, then, when the
-    /// auth cookie is what authenticated it, the CSRF check ([`crate::csrf`]). A Bearer request
+    /// auth cookie is what authenticated it, the CSRF check ([`AxumUsersBuilder::allowed_origins`](crate::AxumUsersBuilder::allowed_origins)). A Bearer request
     /// that also carries a stale cookie is judged by its Bearer token.
     pub async fn authenticate_request(
         &self,
@@ -405,7 +405,7 @@ impl AxumUsersBuilder {
         self
     }
 
-    /// Brute-force and abuse limits ([`crate::ratelimit`]); on by default,
+    /// Brute-force and abuse limits ([`RateLimits`]); on by default,
     /// [`RateLimits::off`] turns them off.
     #[must_use]
     pub fn rate_limits(mut self, limits: RateLimits) -> Self {
@@ -414,8 +414,10 @@ impl AxumUsersBuilder {
     }
 
     /// Origins (`https://app.example.com`) whose pages may send cookie-authenticated
-    /// state-changing requests, besides the server's own ([`crate::csrf`]). Refuses anything
-    /// that is not an origin.
+    /// state-changing requests, besides the server's own. Refuses anything that is not an
+    /// origin.
+    ///
+    #[doc = include_str!("docs/csrf.md")]
     pub fn allowed_origins<I, O>(mut self, origins: I) -> Result<Self, ConfigError>
     where
         I: IntoIterator<Item = O>,

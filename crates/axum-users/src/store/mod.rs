@@ -1,48 +1,5 @@
-//! Where users live. [`UserStore`] is the whole contract: five operations on users. The store
-//! also owns the schema (FastAPI Users' tables plus a column per custom field).
-//!
-//! An in-memory store, complete, to show the contract (a real one makes `update` one atomic
-//! statement, as the SQL stores do):
-//!
-//! ```
-//! use std::{collections::HashMap, sync::Mutex};
-//! use axum_users::{email_key, StoreError, User, UserPatch, UserStore};
-//! use uuid::Uuid;
-//!
-//! #[derive(Default)]
-//! struct MemoryStore(Mutex<HashMap<Uuid, User>>);
-//!
-//! impl UserStore for MemoryStore {
-//!     async fn get(&self, id: Uuid) -> Result<Option<User>, StoreError> {
-//!         Ok(self.0.lock().unwrap().get(&id).cloned())
-//!     }
-//!     async fn get_by_email(&self, email: &str) -> Result<Option<User>, StoreError> {
-//!         let key = email_key(email);
-//!         Ok(self.0.lock().unwrap().values().find(|u| email_key(&u.email) == key).cloned())
-//!     }
-//!     async fn create(&self, user: &User) -> Result<(), StoreError> {
-//!         let mut users = self.0.lock().unwrap();
-//!         let key = email_key(&user.email);
-//!         if users.values().any(|u| email_key(&u.email) == key) {
-//!             return Err(StoreError::Conflict);
-//!         }
-//!         users.insert(user.id, user.clone());
-//!         Ok(())
-//!     }
-//!     async fn update(&self, id: Uuid, patch: &UserPatch) -> Result<Option<User>, StoreError> {
-//!         let mut users = self.0.lock().unwrap();
-//!         let Some(updated) = users.get(&id).and_then(|user| patch.apply_to(user)) else {
-//!             return Ok(None);
-//!         };
-//!         users.insert(id, updated.clone());
-//!         Ok(Some(updated))
-//!     }
-//!     async fn delete(&self, id: Uuid) -> Result<(), StoreError> {
-//!         self.0.lock().unwrap().remove(&id);
-//!         Ok(())
-//!     }
-//! }
-//! ```
+//! Where users live: the store traits, the patch type, the cache wrapper and the SQL stores
+//! (documented on [`UserStore`], from `docs/stores.md`).
 
 use std::future::Future;
 use std::time::Duration;
@@ -84,6 +41,8 @@ pub enum StoreError {
 /// Reads and writes users. Look-ups by e-mail compare the [`email_key`](crate::email::email_key)
 /// (Unicode-normalised, case-folded); `create` and `update` answer [`StoreError::Conflict`] when
 /// the e-mail is taken; `delete` also removes the user's access tokens and OAuth accounts.
+///
+#[doc = include_str!("../docs/stores.md")]
 #[dynosaur::dynosaur(pub(crate) DynUserStore = dyn(box) UserStore)]
 pub trait UserStore: Send + Sync {
     /// The user with this id.
