@@ -353,6 +353,67 @@ impl AxumUsers {
         })
     }
 
+    /// The document of [`AxumUsers::router`] nested under `prefix` (e.g. `/api`), for merging
+    /// into the application's own document served at its root: every path starts with the
+    /// prefix, and so does the relative token URL of the Bearer login, so that Swagger UI signs
+    /// in at `<prefix>/auth/jwt/login`. (The `/openapi.json` that the router serves under a
+    /// prefix needs none of this: it says where it is mounted in `servers`.)
+    ///
+    /// ```
+    /// # async fn doc(users: axum_users::AxumUsers) {
+    /// let document = users.openapi_at("/api");
+    /// assert!(document["paths"].get("/api/users/me").is_some());
+    /// # }
+    /// ```
+    pub fn openapi_at(&self, prefix: &str) -> Value {
+        let prefix = prefix.trim_end_matches('/');
+        let mut document = self.openapi();
+        if prefix.is_empty() {
+            return document;
+        }
+        if let Some(paths) = document["paths"].as_object_mut() {
+            *paths = std::mem::take(paths)
+                .into_iter()
+                .map(|(path, item)| (format!("{prefix}{path}"), item))
+                .collect();
+        }
+        let relative = prefix.trim_start_matches('/');
+        if let Some(flows) =
+            document.pointer_mut("/components/securitySchemes/OAuth2PasswordBearer/flows/password")
+        {
+            if let Some(url) = flows["tokenUrl"].as_str().filter(|u| !u.contains("://")) {
+                let url = match url.strip_prefix('/') {
+                    Some(absolute) => format!("{prefix}/{absolute}"),
+                    None => format!("{relative}/{url}"),
+                };
+                flows["tokenUrl"] = Value::from(url);
+            }
+        }
+        document
+    }
+
+    /// [`AxumUsers::openapi_at`] as utoipa's [`OpenApi`](utoipa::openapi::OpenApi) (feature
+    /// `utoipa`), to [`merge`](utoipa::openapi::OpenApi::merge) into the application's own.
+    /// Paths and operations come through whole; utoipa's model drops the `title` and `format`
+    /// that FastAPI writes beside an `anyOf` (nullable fields), which no generated client uses.
+    ///
+    /// ```
+    /// # async fn doc(users: axum_users::AxumUsers) -> Result<(), serde_json::Error> {
+    /// let mut document = utoipa::openapi::OpenApiBuilder::new().build(); // the application's
+    /// document.merge(users.openapi_utoipa("/api")?);
+    /// # Ok(()) }
+    /// ```
+    #[cfg(feature = "utoipa")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "utoipa")))]
+    pub fn openapi_utoipa(
+        &self,
+        prefix: &str,
+    ) -> Result<utoipa::openapi::OpenApi, serde_json::Error> {
+        let mut document = self.openapi_at(prefix);
+        mark_typeless(&mut document, false);
+        serde_json::from_value(document)
+    }
+
     /// FastAPI Users' OAuth routes, one pair per provider (and the associate pair), with its
     /// operation ids (`oauth:{provider}.{backend}.authorize` ...).
     #[cfg(feature = "oauth")]
@@ -524,6 +585,45 @@ impl AxumUsers {
 /// The answers every route may give beyond FastAPI Users' own, appended after them: an
 /// oversized (413) or too slow (408) body, a rate limit (429), a cross-site cookie request
 /// (403), an unreachable database or Redis (503).
+/// utoipa writes a schema of any type (FastAPI's `{}`) without `type`, but reads one only with
+/// `"type": null`: mark every typeless schema so (it is written back without `type`).
+#[cfg(feature = "utoipa")]
+fn mark_typeless(value: &mut Value, is_schema: bool) {
+    match value {
+        Value::Object(map) => {
+            if is_schema
+                && !["type", "$ref", "anyOf", "oneOf", "allOf"]
+                    .iter()
+                    .any(|key| map.contains_key(*key))
+            {
+                map.insert("type".into(), Value::Null);
+            }
+            for (key, child) in map.iter_mut() {
+                match key.as_str() {
+                    "schema" | "items" => mark_typeless(child, true),
+                    "properties" | "schemas" => {
+                        if let Value::Object(members) = child {
+                            for member in members.values_mut() {
+                                mark_typeless(member, true);
+                            }
+                        }
+                    }
+                    "anyOf" | "oneOf" | "allOf" => {
+                        if let Value::Array(items) = child {
+                            for item in items {
+                                mark_typeless(item, true);
+                            }
+                        }
+                    }
+                    _ => mark_typeless(child, false),
+                }
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(|item| mark_typeless(item, false)),
+        _ => {}
+    }
+}
+
 fn add_protection_responses(paths: &mut Map<String, Value>) {
     let retry_after = json!({"Retry-After": {"description": "Seconds to wait before trying again.", "schema": {"type": "integer"}}});
     let limited = |path: &str| {
