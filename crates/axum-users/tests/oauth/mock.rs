@@ -1,5 +1,5 @@
 //! The oauth2-mock-server process (an OpenID Connect provider on loopback), shared by the
-//! library's and the server's OAuth tests.
+//! library's, the server's and the examples' OAuth tests.
 
 #![allow(dead_code)]
 
@@ -34,11 +34,12 @@ pub fn mock_provider() -> Option<MockProvider> {
         eprintln!("skipped: oauth2-mock-server is not installed (see .ci/run)");
         return None;
     };
-    // Both crates' tests use it: the path goes through the workspace.
-    let script = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../axum-users/tests/oauth/mock-provider.mjs"
-    );
+    // The library's, the server's and the examples' tests use it: found from the workspace.
+    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .ancestors()
+        .map(|dir| dir.join("crates/axum-users/tests/oauth/mock-provider.mjs"))
+        .find(|path| path.exists())
+        .expect("the workspace's mock provider script");
     let mut child = Command::new("node")
         .arg(script)
         .env("OAUTH2_MOCK_SERVER", module)
