@@ -442,25 +442,7 @@ where
 }
 
 fn is_route(users: &AxumUsers, path: &str) -> bool {
-    let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
-    match segments.as_slice() {
-        ["auth", "register"
-        | "logout-everywhere"
-        | "forgot-password"
-        | "reset-password"
-        | "request-verify-token"
-        | "verify"]
-        | ["openapi.json"]
-        | ["docs" | "redoc"] => true,
-        ["users", id] => !id.is_empty(),
-        ["auth", backend, "login" | "logout"] => users.backend(backend).is_some(),
-        ["auth", provider, "authorize" | "callback"]
-        | ["auth", "associate", provider, "authorize" | "callback"] => users
-            .oauth_providers()
-            .iter()
-            .any(|p| p.name() == *provider),
-        _ => false,
-    }
+    users.routes().iter().any(|route| route.matches(path))
 }
 
 pub async fn serve(config: Config) -> anyhow::Result<()> {

@@ -61,6 +61,7 @@ pub use oauth::{
 };
 pub use password::{Argon2Params, PasswordError, PasswordHasher, Verified};
 pub use ratelimit::{Backoff, Limit, LimitError, RateLimits};
+pub use routes::table::Route;
 pub use routes::{method_not_allowed, not_found, MAX_BODY_BYTES};
 pub use state::{
     AxumUsers, AxumUsersBuilder, ConfigError, DEFAULT_BODY_TIMEOUT, DEFAULT_CORS_HEADERS,

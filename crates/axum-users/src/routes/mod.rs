@@ -12,6 +12,7 @@ pub(crate) mod body;
 #[cfg(feature = "oauth")]
 pub mod oauth;
 pub(crate) mod register;
+pub(crate) mod table;
 pub(crate) mod users;
 
 /// Largest request body the routes read (64 KiB: a registration with generous custom fields
