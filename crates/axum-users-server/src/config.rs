@@ -175,6 +175,11 @@ pub fn redact_url(url: &str) -> String {
 
 impl Config {
     /// Loads the configuration from the file (if any) and the environment.
+    /// `AXUM_USERS_REQUEST_TIMEOUT`: for the request head and, separately, for the body.
+    pub fn request_timeout(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(self.request_timeout.max(1))
+    }
+
     pub fn load(file: Option<&Path>) -> anyhow::Result<Self> {
         let mut figment = Figment::from(Serialized::defaults(Config::default()));
         if let Some(file) = file {

@@ -11,8 +11,10 @@ use std::process::ExitCode;
 use anyhow::Context as _;
 use clap::{Parser, Subcommand};
 
-mod app;
+mod admin;
+mod build;
 mod config;
+mod serve;
 
 use config::Config;
 
@@ -69,11 +71,11 @@ fn main() -> ExitCode {
     };
     let result = runtime.block_on(async move {
         match cli.command.unwrap_or(Command::Serve) {
-            Command::Serve => app::serve(config).await,
+            Command::Serve => serve::serve(config).await,
             Command::CreateSuperuser { email, password } => {
-                app::create_superuser(config, &email, password).await
+                admin::create_superuser(config, &email, password).await
             }
-            Command::Migrate => app::open_store(&config).await.map(|_| {
+            Command::Migrate => build::open_store(&config).await.map(|_| {
                 tracing::info!("database schema is up to date");
             }),
         }
