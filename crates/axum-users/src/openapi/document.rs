@@ -1,0 +1,474 @@
+//! The parts of the OpenAPI document, one function per router, and the JSON shapes FastAPI
+//! writes them with.
+
+use serde_json::{json, Map, Value};
+
+use crate::transport::Transport;
+use crate::user::FieldKind;
+
+use super::{title, BEARER_EXAMPLE};
+
+pub(super) fn schema_ref(name: &str) -> Value {
+    json!({"$ref": format!("#/components/schemas/{name}")})
+}
+
+pub(super) fn json_content(schema: Value) -> Value {
+    json!({"application/json": {"schema": schema}})
+}
+
+pub(super) fn error_response(description: &str) -> Value {
+    json!({"description": description, "content": json_content(schema_ref("ErrorModel"))})
+}
+
+pub(super) fn validation_response() -> Value {
+    json!({"description": "Validation Error", "content": json_content(schema_ref("HTTPValidationError"))})
+}
+
+pub(super) fn bad_request(examples: &[(&str, &str, Value)]) -> Value {
+    let mut map = Map::new();
+    for (name, summary, value) in examples {
+        map.insert((*name).into(), json!({"summary": summary, "value": value}));
+    }
+    json!({"description": "Bad Request", "content": {"application/json": {
+        "schema": schema_ref("ErrorModel"), "examples": map}}})
+}
+
+pub(super) fn code(code: &str) -> Value {
+    json!({"detail": code})
+}
+
+pub(super) fn code_reason(code: &str) -> Value {
+    json!({"detail": {"code": code, "reason": "Password should be at least 8 characters"}})
+}
+
+pub(super) fn field_schema(kind: FieldKind, nullable: bool) -> Value {
+    let base = match kind {
+        FieldKind::String {
+            max_length: Some(n),
+        } => json!({"type": "string", "maxLength": n}),
+        FieldKind::String { max_length: None } => json!({"type": "string"}),
+        FieldKind::Integer => json!({"type": "integer"}),
+        FieldKind::Float => json!({"type": "number"}),
+        FieldKind::Boolean => json!({"type": "boolean"}),
+        FieldKind::Date => json!({"type": "string", "format": "date"}),
+    };
+    if nullable {
+        json!({"anyOf": [base, {"type": "null"}]})
+    } else {
+        base
+    }
+}
+
+pub(super) fn operation(
+    op_id: &str,
+    summary: &str,
+    tags: &[&str],
+    responses: Value,
+) -> Map<String, Value> {
+    let mut op = Map::new();
+    op.insert("tags".into(), json!(tags));
+    op.insert("summary".into(), Value::from(summary));
+    op.insert("operationId".into(), Value::from(op_id));
+    op.insert("responses".into(), responses);
+    op
+}
+
+/// The document under construction: its paths, its component schemas, and the security
+/// requirement every protected operation carries (one entry per kind of backend).
+#[derive(Default)]
+pub(super) struct Document {
+    pub(super) paths: Map<String, Value>,
+    pub(super) schemas: Map<String, Value>,
+    security: Vec<Value>,
+}
+
+impl Document {
+    /// The security schemes of the backends (answered), and the requirement protected
+    /// operations carry (kept).
+    pub(super) fn security_schemes(&mut self, backends: &[crate::Backend]) -> Map<String, Value> {
+        let mut schemes = Map::new();
+        for backend in backends {
+            let scheme = match backend.transport() {
+                Transport::Bearer(bearer) => {
+                    schemes.insert(
+                        "OAuth2PasswordBearer".into(),
+                        json!({"type": "oauth2",
+                        "flows": {"password": {"scopes": {}, "tokenUrl": bearer.token_url}}}),
+                    );
+                    "OAuth2PasswordBearer"
+                }
+                Transport::Cookie(cookie) => {
+                    schemes.insert(
+                        "APIKeyCookie".into(),
+                        json!({"type": "apiKey", "in": "cookie", "name": cookie.name}),
+                    );
+                    "APIKeyCookie"
+                }
+            };
+            let entry = json!({ scheme: [] });
+            if !self.security.contains(&entry) {
+                self.security.push(entry);
+            }
+        }
+        schemes
+    }
+
+    /// An operation that needs a signed-in caller.
+    pub(super) fn secured(&self, mut op: Map<String, Value>) -> Value {
+        op.insert("security".into(), Value::from(self.security.clone()));
+        Value::Object(op)
+    }
+
+    /// `POST /auth/{backend}/login` and `/logout`.
+    pub(super) fn auth_routes(&mut self, backend: &crate::Backend) {
+        let name = backend.name();
+        let body_name = format!("Body_auth_{name}_login_auth_{name}_login_post");
+        self.schemas.insert(body_name.clone(), json!({
+            "type": "object", "title": body_name, "required": ["username", "password"],
+            "properties": {
+                "grant_type": {"type": "string", "pattern": "^password$", "title": "Grant Type"},
+                "username": {"type": "string", "minLength": 1, "title": "Username"},
+                "password": {"type": "string", "minLength": 1, "format": "password", "title": "Password"},
+                "scope": {"type": "string", "title": "Scope", "default": ""},
+                "client_id": {"anyOf": [{"type": "string"}, {"type": "null"}], "title": "Client Id"},
+                "client_secret": {"anyOf": [{"type": "string"}, {"type": "null"}], "format": "password", "title": "Client Secret"}
+            }}));
+        let login_bad = bad_request(&[
+            (
+                "LOGIN_BAD_CREDENTIALS",
+                "Bad credentials or the user is inactive.",
+                code("LOGIN_BAD_CREDENTIALS"),
+            ),
+            (
+                "LOGIN_USER_NOT_VERIFIED",
+                "The user is not verified.",
+                code("LOGIN_USER_NOT_VERIFIED"),
+            ),
+        ]);
+        let (login_ok, logout_ok) = match backend.transport() {
+            // FastAPI Users' entries (its 200s are FastAPI's defaults), then the 204 the
+            // routes answer where FastAPI Users' document does not say so.
+            Transport::Bearer(_) => (
+                json!({"200": {"description": "Successful Response", "content": {"application/json": {
+                    "schema": schema_ref("BearerResponse"),
+                    "example": {"access_token": BEARER_EXAMPLE, "token_type": "bearer"}}}}}),
+                json!({"200": {"description": "Successful Response", "content": json_content(json!({}))},
+                       "204": {"description": "No Content"}}),
+            ),
+            Transport::Cookie(_) => (
+                json!({"200": {"description": "Successful Response", "content": json_content(json!({}))},
+                       "204": {"description": "No Content"}}),
+                json!({"200": {"description": "Successful Response", "content": json_content(json!({}))},
+                       "204": {"description": "No Content"}}),
+            ),
+        };
+        let mut login_responses = login_ok.as_object().cloned().unwrap_or_default();
+        login_responses.insert("400".into(), login_bad);
+        if matches!(backend.transport(), Transport::Cookie(_)) {
+            login_responses.insert(
+                "403".into(),
+                error_response(
+                    "A login from a page of a site that is not allowed (CSRF_ORIGIN_NOT_ALLOWED).",
+                ),
+            );
+        }
+        login_responses.insert("422".into(), validation_response());
+        let mut login = operation(
+            &format!("auth_{name}_login_auth_{name}_login_post"),
+            &format!("Auth:{}.Login", title(name)),
+            &["auth"],
+            Value::Object(login_responses),
+        );
+        // As FastAPI describes it: the urlencoded form only (the route reads multipart too;
+        // two content types make generated clients take the body as optional).
+        login.insert(
+            "requestBody".into(),
+            json!({"required": true, "content": {
+            "application/x-www-form-urlencoded": {"schema": schema_ref(&body_name)}}}),
+        );
+        self.paths
+            .insert(format!("/auth/{name}/login"), json!({"post": login}));
+        let mut logout_responses = logout_ok.as_object().cloned().unwrap_or_default();
+        logout_responses.insert(
+            "401".into(),
+            error_response("Missing token or inactive user."),
+        );
+        let logout = operation(
+            &format!("auth_{name}_logout_auth_{name}_logout_post"),
+            &format!("Auth:{}.Logout", title(name)),
+            &["auth"],
+            Value::Object(logout_responses),
+        );
+        self.paths.insert(
+            format!("/auth/{name}/logout"),
+            json!({"post": self.secured(logout)}),
+        );
+    }
+
+    /// `POST /auth/register`.
+    pub(super) fn register_route(&mut self) {
+        let mut register = operation(
+            "register_register_auth_register_post",
+            "Register:Register",
+            &["auth"],
+            json!({
+                "201": {"description": "Successful Response", "content": json_content(schema_ref("UserRead"))},
+                "400": bad_request(&[
+                    ("REGISTER_USER_ALREADY_EXISTS", "A user with this email already exists.", code("REGISTER_USER_ALREADY_EXISTS")),
+                    ("REGISTER_INVALID_PASSWORD", "Password validation failed.", code_reason("REGISTER_INVALID_PASSWORD")),
+                ]),
+                "422": validation_response()
+            }),
+        );
+        register.insert(
+            "requestBody".into(),
+            json!({"required": true, "content": json_content(schema_ref("UserCreate"))}),
+        );
+        self.paths
+            .insert("/auth/register".into(), json!({"post": register}));
+    }
+
+    /// The verify and reset routes: JSON bodies of embedded fields.
+    pub(super) fn account_routes(&mut self) {
+        let string_prop = |t: &str| json!({"type": "string", "title": t});
+        let email_prop = json!({"type": "string", "format": "email", "title": "Email"});
+        let account_routes = [
+            (
+                "/auth/forgot-password",
+                "reset_forgot_password_auth_forgot_password_post",
+                "Reset:Forgot Password",
+                json!({"email": email_prop}),
+                vec!["email"],
+                json!({"202": {"description": "Successful Response", "content": json_content(json!({}))}, "422": validation_response()}),
+            ),
+            (
+                "/auth/reset-password",
+                "reset_reset_password_auth_reset_password_post",
+                "Reset:Reset Password",
+                json!({"token": string_prop("Token"), "password": string_prop("Password")}),
+                vec!["token", "password"],
+                json!({"200": {"description": "Successful Response", "content": json_content(json!({}))},
+                    "400": bad_request(&[
+                        ("RESET_PASSWORD_BAD_TOKEN", "Bad or expired token.", code("RESET_PASSWORD_BAD_TOKEN")),
+                        ("RESET_PASSWORD_INVALID_PASSWORD", "Password validation failed.", code_reason("RESET_PASSWORD_INVALID_PASSWORD")),
+                    ]),
+                    "422": validation_response()}),
+            ),
+            (
+                "/auth/request-verify-token",
+                "verify_request_token_auth_request_verify_token_post",
+                "Verify:Request-Token",
+                json!({"email": email_prop}),
+                vec!["email"],
+                json!({"202": {"description": "Successful Response", "content": json_content(json!({}))}, "422": validation_response()}),
+            ),
+            (
+                "/auth/verify",
+                "verify_verify_auth_verify_post",
+                "Verify:Verify",
+                json!({"token": string_prop("Token")}),
+                vec!["token"],
+                json!({"200": {"description": "Successful Response", "content": json_content(schema_ref("UserRead"))},
+                    "400": bad_request(&[
+                        ("VERIFY_USER_BAD_TOKEN", "Bad token, not existing user or not the e-mail currently set for the user.", code("VERIFY_USER_BAD_TOKEN")),
+                        ("VERIFY_USER_ALREADY_VERIFIED", "The user is already verified.", code("VERIFY_USER_ALREADY_VERIFIED")),
+                    ]),
+                    "422": validation_response()}),
+            ),
+        ];
+        for (path, op_id, summary, properties, required, responses) in account_routes {
+            let body_name = format!("Body_{op_id}");
+            self.schemas.insert(
+                body_name.clone(),
+                json!({"type": "object", "title": body_name,
+                "properties": properties, "required": required}),
+            );
+            let mut op = operation(op_id, summary, &["auth"], responses);
+            op.insert(
+                "requestBody".into(),
+                json!({"required": true, "content": json_content(schema_ref(&body_name))}),
+            );
+            self.paths.insert(path.into(), json!({"post": op}));
+        }
+    }
+
+    /// `POST /auth/logout-everywhere`.
+    pub(super) fn sessions_route(&mut self) {
+        let everywhere = operation(
+            "sessions_logout_everywhere_auth_logout_everywhere_post",
+            "Sessions:Logout Everywhere",
+            &["auth"],
+            json!({"204": {"description": "Every session of the user ended: JWTs minted before are refused, database and Redis tokens deleted, auth cookies cleared."},
+                "401": error_response("Missing token or inactive user.")}),
+        );
+        self.paths.insert(
+            "/auth/logout-everywhere".into(),
+            json!({"post": self.secured(everywhere)}),
+        );
+    }
+
+    /// `/users/me` and `/users/{id}`.
+    pub(super) fn users_routes(&mut self) {
+        let update_bad = bad_request(&[
+            (
+                "UPDATE_USER_EMAIL_ALREADY_EXISTS",
+                "A user with this email already exists.",
+                code("UPDATE_USER_EMAIL_ALREADY_EXISTS"),
+            ),
+            (
+                "UPDATE_USER_INVALID_PASSWORD",
+                "Password validation failed.",
+                code_reason("UPDATE_USER_INVALID_PASSWORD"),
+            ),
+        ]);
+        let user_ok = json!({"description": "Successful Response", "content": json_content(schema_ref("UserRead"))});
+        let unauthorized = error_response("Missing token or inactive user.");
+        let forbidden = error_response("Not a superuser.");
+        let missing = error_response("The user does not exist.");
+        let update_body =
+            json!({"required": true, "content": json_content(schema_ref("UserUpdate"))});
+        let id_param = json!([{"name": "id", "in": "path", "required": true, "schema": {"type": "string", "title": "Id"}}]);
+
+        let me_get = operation(
+            "users_current_user_users_me_get",
+            "Users:Current User",
+            &["users"],
+            json!({"200": user_ok, "401": unauthorized}),
+        );
+        let mut me_patch = operation(
+            "users_patch_current_user_users_me_patch",
+            "Users:Patch Current User",
+            &["users"],
+            json!({"200": user_ok, "401": unauthorized, "400": update_bad, "422": validation_response()}),
+        );
+        me_patch.insert("requestBody".into(), update_body.clone());
+        self.paths.insert(
+            "/users/me".into(),
+            json!({"get": self.secured(me_get), "patch": self.secured(me_patch)}),
+        );
+
+        let mut user_get = operation(
+            "users_user_users__id__get",
+            "Users:User",
+            &["users"],
+            json!({"200": user_ok, "401": unauthorized, "403": forbidden, "404": missing, "422": validation_response()}),
+        );
+        user_get.insert("parameters".into(), id_param.clone());
+        let mut user_patch = operation(
+            "users_patch_user_users__id__patch",
+            "Users:Patch User",
+            &["users"],
+            json!({"200": user_ok, "401": unauthorized, "403": forbidden, "404": missing, "400": update_bad, "422": validation_response()}),
+        );
+        user_patch.insert("parameters".into(), id_param.clone());
+        user_patch.insert("requestBody".into(), update_body);
+        let mut user_delete = operation(
+            "users_delete_user_users__id__delete",
+            "Users:Delete User",
+            &["users"],
+            json!({"204": {"description": "Successful Response"}, "401": unauthorized, "403": forbidden, "404": missing, "422": validation_response()}),
+        );
+        user_delete.insert("parameters".into(), id_param);
+        self.paths.insert("/users/{id}".into(), json!({"get": self.secured(user_get), "patch": self.secured(user_patch), "delete": self.secured(user_delete)}));
+    }
+
+    /// FastAPI Users' OAuth routes, one pair per provider (and the associate pair), with its
+    /// operation ids (`oauth:{provider}.{backend}.authorize` ...).
+    #[cfg(feature = "oauth")]
+    pub(super) fn oauth_routes(
+        &mut self,
+        oauth: &crate::oauth::OAuthConfig,
+        default_backend: String,
+    ) {
+        self.schemas.insert("OAuth2AuthorizeResponse".into(), json!({"type": "object", "title": "OAuth2AuthorizeResponse",
+            "required": ["authorization_url"], "properties": {"authorization_url": {"type": "string", "title": "Authorization Url"}}}));
+        let backend = oauth.settings.backend.clone().unwrap_or(default_backend);
+        let optional = |name: &str, title: &str| {
+            json!({"name": name, "in": "query", "required": false,
+            "schema": {"anyOf": [{"type": "string"}, {"type": "null"}], "title": title}})
+        };
+        let scopes = json!([{"name": "scopes", "in": "query", "required": false,
+            "schema": {"type": "array", "items": {"type": "string"}, "default": [], "title": "Scopes"}}]);
+        let callback_params = json!([
+            optional("code", "Code"),
+            optional("code_verifier", "Code Verifier"),
+            optional("state", "State"),
+            optional("error", "Error")
+        ]);
+        let authorize_ok = json!({"200": {"description": "Successful Response", "content": json_content(schema_ref("OAuth2AuthorizeResponse"))}, "422": validation_response()});
+        let callback_bad = bad_request(&[
+            (
+                "INVALID_STATE_TOKEN",
+                "Invalid state token.",
+                code("ACCESS_TOKEN_DECODE_ERROR"),
+            ),
+            (
+                "OAUTH_INVALID_STATE",
+                "The CSRF cookie does not match the state.",
+                code("OAUTH_INVALID_STATE"),
+            ),
+            (
+                "OAUTH_NOT_AVAILABLE_EMAIL",
+                "The OAuth provider does not share the e-mail.",
+                code("OAUTH_NOT_AVAILABLE_EMAIL"),
+            ),
+            (
+                "OAUTH_USER_ALREADY_EXISTS",
+                "A user with this e-mail already exists.",
+                code("OAUTH_USER_ALREADY_EXISTS"),
+            ),
+            (
+                "LOGIN_BAD_CREDENTIALS",
+                "The user is inactive.",
+                code("LOGIN_BAD_CREDENTIALS"),
+            ),
+        ]);
+        let provider_down = error_response("The OAuth provider failed (OAUTH_PROVIDER_ERROR).");
+        for provider in &oauth.providers {
+            let name = provider.name();
+            let (t, tb) = (title(name), title(&backend));
+            let mut authorize = operation(
+                &format!("oauth_{name}_{backend}_authorize_auth_{name}_authorize_get"),
+                &format!("Oauth:{t}.{tb}.Authorize"),
+                &["auth"],
+                authorize_ok.clone(),
+            );
+            authorize.insert("parameters".into(), scopes.clone());
+            self.paths
+                .insert(format!("/auth/{name}/authorize"), json!({"get": authorize}));
+            let mut callback = operation(
+                &format!("oauth_{name}_{backend}_callback_auth_{name}_callback_get"),
+                &format!("Oauth:{t}.{tb}.Callback"),
+                &["auth"],
+                json!({"200": {"description": "Successful Response", "content": json_content(json!({}))},
+                    "400": callback_bad.clone(), "422": validation_response(), "502": provider_down.clone()}),
+            );
+            callback.insert("parameters".into(), callback_params.clone());
+            self.paths
+                .insert(format!("/auth/{name}/callback"), json!({"get": callback}));
+            let mut associate = operation(
+                &format!("oauth_associate_{name}_authorize_auth_associate_{name}_authorize_get"),
+                &format!("Oauth-Associate:{t}.Authorize"),
+                &["auth"],
+                authorize_ok.clone(),
+            );
+            associate.insert("parameters".into(), scopes.clone());
+            self.paths.insert(
+                format!("/auth/associate/{name}/authorize"),
+                json!({"get": self.secured(associate)}),
+            );
+            let mut associate_callback = operation(
+                &format!("oauth_associate_{name}_callback_auth_associate_{name}_callback_get"),
+                &format!("Oauth-Associate:{t}.Callback"),
+                &["auth"],
+                json!({"200": {"description": "Successful Response", "content": json_content(schema_ref("UserRead"))},
+                    "400": callback_bad.clone(), "422": validation_response(), "502": provider_down.clone()}),
+            );
+            associate_callback.insert("parameters".into(), callback_params.clone());
+            self.paths.insert(
+                format!("/auth/associate/{name}/callback"),
+                json!({"get": self.secured(associate_callback)}),
+            );
+        }
+    }
+}
