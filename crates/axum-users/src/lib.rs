@@ -17,6 +17,7 @@ mod error;
 mod extract;
 mod hooks;
 mod id;
+mod input;
 mod json;
 mod jwt;
 mod mail;

@@ -17,11 +17,11 @@ use serde_json::Value;
 use super::body::read_body;
 use super::body::read_json_body;
 use crate::error::ErrorCode;
+use crate::input::validate_email_value;
 use crate::json::json_response;
 use crate::manager::ManagerError;
 use crate::ratelimit::Scope;
 use crate::tokens::TokenKind;
-use crate::user::validate_email_value;
 use crate::validation::{RawBody, ValidationErrors, ValidationItem};
 use crate::{ApiError, AxumUsers, User};
 

@@ -9,9 +9,9 @@ use http::StatusCode;
 use super::body::read_body;
 use super::body::read_json_body;
 use crate::error::ErrorCode;
+use crate::input::parse_create;
 use crate::json::json_response;
 use crate::manager::ManagerError;
-use crate::user::parse_create;
 use crate::validation::RawBody;
 use crate::{ApiError, AxumUsers, User};
 
