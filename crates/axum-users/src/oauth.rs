@@ -98,7 +98,8 @@ struct Config {
 struct Inner {
     config: Config,
     discovered: OnceCell<Endpoints>,
-    keys: tokio::sync::RwLock<Option<jsonwebtoken::jwk::JwkSet>>,
+    /// The provider's keys, with when they were fetched.
+    keys: tokio::sync::RwLock<Option<(jsonwebtoken::jwk::JwkSet, std::time::Instant)>>,
     http: reqwest::Client,
 }
 
@@ -510,7 +511,9 @@ impl OAuthProvider {
             .id_token
             .as_deref()
             .ok_or_else(|| self.error("no id_token in the token response"))?;
-        let claims = self.verify_id_token(endpoints, id_token, nonce).await?;
+        let claims = self
+            .verify_id_token(endpoints, id_token, &tokens.access_token, nonce)
+            .await?;
         let account_id = claims
             .get("sub")
             .and_then(Value::as_str)
@@ -543,6 +546,7 @@ impl OAuthProvider {
         &self,
         endpoints: &Endpoints,
         id_token: &str,
+        access_token: &str,
         nonce: &str,
     ) -> Result<serde_json::Map<String, Value>, ProviderError> {
         use jsonwebtoken::{Algorithm, DecodingKey, Validation};
@@ -563,26 +567,7 @@ impl OAuthProvider {
         if !allowed.contains(&header.alg) {
             return Err(self.error(format!("id_token: algorithm {:?} refused", header.alg)));
         }
-        let jwks_uri = endpoints.jwks.clone().unwrap_or_default();
-        let mut key = None;
-        for refresh in [false, true] {
-            if refresh || self.inner.keys.read().await.is_none() {
-                let set: jsonwebtoken::jwk::JwkSet =
-                    serde_json::from_value(self.get_json(&jwks_uri, None).await?)
-                        .map_err(|e| self.error(format!("jwks: {e}")))?;
-                *self.inner.keys.write().await = Some(set);
-            }
-            let keys = self.inner.keys.read().await;
-            let found = keys.as_ref().and_then(|set| match &header.kid {
-                Some(kid) => set.find(kid).cloned(),
-                None => set.keys.first().cloned(),
-            });
-            if found.is_some() {
-                key = found;
-                break;
-            }
-        }
-        let key = key.ok_or_else(|| self.error("id_token: signed with an unknown key"))?;
+        let key = self.signing_key(endpoints, header.kid.as_deref()).await?;
         let key = DecodingKey::from_jwk(&key).map_err(|e| self.error(format!("jwk: {e}")))?;
         let mut validation = Validation::new(header.alg);
         validation.set_audience(&[&self.config().client_id]);
@@ -602,8 +587,89 @@ impl OAuthProvider {
         if claims.get("nonce").and_then(Value::as_str) != Some(nonce) {
             return Err(self.error("id_token: wrong nonce"));
         }
+        check_azp(&claims, &self.config().client_id).map_err(|e| self.error(e))?;
+        if let Some(claimed) = claims.get("at_hash") {
+            let expected = access_token_hash(header.alg, access_token);
+            if expected.as_deref() != claimed.as_str() {
+                return Err(self.error("id_token: at_hash is not the access token's"));
+            }
+        }
         Ok(claims)
     }
+
+    /// The key that signed an ID token. The key set is fetched once and kept; a `kid` it does
+    /// not hold (a rotation at the provider) fetches it again, at most once per
+    /// [`JWKS_REFETCH_INTERVAL`] whatever tokens arrive, so that forged `kid`s cannot make us
+    /// hammer the provider. A token without `kid` is accepted only from a provider with a
+    /// single key.
+    async fn signing_key(
+        &self,
+        endpoints: &Endpoints,
+        kid: Option<&str>,
+    ) -> Result<jsonwebtoken::jwk::Jwk, ProviderError> {
+        if let Some((set, _)) = &*self.inner.keys.read().await {
+            if let Some(key) = pick_key(set, kid) {
+                return Ok(key);
+            }
+        }
+        // One fetch at a time; whoever waited finds the fresh set.
+        let mut cached = self.inner.keys.write().await;
+        let stale = cached
+            .as_ref()
+            .is_none_or(|(_, fetched)| fetched.elapsed() >= JWKS_REFETCH_INTERVAL);
+        if stale {
+            let jwks_uri = endpoints.jwks.clone().unwrap_or_default();
+            let set: jsonwebtoken::jwk::JwkSet =
+                serde_json::from_value(self.get_json(&jwks_uri, None).await?)
+                    .map_err(|e| self.error(format!("jwks: {e}")))?;
+            *cached = Some((set, std::time::Instant::now()));
+        }
+        cached
+            .as_ref()
+            .and_then(|(set, _)| pick_key(set, kid))
+            .ok_or_else(|| self.error("id_token: signed with an unknown key"))
+    }
+}
+
+/// The shortest time between two fetches of a provider's key set.
+const JWKS_REFETCH_INTERVAL: Duration = Duration::from_secs(60);
+
+/// The key a token's `kid` names; without `kid`, the only key of a one-key set.
+fn pick_key(set: &jsonwebtoken::jwk::JwkSet, kid: Option<&str>) -> Option<jsonwebtoken::jwk::Jwk> {
+    match kid {
+        Some(kid) => set.find(kid).cloned(),
+        None if set.keys.len() == 1 => set.keys.first().cloned(),
+        None => None,
+    }
+}
+
+/// OpenID Connect Core 3.1.3.7: a token for several audiences names the one it was issued to
+/// in `azp`, and an `azp` must be this client.
+fn check_azp(claims: &serde_json::Map<String, Value>, client_id: &str) -> Result<(), String> {
+    let audiences = match claims.get("aud") {
+        Some(Value::Array(list)) => list.len(),
+        Some(_) => 1,
+        None => 0,
+    };
+    match claims.get("azp").and_then(Value::as_str) {
+        Some(azp) if azp != client_id => Err(format!("id_token: issued to another client ({azp})")),
+        None if audiences > 1 => Err("id_token: several audiences and no azp".into()),
+        _ => Ok(()),
+    }
+}
+
+/// OpenID Connect Core 3.1.3.6 / 3.2.2.9: `at_hash` is the left half of the access token's hash
+/// under the hash of the ID token's algorithm, base64url-encoded.
+fn access_token_hash(alg: jsonwebtoken::Algorithm, access_token: &str) -> Option<String> {
+    use jsonwebtoken::Algorithm::{EdDSA, ES256, ES384, PS256, PS384, PS512, RS256, RS384, RS512};
+    use sha2::Digest as _;
+    let digest = match alg {
+        RS256 | PS256 | ES256 => sha2::Sha256::digest(access_token).to_vec(),
+        RS384 | PS384 | ES384 => sha2::Sha384::digest(access_token).to_vec(),
+        RS512 | PS512 | EdDSA => sha2::Sha512::digest(access_token).to_vec(),
+        _ => return None,
+    };
+    Some(URL_SAFE_NO_PAD.encode(&digest[..digest.len() / 2]))
 }
 
 fn truthy(value: &Value) -> bool {
@@ -641,6 +707,59 @@ pub(crate) fn code_challenge(verifier: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn at_hash_is_the_left_half_of_the_access_tokens_hash() {
+        // OpenID Connect Core 1.0, appendix A.3 (RS256).
+        assert_eq!(
+            access_token_hash(
+                jsonwebtoken::Algorithm::RS256,
+                "jHkWEdUXMU1BwAsC4vtUsZwnNvTIxEl0z9K3vx5KF0Y"
+            )
+            .as_deref(),
+            Some("77QmUPtjPfzWtF2AnpK9RQ")
+        );
+        assert_eq!(access_token_hash(jsonwebtoken::Algorithm::HS256, "x"), None);
+    }
+
+    #[test]
+    fn azp_names_this_client_when_there_are_several_audiences() {
+        let claims = |v: Value| v.as_object().cloned().unwrap();
+        assert!(check_azp(&claims(serde_json::json!({"aud": "me"})), "me").is_ok());
+        assert!(check_azp(&claims(serde_json::json!({"aud": ["me"]})), "me").is_ok());
+        assert!(check_azp(
+            &claims(serde_json::json!({"aud": ["me", "you"], "azp": "me"})),
+            "me"
+        )
+        .is_ok());
+        assert_eq!(
+            check_azp(&claims(serde_json::json!({"aud": ["me", "you"]})), "me"),
+            Err("id_token: several audiences and no azp".into())
+        );
+        assert_eq!(
+            check_azp(
+                &claims(serde_json::json!({"aud": ["me", "you"], "azp": "you"})),
+                "me"
+            ),
+            Err("id_token: issued to another client (you)".into())
+        );
+    }
+
+    #[test]
+    fn a_token_without_kid_needs_a_single_key() {
+        let key = |kid: &str| serde_json::json!({"kty": "oct", "k": "c2VjcmV0", "kid": kid, "alg": "HS256"});
+        let one: jsonwebtoken::jwk::JwkSet =
+            serde_json::from_value(serde_json::json!({"keys": [key("a")]})).unwrap();
+        let two: jsonwebtoken::jwk::JwkSet =
+            serde_json::from_value(serde_json::json!({"keys": [key("a"), key("b")]})).unwrap();
+        assert!(pick_key(&one, None).is_some());
+        assert!(pick_key(&two, None).is_none());
+        assert_eq!(
+            pick_key(&two, Some("b")).and_then(|k| k.common.key_id),
+            Some("b".into())
+        );
+        assert!(pick_key(&two, Some("c")).is_none());
+    }
 
     #[test]
     fn pkce_challenge_is_rfc7636s_example() {

@@ -497,6 +497,45 @@ async fn a_forged_id_token_nonce_is_a_provider_error() {
         .is_none());
 }
 
+/// ID tokens wrong in one way each (OpenID Connect Core 3.1.3.7): refused, and nobody is
+/// created from them.
+#[tokio::test]
+async fn oidc_id_tokens_with_a_wrong_at_hash_or_azp_are_refused() {
+    let Some(mock) = mock_provider() else {
+        return;
+    };
+    let app = app(vec![oidc(&mock)], settings()).await;
+    for (twist, email) in [
+        ("bad-at-hash", "agravain@camelot.bt"),
+        ("other-azp", "gaheris@camelot.bt"),
+        ("several-audiences", "gareth@camelot.bt"),
+    ] {
+        let reply = sign_in(&app, &format!("acc-{twist}|{email}|true|{twist}")).await;
+        assert_eq!(detail(&reply), code(502, "OAUTH_PROVIDER_ERROR"), "{twist}");
+        assert!(
+            app.store.get_by_email(email).await.unwrap().is_none(),
+            "{twist}"
+        );
+    }
+}
+
+/// A provider with one key may leave `kid` out of the header.
+#[tokio::test]
+async fn oidc_id_token_without_kid_from_a_single_key_provider() {
+    let Some(mock) = mock_provider() else {
+        return;
+    };
+    let app = app(vec![oidc(&mock)], settings()).await;
+    let reply = sign_in(&app, "acc-nokid|lamorak@camelot.bt|true|no-kid").await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+    assert!(app
+        .store
+        .get_by_email("lamorak@camelot.bt")
+        .await
+        .unwrap()
+        .is_some());
+}
+
 #[tokio::test]
 async fn cookie_backend_and_redirect_after_login() {
     let Some(mock) = mock_provider() else {

@@ -4,7 +4,8 @@
 //
 // The account that "logs in" at the provider is chosen the way a person would pick one on its
 // login page: `login_hint=<sub>|<email>|<email_verified>[|<twist>]` on the authorization URL.
-// An empty e-mail leaves the claim out; the twist `bad-nonce` signs a wrong nonce.
+// An empty e-mail leaves the claim out; a twist makes the ID token wrong in one way: `bad-nonce`,
+// `bad-at-hash`, `other-azp`, `several-audiences` (and no azp), or `no-kid` (a header without kid).
 const { OAuth2Server } = await import(process.env.OAUTH2_MOCK_SERVER);
 
 const server = new OAuth2Server();
@@ -29,6 +30,13 @@ server.service.on('beforeTokenSigning', (token, req) => {
     token.payload.email_verified = account.verified;
   }
   if (account.twist === 'bad-nonce') token.payload.nonce = 'forged';
+  if (account.twist === 'bad-at-hash') token.payload.at_hash = 'AAAAAAAAAAAAAAAAAAAAAA';
+  if (account.twist === 'other-azp') {
+    token.payload.aud = [token.payload.aud, 'someone-else'];
+    token.payload.azp = 'someone-else';
+  }
+  if (account.twist === 'several-audiences') token.payload.aud = [token.payload.aud, 'someone-else'];
+  if (account.twist === 'no-kid') delete token.header.kid;
 });
 
 await server.start(0, '127.0.0.1');
