@@ -206,9 +206,7 @@ fn oauth(
     secret: &str,
 ) -> anyhow::Result<AxumUsersBuilder> {
     use axum_users::OAuthProvider;
-    let vars: std::collections::BTreeMap<String, String> = std::env::vars()
-        .filter(|(k, _)| k.starts_with("AXUM_USERS_OAUTH_"))
-        .collect();
+    let vars = &config.oauth;
     let mut providers = Vec::new();
     for key in vars.keys() {
         let Some(name) = key

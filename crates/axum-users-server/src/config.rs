@@ -11,6 +11,11 @@ use serde::{Deserialize, Serialize};
 #[derive(Clone, Serialize, Deserialize)]
 #[serde(default)]
 pub struct Config {
+    /// The `AXUM_USERS_OAUTH_*` variables, by name: each provider's settings are a family of
+    /// names (`AXUM_USERS_OAUTH_<NAME>_CLIENT_ID`, ...) that the configuration's fields cannot
+    /// list in advance. Read with the rest of the environment by [`Config::load`].
+    #[serde(skip)]
+    pub oauth: std::collections::BTreeMap<String, String>,
     pub bind: String,
     pub database_url: String,
     pub secret: Option<String>,
@@ -95,6 +100,7 @@ impl std::fmt::Debug for Config {
 impl Default for Config {
     fn default() -> Self {
         Self {
+            oauth: std::collections::BTreeMap::new(),
             bind: "127.0.0.1:8000".into(),
             database_url: "sqlite://axum-users.db".into(),
             secret: None,
@@ -189,10 +195,13 @@ impl Config {
             figment = figment.merge(Toml::file(file));
         }
         let env = Env::prefixed("AXUM_USERS_").ignore(&["CONFIG", "PASSWORD"]);
-        let config: Config = figment
+        let mut config: Config = figment
             .merge(env)
             .extract()
             .map_err(|e| anyhow::anyhow!("invalid configuration: {e}"))?;
+        config.oauth = std::env::vars()
+            .filter(|(name, _)| name.starts_with("AXUM_USERS_OAUTH_"))
+            .collect();
         config.check()?;
         Ok(config)
     }
