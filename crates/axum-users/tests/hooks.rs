@@ -5,10 +5,10 @@
 mod common;
 
 use axum_users::{
-    AxumUsers, Backend, BearerTransport, Email, HookContext, HookError, Hooks, JwtStrategy,
-    MailKind, MemoryMailer, RateLimits, SqliteStore, User, UserSchema,
+    AxumUsers, Email, HookContext, HookError, Hooks, MailKind, MemoryMailer, RateLimits,
+    SqliteStore, User, UserSchema,
 };
-use common::{fast_hasher, send_to, Reply, SECRET};
+use common::{fast_hasher, jwt_backend, send_to, Reply};
 use http::{Method, Request, StatusCode};
 use serde_json::{json, Map, Value};
 
@@ -72,11 +72,7 @@ async fn app() -> App {
         .mailer(mailer.clone())
         .password_hasher(fast_hasher())
         .rate_limits(RateLimits::off())
-        .backend(Backend::new(
-            "jwt",
-            BearerTransport::new("auth/jwt/login"),
-            JwtStrategy::new(SECRET, Some(3600)),
-        ))
+        .backend(jwt_backend())
         .build()
         .unwrap();
     App {

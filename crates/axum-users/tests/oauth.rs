@@ -17,9 +17,9 @@ use axum::Router;
 use axum_users::OAuthProvider;
 use axum_users::OAuthSettings;
 use axum_users::{AxumUsers, PasswordPolicy, SqliteStore, UserSchema};
-use axum_users::{Backend, BearerTransport, CookieTransport, JwtStrategy};
+use axum_users::{Backend, CookieTransport, JwtStrategy};
 use axum_users::{OAuthAccountStore, UserStore};
-use common::{fast_hasher, payload, send_to, Reply, SECRET};
+use common::{fast_hasher, jwt_backend, payload, send_to, Reply, SECRET};
 use http::{Method, Request, StatusCode};
 use mock::{mock_provider, MockProvider};
 use serde_json::json;
@@ -45,11 +45,7 @@ async fn app(providers: Vec<OAuthProvider>, settings: OAuthSettings) -> App {
         .hooks(hooks.clone())
         .password_hasher(fast_hasher())
         .password_policy(PasswordPolicy::permissive())
-        .backend(Backend::new(
-            "jwt",
-            BearerTransport::new("auth/jwt/login"),
-            JwtStrategy::new(SECRET, Some(3600)),
-        ))
+        .backend(jwt_backend())
         .backend(Backend::new(
             "cookie",
             CookieTransport::default().max_age(Some(3600)),
@@ -783,11 +779,7 @@ async fn associate_needs_a_verified_user_when_verification_is_required() {
         .rate_limits(axum_users::RateLimits::off())
         .password_hasher(fast_hasher())
         .requires_verification(true)
-        .backend(Backend::new(
-            "jwt",
-            BearerTransport::new("auth/jwt/login"),
-            JwtStrategy::new(SECRET, Some(3600)),
-        ))
+        .backend(jwt_backend())
         .oauth(store.clone(), settings())
         .oauth_provider(oidc(&mock))
         .build()

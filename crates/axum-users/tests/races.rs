@@ -10,8 +10,8 @@ use axum_users::RateLimits;
 use axum_users::UserCreate;
 use axum_users::{AccessTokenStore, UserPatch, UserStore};
 use axum_users::{AxumUsers, PasswordPolicy, SqliteStore, User, UserSchema};
-use axum_users::{Backend, BearerTransport, DatabaseStrategy, JwtStrategy};
-use common::{fast_hasher, send_to, urlencode, Reply, BCRYPT_GUINEVERE, SECRET};
+use axum_users::{Backend, BearerTransport, DatabaseStrategy};
+use common::{fast_hasher, jwt_backend, send_to, urlencode, Reply, BCRYPT_GUINEVERE};
 use http::{Method, Request, StatusCode};
 use serde_json::{json, Value};
 
@@ -39,11 +39,7 @@ fn app_with_sessions<S: Store>(store: S, sessions: Backend) -> App {
         .rate_limits(RateLimits::off())
         .password_hasher(fast_hasher())
         .password_policy(PasswordPolicy::new(3, 0))
-        .backend(Backend::new(
-            "jwt",
-            BearerTransport::new("auth/jwt/login"),
-            JwtStrategy::new(SECRET, Some(3600)),
-        ))
+        .backend(jwt_backend())
         .backend(sessions)
         .build()
         .unwrap();

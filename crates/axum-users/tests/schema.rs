@@ -4,11 +4,8 @@
 mod common;
 
 use axum::body::Body;
-use axum_users::{
-    AxumUsers, Backend, BearerTransport, CustomField, JwtStrategy, RateLimits, SqliteStore,
-    UserSchema,
-};
-use common::{fast_hasher, send_to, SECRET};
+use axum_users::{AxumUsers, CustomField, RateLimits, SqliteStore, UserSchema};
+use common::{fast_hasher, jwt_backend, send_to};
 use http::{Request, StatusCode};
 use serde_json::json;
 
@@ -41,11 +38,7 @@ async fn the_builder_takes_the_stores_schema() {
     let users = AxumUsers::builder(store().await)
         .password_hasher(fast_hasher())
         .rate_limits(RateLimits::off())
-        .backend(Backend::new(
-            "jwt",
-            BearerTransport::new("auth/jwt/login"),
-            JwtStrategy::new(SECRET, Some(3600)),
-        ))
+        .backend(jwt_backend())
         .build()
         .unwrap();
     let router = users.router();

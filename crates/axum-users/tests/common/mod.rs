@@ -164,6 +164,15 @@ pub fn fast_hasher() -> PasswordHasher {
     PasswordHasher::new(Argon2Params::new(1024, 1, 1)).unwrap()
 }
 
+/// The Bearer JWT backend most tests log in through (`/auth/jwt/login`, one-hour tokens).
+pub fn jwt_backend() -> Backend {
+    Backend::new(
+        "jwt",
+        BearerTransport::new("auth/jwt/login"),
+        JwtStrategy::new(SECRET, Some(3600)),
+    )
+}
+
 pub fn cookie_transport() -> CookieTransport {
     CookieTransport::default().max_age(Some(3600))
 }
@@ -189,11 +198,7 @@ impl Default for Options {
             verify_on_register: false,
             schema: UserSchema::new(),
             backends: vec![
-                Backend::new(
-                    "jwt",
-                    BearerTransport::new("auth/jwt/login"),
-                    JwtStrategy::new(SECRET, Some(3600)),
-                ),
+                jwt_backend(),
                 Backend::new(
                     "cookie",
                     cookie_transport(),
