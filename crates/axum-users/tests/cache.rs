@@ -33,6 +33,7 @@ async fn holds_no_more_users_than_its_capacity() {
     let emails: Vec<String> = (0..50).map(|i| format!("knight{i}@camelot.bt")).collect();
     let refs: Vec<&str> = emails.iter().map(String::as_str).collect();
     let (store, ids) = store_with(&refs).await;
+    settle(&store).await;
     let cached = CachingUserStore::new(store, 8, Duration::from_secs(60));
     for round in 0..3 {
         for (id, email) in ids.iter().zip(&emails) {
@@ -48,12 +49,16 @@ async fn holds_no_more_users_than_its_capacity() {
 async fn a_write_anywhere_is_seen_at_once() {
     let (store, ids) = store_with(&["gawain@camelot.bt"]).await;
     let cached = CachingUserStore::new(store.clone(), 100, Duration::from_secs(3600));
+    settle(&store).await;
     assert!(cached.get(ids[0]).await.unwrap().unwrap().is_active);
+    assert_eq!(cached.len(), 1);
 
     // Through the wrapper.
     let ban = UserPatch::default().is_active(false);
     cached.update(ids[0], &ban).await.unwrap().unwrap();
+    settle(&store).await;
     assert!(!cached.get(ids[0]).await.unwrap().unwrap().is_active);
+    assert_eq!(cached.len(), 1);
 
     // Past it, straight into the store (as another process would): the store's generation
     // moved, so the entry is not served.
@@ -63,6 +68,65 @@ async fn a_write_anywhere_is_seen_at_once() {
 
     store.delete(ids[0]).await.unwrap();
     assert!(cached.get(ids[0]).await.unwrap().is_none());
+}
+
+/// Two writes from past the wrapper within one tick of a filesystem's timestamps, the second
+/// the same length as the first (a restarted WAL is overwritten in place): on a filesystem or
+/// kernel with coarse timestamps neither the WAL's size nor its time moves between them. The
+/// test plays that filesystem by putting the WAL's time back after the second write; the entry
+/// read in between must not be served: here, a ban from another process (the CLI, a script)
+/// must not be missed. 20 rounds.
+#[tokio::test]
+async fn two_writes_in_one_timestamp_tick_are_both_seen() {
+    let (store, ids) = store_with(&["percival@camelot.bt"]).await;
+    let wal = std::path::PathBuf::from(format!("{}-wal", db_of(&store).await.display()));
+    let cached = CachingUserStore::new(store.clone(), 100, Duration::from_secs(3600));
+    for round in 0..20 {
+        sqlx::query("PRAGMA wal_checkpoint(RESTART)")
+            .execute(store.pool())
+            .await
+            .unwrap();
+        let unban = UserPatch::default().is_active(true);
+        store.update(ids[0], &unban).await.unwrap().unwrap();
+        let user = cached.get(ids[0]).await.unwrap().unwrap();
+        assert!(user.is_active, "round {round}");
+        let before = std::fs::metadata(&wal).unwrap();
+
+        let ban = UserPatch::default().is_active(false);
+        store.update(ids[0], &ban).await.unwrap().unwrap();
+        let after = std::fs::metadata(&wal).unwrap();
+        assert_eq!(after.len(), before.len(), "round {round}: the WAL grew");
+        let file = std::fs::File::options().write(true).open(&wal).unwrap();
+        file.set_modified(before.modified().unwrap()).unwrap();
+
+        let user = cached.get(ids[0]).await.unwrap().unwrap();
+        assert!(
+            !user.is_active,
+            "round {round}: a banned user was served as active"
+        );
+    }
+}
+
+/// Makes the store's files look last written three seconds ago, as if the store had been quiet
+/// that long: only then does it vouch for its generation (a file written within the last two
+/// seconds might be written again without its time moving).
+async fn settle(store: &SqliteStore) {
+    let db = db_of(store).await;
+    let wal = std::path::PathBuf::from(format!("{}-wal", db.display()));
+    let past = std::time::SystemTime::now() - Duration::from_secs(3);
+    for path in [db, wal] {
+        let file = std::fs::File::options().write(true).open(&path).unwrap();
+        file.set_modified(past).unwrap();
+    }
+}
+
+/// The database file of a store made by `store_with`.
+async fn db_of(store: &SqliteStore) -> std::path::PathBuf {
+    let row: (i64, String, String) = sqlx::query_as("PRAGMA database_list")
+        .fetch_one(store.pool())
+        .await
+        .unwrap();
+    std::path::PathBuf::from(row.2)
 }
 
 /// A store that cannot report its writes, counting its reads.

@@ -71,8 +71,9 @@ pub trait UserStore: Send + Sync {
         None
     }
     /// A value that changes whenever anyone (another process too) writes to the store, read
-    /// without a query; `None` (the default) when the store cannot tell, which keeps the user
-    /// cache off. The cache is trusted only while this value stays the same.
+    /// without a query; `None` (the default) when the store cannot tell, always or for the
+    /// moment, and the user cache then reads the store. The cache is trusted only while this
+    /// value stays the same.
     fn generation(&self) -> Option<u128> {
         None
     }

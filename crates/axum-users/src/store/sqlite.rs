@@ -273,23 +273,40 @@ impl SqliteStore {
     }
 }
 
+/// How long a file's modification time must be in the past before it proves that nothing was
+/// written since (see [`UserStore::generation`] for [`SqliteStore`]).
+const SETTLE: std::time::Duration = std::time::Duration::from_secs(2);
+
 impl UserStore for SqliteStore {
     /// Size and modification time of the database file and its WAL: every committed write, by
     /// this process or another (`create-superuser`, a script), changes one of them. Two `stat`
     /// calls, no query. `None` for in-memory databases and pools given to [`SqliteStore::new`].
+    ///
+    /// Also `None` while either file was modified less than two seconds ago: a filesystem's
+    /// timestamps have a granularity (a kernel tick, a second on some, two on FAT), and a second
+    /// write of the same length within it (a restarted WAL is overwritten in place) would move
+    /// neither. Once both files are older than that, any later write gets a later time. (Git's
+    /// "racily clean" index entries follow the same rule.)
     fn generation(&self) -> Option<u128> {
         let files = self.files.as_ref()?;
+        let now = std::time::SystemTime::now();
         let mut generation = 0u128;
         for file in files {
             let (len, modified) = match std::fs::metadata(file) {
-                Ok(meta) => (
-                    meta.len(),
-                    meta.modified()
-                        .ok()?
-                        .duration_since(std::time::UNIX_EPOCH)
-                        .ok()?
-                        .as_nanos(),
-                ),
+                Ok(meta) => {
+                    let modified = meta.modified().ok()?;
+                    // A time in the future (clock skew) is as unsure as a recent one.
+                    if now.duration_since(modified).ok()? < SETTLE {
+                        return None;
+                    }
+                    (
+                        meta.len(),
+                        modified
+                            .duration_since(std::time::UNIX_EPOCH)
+                            .ok()?
+                            .as_nanos(),
+                    )
+                }
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => (0, 0),
                 Err(_) => return None,
             };
