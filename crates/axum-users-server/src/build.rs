@@ -29,24 +29,23 @@ pub async fn open_store(config: &Config) -> anyhow::Result<Store> {
     let url = &config.database_url;
     let context = || format!("cannot open the database {}", redact_url(url));
     let store = if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-        let store = PostgresStore::connect(url, UserSchema::new())
-            .await
-            .with_context(context)?;
-        store
-            .migrate()
-            .await
-            .context("cannot migrate the database")?;
-        Store::Postgres(store)
+        Store::Postgres(
+            PostgresStore::connect(url, UserSchema::new())
+                .await
+                .with_context(context)?,
+        )
     } else {
-        let store = SqliteStore::connect(url, UserSchema::new())
-            .await
-            .with_context(context)?;
-        store
-            .migrate()
-            .await
-            .context("cannot migrate the database")?;
-        Store::Sqlite(store)
+        Store::Sqlite(
+            SqliteStore::connect(url, UserSchema::new())
+                .await
+                .with_context(context)?,
+        )
     };
+    let migrated = match &store {
+        Store::Postgres(store) => store.migrate().await,
+        Store::Sqlite(store) => store.migrate().await,
+    };
+    migrated.context("cannot migrate the database")?;
     Ok(store)
 }
 
