@@ -1,23 +1,62 @@
 //! Work that runs after the answer was sent: the lookups, tokens, hooks and e-mails of
 //! forgot-password and request-verify-token, and what hooks spawn. Tracked by tokio-util's
-//! `TaskTracker`, so that a shutdown (or a test) can wait until every started job has finished.
+//! `TaskTracker`, so that a shutdown (or a test) can wait until every started job has finished,
+//! and bounded: at most `limit` jobs at once, so that a flood of 202 answers (many clients, each
+//! within its rate limit) or a mail server that stopped answering (every message retrying)
+//! cannot grow the process without end. A job over the bound is dropped and logged.
 
 use std::future::Future;
 use std::sync::Arc;
 
+use tokio::sync::Semaphore;
 use tokio_util::task::TaskTracker;
 
-#[derive(Debug, Clone, Default)]
+/// Jobs at once by default: far above what a healthy mail server keeps waiting, far below what
+/// would strain memory (a job holds a user, a token and a message).
+pub(crate) const DEFAULT_LIMIT: usize = 1024;
+
+#[derive(Debug, Clone)]
 pub(crate) struct Background {
     tracker: TaskTracker,
     /// One waiter at a time: a waiter closes the tracker, waits and reopens it, and two that
     /// overlapped could reopen it under each other's wait.
     waiting: Arc<tokio::sync::Mutex<()>>,
+    /// A permit per running job.
+    slots: Arc<Semaphore>,
+    limit: usize,
+}
+
+impl Default for Background {
+    fn default() -> Self {
+        Self::new(DEFAULT_LIMIT)
+    }
 }
 
 impl Background {
+    /// At most `limit` jobs at once (at least one, at most what a semaphore can count).
+    pub(crate) fn new(limit: usize) -> Self {
+        let limit = limit.clamp(1, Semaphore::MAX_PERMITS);
+        Self {
+            tracker: TaskTracker::new(),
+            waiting: Arc::default(),
+            slots: Arc::new(Semaphore::new(limit)),
+            limit,
+        }
+    }
+
+    /// Starts `job`, or drops it (with a warning) when `limit` jobs are already running.
     pub(crate) fn spawn(&self, job: impl Future<Output = ()> + Send + 'static) {
-        self.tracker.spawn(job);
+        let Ok(slot) = self.slots.clone().try_acquire_owned() else {
+            tracing::warn!(
+                limit = self.limit,
+                "background queue full: a job (e-mail, hook) was dropped"
+            );
+            return;
+        };
+        self.tracker.spawn(async move {
+            job.await;
+            drop(slot);
+        });
     }
 
     /// Waits until every job spawned so far (and any they spawn meanwhile) has finished. Jobs

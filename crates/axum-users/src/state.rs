@@ -95,6 +95,7 @@ impl AxumUsers {
             reset_tokens: None,
             mail: MailSettings::default(),
             user_cache: None,
+            background_limit: crate::background::DEFAULT_LIMIT,
             allowed_origins: Vec::new(),
             limits: RateLimits::default(),
             body_timeout: DEFAULT_BODY_TIMEOUT,
@@ -333,6 +334,7 @@ pub struct AxumUsersBuilder {
     reset_tokens: Option<TokenSettings>,
     mail: MailSettings,
     user_cache: Option<(usize, std::time::Duration)>,
+    background_limit: usize,
     allowed_origins: Vec<String>,
     limits: RateLimits,
     body_timeout: std::time::Duration,
@@ -469,6 +471,18 @@ impl AxumUsersBuilder {
     #[must_use]
     pub fn user_cache(mut self, capacity: usize, ttl: std::time::Duration) -> Self {
         self.user_cache = Some((capacity, ttl));
+        self
+    }
+
+    /// How many jobs may run after their answers at once (default 1024): the token, hook and
+    /// e-mail (with its retries) of each forgot-password and request-verify-token, and what
+    /// hooks [`spawn`](crate::HookContext::spawn) or [`send_email`](crate::HookContext::send_email).
+    /// Over the bound a job is dropped with a warning in the log (the client already has its
+    /// 202), so that a flood of requests or a mail server that stopped answering cannot grow
+    /// the process without end.
+    #[must_use]
+    pub fn background_limit(mut self, jobs: usize) -> Self {
+        self.background_limit = jobs;
         self
     }
 
@@ -681,7 +695,7 @@ impl AxumUsersBuilder {
                     strategies: self.backends.iter().map(|b| b.strategy.clone()).collect(),
                     password_change_revokes_jwts: self.password_change_revokes_jwts,
                     mail: Arc::new(self.mail),
-                    background: Background::default(),
+                    background: Background::new(self.background_limit),
                 },
                 backends: self.backends,
                 requires_verification: self.requires_verification,

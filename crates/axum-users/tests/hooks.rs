@@ -246,3 +246,95 @@ async fn on_before_delete_decides_and_on_after_delete_does_not() {
         )
     );
 }
+
+/// Holds every forgot-password job in its hook until the test opens the gate, counting the jobs
+/// that reached it.
+#[derive(Clone)]
+struct Gated {
+    started: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    gate: std::sync::Arc<tokio::sync::Semaphore>,
+}
+
+impl Hooks for Gated {
+    async fn on_after_forgot_password(
+        &self,
+        _user: &User,
+        _token: &str,
+        _ctx: &HookContext<'_>,
+    ) -> Result<(), HookError> {
+        self.started
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        // Closed only by the test, after its last request: never an error here.
+        let _pass = self
+            .gate
+            .acquire()
+            .await
+            .map_err(|_| HookError::failed("gate closed"))?;
+        Ok(())
+    }
+}
+
+/// The work after 202 answers is bounded: with room for 3 jobs, 10 forgot-password requests
+/// while those 3 are held all answer 202, start no 4th job and leave no task behind; once
+/// the jobs finish there is room again.
+#[tokio::test]
+async fn the_background_queue_holds_no_more_jobs_than_its_limit() {
+    let store = SqliteStore::connect("sqlite::memory:", UserSchema::new())
+        .await
+        .unwrap();
+    store.migrate().await.unwrap();
+    let hooks = Gated {
+        started: std::sync::Arc::default(),
+        gate: std::sync::Arc::new(tokio::sync::Semaphore::new(0)),
+    };
+    let mailer = MemoryMailer::new();
+    let users = AxumUsers::builder(store.clone())
+        .hooks(hooks.clone())
+        .mailer(mailer.clone())
+        .password_hasher(fast_hasher())
+        .rate_limits(RateLimits::off())
+        .background_limit(3)
+        .backend(jwt_backend())
+        .build()
+        .unwrap();
+    let app = App {
+        router: users.router(),
+        users: users.clone(),
+        store,
+        mailer: mailer.clone(),
+    };
+    assert_eq!(
+        app.register("kay@camelot.bt").await.status,
+        StatusCode::CREATED
+    );
+    let body = json!({"email": "kay@camelot.bt"}).to_string();
+    for _ in 0..10 {
+        let reply = app
+            .call(Method::POST, "/auth/forgot-password", None, &body)
+            .await;
+        assert_eq!(reply.status, StatusCode::ACCEPTED);
+        assert_eq!(reply.json(), Value::Null);
+    }
+    // The three admitted jobs reach the hook; give any other (there must be none) the time to.
+    for _ in 0..100 {
+        if hooks.started.load(std::sync::atomic::Ordering::SeqCst) == 3 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    assert_eq!(hooks.started.load(std::sync::atomic::Ordering::SeqCst), 3);
+
+    hooks.gate.add_permits(1000);
+    users.wait_background().await;
+    assert_eq!(mailer.take().len(), 3, "one reset e-mail per admitted job");
+
+    // Room again.
+    let reply = app
+        .call(Method::POST, "/auth/forgot-password", None, &body)
+        .await;
+    assert_eq!(reply.status, StatusCode::ACCEPTED);
+    users.wait_background().await;
+    assert_eq!(hooks.started.load(std::sync::atomic::Ordering::SeqCst), 4);
+    assert_eq!(mailer.take().len(), 1);
+}
