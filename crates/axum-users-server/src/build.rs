@@ -29,17 +29,21 @@ pub async fn open_store(config: &Config) -> anyhow::Result<Store> {
     let url = &config.database_url;
     let context = || format!("cannot open the database {}", redact_url(url));
     let store = if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-        Store::Postgres(
-            PostgresStore::connect(url, UserSchema::new())
-                .await
-                .with_context(context)?,
-        )
+        let store = PostgresStore::connect(url, UserSchema::new())
+            .await
+            .with_context(context)?;
+        Store::Postgres(match config.id_kind()? {
+            Some(kind) => store.with_id_kind(kind),
+            None => store,
+        })
     } else {
-        Store::Sqlite(
-            SqliteStore::connect(url, UserSchema::new())
-                .await
-                .with_context(context)?,
-        )
+        let store = SqliteStore::connect(url, UserSchema::new())
+            .await
+            .with_context(context)?;
+        Store::Sqlite(match config.id_kind()? {
+            Some(kind) => store.with_id_kind(kind),
+            None => store,
+        })
     };
     let migrated = match &store {
         Store::Postgres(store) => store.migrate().await,

@@ -18,6 +18,9 @@ pub struct Config {
     pub oauth: std::collections::BTreeMap<String, String>,
     pub bind: String,
     pub database_url: String,
+    /// `uuid` or `integer` (FastAPI Users' `IntegerIDMixin`): the ids of a new database's
+    /// tables. Unset: the existing tables' kind, UUIDs for a new database.
+    pub id_type: Option<String>,
     pub secret: Option<String>,
     pub previous_secrets: String,
     pub token_lifetime: u64,
@@ -103,6 +106,7 @@ impl Default for Config {
             oauth: std::collections::BTreeMap::new(),
             bind: "127.0.0.1:8000".into(),
             database_url: "sqlite://axum-users.db".into(),
+            id_type: None,
             secret: None,
             previous_secrets: String::new(),
             token_lifetime: 3600,
@@ -206,6 +210,23 @@ impl Config {
         Ok(config)
     }
 
+    /// The kind of ids asked for, if any.
+    pub fn id_kind(&self) -> anyhow::Result<Option<axum_users::IdKind>> {
+        match self
+            .id_type
+            .as_deref()
+            .map(str::to_ascii_lowercase)
+            .as_deref()
+        {
+            None => Ok(None),
+            Some("uuid") => Ok(Some(axum_users::IdKind::Uuid)),
+            Some("integer" | "int") => Ok(Some(axum_users::IdKind::Integer)),
+            Some(other) => bail!(
+                "invalid configuration: AXUM_USERS_ID_TYPE must be uuid or integer (got {other:?})"
+            ),
+        }
+    }
+
     fn check(&self) -> anyhow::Result<()> {
         let url = &self.database_url;
         if !["sqlite:", "postgres://", "postgresql://"]
@@ -217,6 +238,7 @@ impl Config {
                 redact_url(url)
             );
         }
+        self.id_kind()?;
         let names = self.backend_names();
         if names.is_empty() {
             bail!("invalid configuration: AXUM_USERS_BACKENDS names no backend");

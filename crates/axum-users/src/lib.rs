@@ -44,6 +44,7 @@ pub use email::{email_key, normalize_email, InvalidEmail};
 pub use error::{ApiError, ErrorCode, UPDATE_USER_BAD_CURRENT_PASSWORD};
 pub use extract::{CurrentUser, OptionalUser, Superuser, VerifiedSuperuser, VerifiedUser};
 pub use hooks::{HookContext, HookError, Hooks, InvalidPassword, NoHooks};
+pub use id::{IdKind, UserId};
 pub use json::json_response;
 pub use jwt::{JwtError, JwtKeyError, JwtKeys};
 pub use mail::{

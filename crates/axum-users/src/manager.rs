@@ -4,12 +4,10 @@
 use std::sync::Arc;
 
 use http::request::Parts;
-use uuid::Uuid;
 
 use crate::background::Background;
 use crate::hooks::Hooks as _;
 use crate::hooks::{log_after, DynHooks, HookContext, HookError};
-use crate::id::parse_id;
 use crate::mail::MailSettings;
 use crate::password::{PasswordError, PasswordHasher, Verified};
 use crate::store::UserStore as _;
@@ -163,8 +161,18 @@ impl UserManager {
         &self.hasher
     }
 
+    /// The kind of ids the store holds.
+    pub fn id_kind(&self) -> crate::IdKind {
+        self.store.id_kind()
+    }
+
+    /// Parses an id as the store's kind of ids does (FastAPI Users' `parse_id`).
+    pub fn parse_id(&self, value: &str) -> Option<crate::UserId> {
+        self.store.id_kind().parse(value)
+    }
+
     /// The user with this id.
-    pub async fn get(&self, id: Uuid) -> Result<Option<User>, ManagerError> {
+    pub async fn get(&self, id: crate::UserId) -> Result<Option<User>, ManagerError> {
         Ok(self.store.get(id).await?)
     }
 
@@ -222,7 +230,7 @@ impl UserManager {
             user.is_verified = flag("is_verified", false);
         }
         // The unique index settles a race between two registrations of one e-mail.
-        self.store.create(&user).await?;
+        user.id = self.store.create(&user).await?;
         self.registered(&user, request).await;
         Ok(user)
     }
@@ -243,7 +251,7 @@ impl UserManager {
             user.fields
                 .insert(field.name.clone(), serde_json::Value::Null);
         }
-        self.store.create(&user).await?;
+        user.id = self.store.create(&user).await?;
         Ok(user)
     }
 
@@ -385,7 +393,7 @@ impl UserManager {
     /// Revokes every database and Redis token of a user (JWTs cannot be revoked). Done on
     /// deactivation, deletion and any password change; beyond FastAPI Users, which leaves them
     /// valid.
-    pub async fn revoke_tokens(&self, user_id: Uuid) -> Result<(), ManagerError> {
+    pub async fn revoke_tokens(&self, user_id: crate::UserId) -> Result<(), ManagerError> {
         for strategy in &self.strategies {
             strategy.revoke_user(user_id).await?;
         }
@@ -457,7 +465,7 @@ impl UserManager {
             .get_by_email(email)
             .await?
             .ok_or(ManagerError::InvalidToken)?;
-        if parse_id(sub) != Some(user.id) {
+        if self.parse_id(sub) != Some(user.id) {
             return Err(ManagerError::InvalidToken);
         }
         if user.is_verified {
@@ -530,7 +538,7 @@ impl UserManager {
         let (Some(sub), Some(fingerprint)) = (text("sub"), text("password_fgpt")) else {
             return Err(ManagerError::InvalidToken);
         };
-        let id = parse_id(sub).ok_or(ManagerError::InvalidToken)?;
+        let id = self.parse_id(sub).ok_or(ManagerError::InvalidToken)?;
         let user = self
             .store
             .get(id)

@@ -215,7 +215,7 @@ impl RateLimits {
     pub(crate) async fn check_user(
         &self,
         scope: Scope,
-        user: uuid::Uuid,
+        user: crate::UserId,
     ) -> Result<(), LimitError> {
         match self.limit(scope) {
             Some(limit) => self.count(scope, &user.to_string(), limit).await,

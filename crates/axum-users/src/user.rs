@@ -6,16 +6,14 @@
 // does not matter.
 #![allow(clippy::result_large_err)]
 
-use serde_json::{json, Map, Value};
-use uuid::Uuid;
-
 use crate::validation::ValidationItem;
+use serde_json::{json, Map, Value};
 
 /// A stored user. `Debug` never shows the password hash.
 #[derive(Clone, PartialEq)]
 pub struct User {
-    /// UUID v4, canonical lower-case text on the wire and in SQLite.
-    pub id: Uuid,
+    /// The id: a UUID v4, or an integer in a store of [integer ids](crate::IdKind::Integer).
+    pub id: crate::UserId,
     /// The normalised e-mail address (domain lower-cased, local part as typed).
     pub email: String,
     /// A PHC string (argon2id for new hashes; bcrypt accepted).
@@ -50,10 +48,11 @@ impl std::fmt::Debug for User {
 }
 
 impl User {
-    /// A new active, unverified, non-superuser user with a fresh UUID v4.
+    /// A new active, unverified, non-superuser user with a fresh UUID v4 (a store of
+    /// integer ids assigns its own on [`create`](crate::UserStore::create)).
     pub fn new(email: impl Into<String>, hashed_password: impl Into<String>) -> Self {
         Self {
-            id: Uuid::new_v4(),
+            id: crate::UserId::new_uuid(),
             email: email.into(),
             hashed_password: hashed_password.into(),
             is_active: true,
@@ -74,7 +73,7 @@ impl User {
     /// ```
     pub fn to_read(&self) -> Value {
         let mut map = Map::with_capacity(5 + self.fields.len());
-        map.insert("id".into(), Value::from(self.id.to_string()));
+        map.insert("id".into(), Value::from(self.id));
         map.insert("email".into(), Value::from(self.email.clone()));
         map.insert("is_active".into(), Value::from(self.is_active));
         map.insert("is_superuser".into(), Value::from(self.is_superuser));

@@ -535,7 +535,7 @@ const FASTAPI_USERS_RESET: &str = "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIi
 async fn with_galahad() -> TestApp {
     let app = app().await;
     let mut galahad = User::new("galahad@camelot.bt", BCRYPT_GUINEVERE);
-    galahad.id = "6f5a2f39-2f5b-4e0e-9a59-2f1c0c3b1e77".parse().unwrap();
+    galahad.id = axum_users::UserId::Uuid("6f5a2f39-2f5b-4e0e-9a59-2f1c0c3b1e77".parse().unwrap());
     app.store.create(&galahad).await.unwrap();
     app
 }

@@ -13,7 +13,7 @@ const HASH: &str = "$argon2id$v=19$m=1024,t=1,p=1$c2FsdHNhbHQ$aGFzaA";
 
 /// A store in a file of its own: a SQLite file reports its writes (an in-memory one does not,
 /// and is then never cached).
-async fn store_with(emails: &[&str]) -> (SqliteStore, Vec<Uuid>) {
+async fn store_with(emails: &[&str]) -> (SqliteStore, Vec<axum_users::UserId>) {
     let dir = std::env::temp_dir().join(format!("axum-users-cache-{}", Uuid::new_v4()));
     std::fs::create_dir_all(&dir).unwrap();
     let url = format!("sqlite://{}?mode=rwc", dir.join("users.db").display());
@@ -137,21 +137,25 @@ struct Blind {
 }
 
 impl UserStore for Blind {
-    async fn get(&self, _id: Uuid) -> Result<Option<User>, StoreError> {
+    async fn get(&self, _id: axum_users::UserId) -> Result<Option<User>, StoreError> {
         self.reads.fetch_add(1, Ordering::Relaxed);
         Ok(self.user.lock().unwrap().clone())
     }
     async fn get_by_email(&self, _email: &str) -> Result<Option<User>, StoreError> {
         Ok(None)
     }
-    async fn create(&self, user: &User) -> Result<(), StoreError> {
+    async fn create(&self, user: &User) -> Result<axum_users::UserId, StoreError> {
         *self.user.lock().unwrap() = Some(user.clone());
-        Ok(())
+        Ok(user.id)
     }
-    async fn update(&self, _id: Uuid, _patch: &UserPatch) -> Result<Option<User>, StoreError> {
+    async fn update(
+        &self,
+        _id: axum_users::UserId,
+        _patch: &UserPatch,
+    ) -> Result<Option<User>, StoreError> {
         Ok(None)
     }
-    async fn delete(&self, _id: Uuid) -> Result<(), StoreError> {
+    async fn delete(&self, _id: axum_users::UserId) -> Result<(), StoreError> {
         Ok(())
     }
 }

@@ -210,7 +210,10 @@ fn allowed_origins_must_be_origins() {
 struct NoStore;
 
 impl axum_users::UserStore for NoStore {
-    async fn get(&self, _: uuid::Uuid) -> Result<Option<axum_users::User>, axum_users::StoreError> {
+    async fn get(
+        &self,
+        _: axum_users::UserId,
+    ) -> Result<Option<axum_users::User>, axum_users::StoreError> {
         Ok(None)
     }
     async fn get_by_email(
@@ -219,17 +222,20 @@ impl axum_users::UserStore for NoStore {
     ) -> Result<Option<axum_users::User>, axum_users::StoreError> {
         Ok(None)
     }
-    async fn create(&self, _: &axum_users::User) -> Result<(), axum_users::StoreError> {
-        Ok(())
+    async fn create(
+        &self,
+        user: &axum_users::User,
+    ) -> Result<axum_users::UserId, axum_users::StoreError> {
+        Ok(user.id)
     }
     async fn update(
         &self,
-        _: uuid::Uuid,
+        _: axum_users::UserId,
         _: &axum_users::UserPatch,
     ) -> Result<Option<axum_users::User>, axum_users::StoreError> {
         Ok(None)
     }
-    async fn delete(&self, _: uuid::Uuid) -> Result<(), axum_users::StoreError> {
+    async fn delete(&self, _: axum_users::UserId) -> Result<(), axum_users::StoreError> {
         Ok(())
     }
 }

@@ -517,9 +517,9 @@ impl Legacy for axum_users::PostgresStore {
     async fn insert_without_key(&self, user: &User) {
         sqlx::query(
             "INSERT INTO \"user\" (id, email, hashed_password, is_active, is_superuser, \
-             is_verified) VALUES ($1, $2, $3, true, false, false)",
+             is_verified) VALUES ($1::uuid, $2, $3, true, false, false)",
         )
-        .bind(user.id)
+        .bind(user.id.to_string())
         .bind(&user.email)
         .bind(&user.hashed_password)
         .execute(self.pool())

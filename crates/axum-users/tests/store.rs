@@ -8,7 +8,6 @@ mod common;
 
 use std::time::Duration;
 
-use axum::body::Body;
 use axum::Router;
 use axum_users::{
     AccessTokenStore, ExpiredDeletion, OAuthAccount, OAuthAccountStore, StoreError, UserPatch,
@@ -18,8 +17,8 @@ use axum_users::{
     AxumUsers, AxumUsersBuilder, CustomField, PasswordPolicy, SqliteStore, User, UserSchema,
 };
 use axum_users::{Backend, BearerTransport, DatabaseStrategy, JwtStrategy};
-use common::{fast_hasher, send_to, Reply};
-use http::{Method, Request, StatusCode};
+use common::{call, fast_hasher};
+use http::{Method, StatusCode};
 use serde_json::{json, Value};
 use uuid::Uuid;
 
@@ -64,7 +63,10 @@ async fn crud<S: Store>(store: S) {
     let mut arthur = user("King.Arthur@camelot.bt");
     store.create(&arthur).await.unwrap();
     assert_eq!(store.get(arthur.id).await.unwrap(), Some(arthur.clone()));
-    assert_eq!(store.get(Uuid::new_v4()).await.unwrap(), None);
+    assert_eq!(
+        store.get(axum_users::UserId::new_uuid()).await.unwrap(),
+        None
+    );
     for lookup in [
         "king.arthur@camelot.bt",
         "KING.ARTHUR@CAMELOT.BT",
@@ -230,29 +232,6 @@ fn app<S: Store>(store: S) -> (AxumUsers, Router) {
         .unwrap();
     let router = users.router();
     (users, router)
-}
-
-async fn call(
-    router: &Router,
-    method: Method,
-    uri: &str,
-    token: Option<&str>,
-    body: &str,
-) -> Reply {
-    let mut request = Request::builder().method(method).uri(uri);
-    if let Some(token) = token {
-        request = request.header("authorization", format!("Bearer {token}"));
-    }
-    let content_type = if uri.ends_with("/login") {
-        "application/x-www-form-urlencoded"
-    } else {
-        "application/json"
-    };
-    let request = request
-        .header("content-type", content_type)
-        .body(Body::from(body.to_owned()))
-        .unwrap();
-    send_to(router, request).await
 }
 
 async fn registration_race<S: Store>(store: S) {
@@ -467,7 +446,8 @@ async fn logout_everywhere_over_http<S: Store>(store: S) {
     )
     .await;
     assert_eq!(reply.status, StatusCode::CREATED);
-    let id = Uuid::parse_str(reply.json()["id"].as_str().unwrap()).unwrap();
+    let id =
+        axum_users::UserId::Uuid(Uuid::parse_str(reply.json()["id"].as_str().unwrap()).unwrap());
     let login = |backend: &'static str, password: &'static str| {
         let router = router.clone();
         async move {
@@ -579,7 +559,7 @@ async fn oauth_accounts_link_once<S: Store>(store: S) {
     store.create(&galahad).await.unwrap();
     store.create(&mordred).await.unwrap();
     let mut link = OAuthAccount {
-        id: Uuid::new_v4(),
+        id: axum_users::UserId::new_uuid(),
         oauth_name: "google".into(),
         access_token: "ya29.first".into(),
         expires_at: Some(1_795_859_326),
@@ -607,7 +587,7 @@ async fn oauth_accounts_link_once<S: Store>(store: S) {
 
     // The same provider account cannot be linked again, to anyone.
     let again = OAuthAccount {
-        id: Uuid::new_v4(),
+        id: axum_users::UserId::new_uuid(),
         ..link.clone()
     };
     for owner in [mordred.id, galahad.id] {
@@ -618,7 +598,7 @@ async fn oauth_accounts_link_once<S: Store>(store: S) {
     }
     // Another provider with the same account id is another account.
     let github = OAuthAccount {
-        id: Uuid::new_v4(),
+        id: axum_users::UserId::new_uuid(),
         oauth_name: "github".into(),
         expires_at: None,
         refresh_token: None,
@@ -726,7 +706,7 @@ mod pg {
              VALUES ($1, $2, 'google', 'at', '42', 'king.arthur@camelot.bt')",
         )
         .bind(uuid::Uuid::new_v4())
-        .bind(user.id)
+        .bind(user.id.to_string().parse::<uuid::Uuid>().unwrap())
         .execute(pool)
         .await
         .unwrap();

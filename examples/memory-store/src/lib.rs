@@ -10,14 +10,13 @@ use std::time::{Duration, Instant};
 use axum::Router;
 use axum_users::{
     email_key, AccessTokenStore, AxumUsers, Backend, BearerTransport, ConfigError,
-    DatabaseStrategy, StoreError, User, UserPatch, UserStore,
+    DatabaseStrategy, StoreError, User, UserId, UserPatch, UserStore,
 };
-use uuid::Uuid;
 
 #[derive(Default)]
 struct Tables {
-    users: HashMap<Uuid, User>,
-    tokens: HashMap<String, (Uuid, Instant)>,
+    users: HashMap<UserId, User>,
+    tokens: HashMap<String, (UserId, Instant)>,
 }
 
 /// Users and tokens in memory. Cheap to clone (one `Arc`).
@@ -35,7 +34,7 @@ impl MemoryStore {
 }
 
 impl UserStore for MemoryStore {
-    async fn get(&self, id: Uuid) -> Result<Option<User>, StoreError> {
+    async fn get(&self, id: UserId) -> Result<Option<User>, StoreError> {
         Ok(self.tables().users.get(&id).cloned())
     }
 
@@ -49,17 +48,17 @@ impl UserStore for MemoryStore {
             .cloned())
     }
 
-    async fn create(&self, user: &User) -> Result<(), StoreError> {
+    async fn create(&self, user: &User) -> Result<UserId, StoreError> {
         let mut tables = self.tables();
         let key = email_key(&user.email);
         if tables.users.values().any(|u| email_key(&u.email) == key) {
             return Err(StoreError::Conflict);
         }
         tables.users.insert(user.id, user.clone());
-        Ok(())
+        Ok(user.id)
     }
 
-    async fn update(&self, id: Uuid, patch: &UserPatch) -> Result<Option<User>, StoreError> {
+    async fn update(&self, id: UserId, patch: &UserPatch) -> Result<Option<User>, StoreError> {
         let mut tables = self.tables();
         let Some(updated) = tables.users.get(&id).and_then(|user| patch.apply_to(user)) else {
             return Ok(None);
@@ -78,7 +77,7 @@ impl UserStore for MemoryStore {
         Ok(Some(updated))
     }
 
-    async fn delete(&self, id: Uuid) -> Result<(), StoreError> {
+    async fn delete(&self, id: UserId) -> Result<(), StoreError> {
         let mut tables = self.tables();
         tables.users.remove(&id);
         tables.tokens.retain(|_, (user, _)| *user != id);
@@ -87,7 +86,7 @@ impl UserStore for MemoryStore {
 }
 
 impl AccessTokenStore for MemoryStore {
-    async fn create_token(&self, token: &str, user_id: Uuid) -> Result<(), StoreError> {
+    async fn create_token(&self, token: &str, user_id: UserId) -> Result<(), StoreError> {
         let mut tables = self.tables();
         tables
             .tokens
@@ -99,7 +98,7 @@ impl AccessTokenStore for MemoryStore {
         &self,
         token: &str,
         max_age: Option<Duration>,
-    ) -> Result<Option<Uuid>, StoreError> {
+    ) -> Result<Option<UserId>, StoreError> {
         let tables = self.tables();
         Ok(tables
             .tokens
@@ -113,7 +112,7 @@ impl AccessTokenStore for MemoryStore {
         Ok(())
     }
 
-    async fn delete_user_tokens(&self, user_id: Uuid) -> Result<u64, StoreError> {
+    async fn delete_user_tokens(&self, user_id: UserId) -> Result<u64, StoreError> {
         let mut tables = self.tables();
         let before = tables.tokens.len();
         tables.tokens.retain(|_, (user, _)| *user != user_id);

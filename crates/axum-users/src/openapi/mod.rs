@@ -101,8 +101,13 @@ impl AxumUsers {
 
     fn user_schemas(&self, schemas: &mut Map<String, Value>) {
         let nullable_bool = |t: &str, default: bool| json!({"anyOf": [{"type": "boolean"}, {"type": "null"}], "title": t, "default": default});
+        // FastAPI Users' `UserRead` with `id: UUID4` or, for `IntegerIDMixin`, `id: int`.
+        let id = match self.manager().id_kind() {
+            crate::IdKind::Integer => json!({"type": "integer", "title": "Id"}),
+            _ => json!({"type": "string", "format": "uuid", "title": "Id"}),
+        };
         let mut read = json!({
-            "id": {"type": "string", "format": "uuid", "title": "Id"},
+            "id": id,
             "email": {"type": "string", "format": "email", "title": "Email"},
             "is_active": {"type": "boolean", "title": "Is Active", "default": true},
             "is_superuser": {"type": "boolean", "title": "Is Superuser", "default": false},

@@ -19,7 +19,6 @@ use axum::Router;
 use http::request::Parts;
 use http::{header, HeaderValue, StatusCode};
 use serde_json::{json, Map, Value};
-use uuid::Uuid;
 
 use crate::error::ErrorCode;
 use crate::json::json_response;
@@ -32,7 +31,7 @@ use crate::oauth::{
 };
 use crate::store::{OAuthAccount, OAuthAccountStore as _, StoreError};
 use crate::transport::cookie_value;
-use crate::{ApiError, AxumUsers, User};
+use crate::{ApiError, AxumUsers, User, UserId};
 
 impl AxumUsers {
     /// `GET /authorize` and `GET /callback` for `provider`, signing in through the configured
@@ -87,7 +86,7 @@ impl AxumUsers {
     }
 
     /// The provider accounts linked to a user (tokens included: never send them to a client).
-    pub async fn oauth_accounts(&self, user_id: Uuid) -> Result<Vec<OAuthAccount>, ApiError> {
+    pub async fn oauth_accounts(&self, user_id: UserId) -> Result<Vec<OAuthAccount>, ApiError> {
         Ok(config(self)?.store.oauth_accounts(user_id).await?)
     }
 
@@ -318,7 +317,7 @@ async fn exchange(
     })
 }
 
-fn link(provider: &str, callback: &Callback, id: Uuid) -> OAuthAccount {
+fn link(provider: &str, callback: &Callback, id: UserId) -> OAuthAccount {
     OAuthAccount {
         id,
         oauth_name: provider.to_owned(),
@@ -438,11 +437,11 @@ async fn add_link(
     config: &OAuthConfig,
     provider: &str,
     callback: &Callback,
-    user_id: Uuid,
+    user_id: UserId,
 ) -> Result<(), ApiError> {
     match config
         .store
-        .add_oauth_account(user_id, &link(provider, callback, Uuid::new_v4()))
+        .add_oauth_account(user_id, &link(provider, callback, UserId::new_uuid()))
         .await
     {
         Ok(()) => Ok(()),

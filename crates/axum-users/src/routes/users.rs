@@ -11,7 +11,6 @@ use http::{Method, StatusCode};
 use super::body::read_body;
 use super::body::read_json_body;
 use crate::error::ErrorCode;
-use crate::id::parse_id;
 use crate::input::parse_update;
 use crate::json::json_response;
 use crate::manager::ManagerError;
@@ -56,7 +55,7 @@ impl AxumUsers {
     }
 
     async fn user_or_404(&self, id: Option<&str>) -> Result<User, ApiError> {
-        let Some(id) = id.and_then(parse_id) else {
+        let Some(id) = id.and_then(|id| self.manager().parse_id(id)) else {
             return Err(ApiError::NOT_FOUND);
         };
         self.manager().get(id).await?.ok_or(ApiError::NOT_FOUND)

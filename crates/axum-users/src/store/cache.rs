@@ -3,7 +3,7 @@
 
 use std::time::{Duration, Instant};
 
-use uuid::Uuid;
+use crate::UserId;
 
 use super::{
     AccessTokenStore, ExpiredDeletion, OAuthAccount, OAuthAccountStore, StoreError, UserPatch,
@@ -32,7 +32,7 @@ use crate::User;
 /// ```
 pub struct CachingUserStore<S> {
     inner: S,
-    entries: quick_cache::sync::Cache<Uuid, (User, Instant, u128)>,
+    entries: quick_cache::sync::Cache<UserId, (User, Instant, u128)>,
     ttl: Duration,
 }
 
@@ -70,13 +70,13 @@ impl<S: UserStore> CachingUserStore<S> {
         &self.inner
     }
 
-    fn forget(&self, id: Uuid) {
+    fn forget(&self, id: UserId) {
         self.entries.remove(&id);
     }
 }
 
 impl<S: UserStore> UserStore for CachingUserStore<S> {
-    async fn get(&self, id: Uuid) -> Result<Option<User>, StoreError> {
+    async fn get(&self, id: UserId) -> Result<Option<User>, StoreError> {
         // Read before the row: a write that lands in between changes it, and the entry made
         // from the older row is then never served.
         let Some(generation) = self.inner.generation() else {
@@ -101,17 +101,17 @@ impl<S: UserStore> UserStore for CachingUserStore<S> {
         self.inner.get_by_email(email).await
     }
 
-    async fn create(&self, user: &User) -> Result<(), StoreError> {
+    async fn create(&self, user: &User) -> Result<UserId, StoreError> {
         self.inner.create(user).await
     }
 
-    async fn update(&self, id: Uuid, patch: &UserPatch) -> Result<Option<User>, StoreError> {
+    async fn update(&self, id: UserId, patch: &UserPatch) -> Result<Option<User>, StoreError> {
         let written = self.inner.update(id, patch).await;
         self.forget(id);
         written
     }
 
-    async fn delete(&self, id: Uuid) -> Result<(), StoreError> {
+    async fn delete(&self, id: UserId) -> Result<(), StoreError> {
         let deleted = self.inner.delete(id).await;
         self.forget(id);
         deleted
@@ -121,26 +121,30 @@ impl<S: UserStore> UserStore for CachingUserStore<S> {
         self.inner.schema()
     }
 
+    fn id_kind(&self) -> crate::IdKind {
+        self.inner.id_kind()
+    }
+
     fn generation(&self) -> Option<u128> {
         self.inner.generation()
     }
 }
 
 impl<S: AccessTokenStore> AccessTokenStore for CachingUserStore<S> {
-    async fn create_token(&self, token: &str, user_id: Uuid) -> Result<(), StoreError> {
+    async fn create_token(&self, token: &str, user_id: UserId) -> Result<(), StoreError> {
         self.inner.create_token(token, user_id).await
     }
     async fn get_token(
         &self,
         token: &str,
         max_age: Option<Duration>,
-    ) -> Result<Option<Uuid>, StoreError> {
+    ) -> Result<Option<UserId>, StoreError> {
         self.inner.get_token(token, max_age).await
     }
     async fn delete_token(&self, token: &str) -> Result<(), StoreError> {
         self.inner.delete_token(token).await
     }
-    async fn delete_user_tokens(&self, user_id: Uuid) -> Result<u64, StoreError> {
+    async fn delete_user_tokens(&self, user_id: UserId) -> Result<u64, StoreError> {
         self.inner.delete_user_tokens(user_id).await
     }
 }
@@ -163,7 +167,7 @@ impl<S: OAuthAccountStore> OAuthAccountStore for CachingUserStore<S> {
     }
     async fn add_oauth_account(
         &self,
-        user_id: Uuid,
+        user_id: UserId,
         account: &OAuthAccount,
     ) -> Result<(), StoreError> {
         self.inner.add_oauth_account(user_id, account).await
@@ -171,7 +175,7 @@ impl<S: OAuthAccountStore> OAuthAccountStore for CachingUserStore<S> {
     async fn update_oauth_account(&self, account: &OAuthAccount) -> Result<(), StoreError> {
         self.inner.update_oauth_account(account).await
     }
-    async fn oauth_accounts(&self, user_id: Uuid) -> Result<Vec<OAuthAccount>, StoreError> {
+    async fn oauth_accounts(&self, user_id: UserId) -> Result<Vec<OAuthAccount>, StoreError> {
         self.inner.oauth_accounts(user_id).await
     }
 }

@@ -4,11 +4,9 @@
 use std::future::Future;
 use std::time::Duration;
 
-use uuid::Uuid;
-
 use serde_json::{Map, Value};
 
-use crate::User;
+use crate::{IdKind, User, UserId};
 
 mod cache;
 pub use cache::CachingUserStore;
@@ -46,29 +44,35 @@ pub enum StoreError {
 #[dynosaur::dynosaur(pub(crate) DynUserStore = dyn(box) UserStore)]
 pub trait UserStore: Send + Sync {
     /// The user with this id.
-    fn get(&self, id: Uuid) -> impl Future<Output = Result<Option<User>, StoreError>> + Send;
+    fn get(&self, id: UserId) -> impl Future<Output = Result<Option<User>, StoreError>> + Send;
     /// The user with this e-mail, compared by [`email_key`](crate::email::email_key).
     fn get_by_email(
         &self,
         email: &str,
     ) -> impl Future<Output = Result<Option<User>, StoreError>> + Send;
-    /// Inserts a new user.
-    fn create(&self, user: &User) -> impl Future<Output = Result<(), StoreError>> + Send;
+    /// Inserts a new user; answers its id: `user.id` in a store of UUIDs, the one the database
+    /// assigned in a store of [integer ids](IdKind::Integer).
+    fn create(&self, user: &User) -> impl Future<Output = Result<UserId, StoreError>> + Send;
     /// Writes the columns the patch sets, and nothing else, in one atomic step, if the row still
     /// holds what the patch [expects](UserPatch::expect); answers the row as it is after the write,
     /// or `None` when there is no such user or an expectation failed (nothing was written).
     fn update(
         &self,
-        id: Uuid,
+        id: UserId,
         patch: &UserPatch,
     ) -> impl Future<Output = Result<Option<User>, StoreError>> + Send;
     /// Deletes a user and the rows that belong to it.
-    fn delete(&self, id: Uuid) -> impl Future<Output = Result<(), StoreError>> + Send;
+    fn delete(&self, id: UserId) -> impl Future<Output = Result<(), StoreError>> + Send;
     /// The application's extra fields, when the store keeps them (the SQL stores do, as
     /// columns): [`crate::AxumUsersBuilder`] takes the schema from here, so that it is declared
     /// once. `None` (the default): the builder's [`schema`](crate::AxumUsersBuilder::schema).
     fn schema(&self) -> Option<&crate::UserSchema> {
         None
+    }
+    /// The kind of ids the store holds (UUIDs by default). An id of the other kind names no
+    /// user: `get` answers `None` for it.
+    fn id_kind(&self) -> IdKind {
+        IdKind::Uuid
     }
     /// A value that changes whenever anyone (another process too) writes to the store, read
     /// without a query; `None` (the default) when the store cannot tell, always or for the
@@ -224,20 +228,20 @@ pub trait AccessTokenStore: Send + Sync {
     fn create_token(
         &self,
         token: &str,
-        user_id: Uuid,
+        user_id: UserId,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
     /// The user of a token created within `max_age` (any age when `None`).
     fn get_token(
         &self,
         token: &str,
         max_age: Option<Duration>,
-    ) -> impl Future<Output = Result<Option<Uuid>, StoreError>> + Send;
+    ) -> impl Future<Output = Result<Option<UserId>, StoreError>> + Send;
     /// Removes one token (logout).
     fn delete_token(&self, token: &str) -> impl Future<Output = Result<(), StoreError>> + Send;
     /// Removes every token of a user; answers how many.
     fn delete_user_tokens(
         &self,
-        user_id: Uuid,
+        user_id: UserId,
     ) -> impl Future<Output = Result<u64, StoreError>> + Send;
 }
 
@@ -293,8 +297,9 @@ pub trait ExpiredDeletion: Send + Sync {
 /// `Debug` never shows the tokens.
 #[derive(Clone, PartialEq, Eq)]
 pub struct OAuthAccount {
-    /// The row id (UUID v4).
-    pub id: Uuid,
+    /// The row id: a UUID v4, or in a store of [integer ids](IdKind::Integer) an integer the
+    /// database assigns when the link is added.
+    pub id: UserId,
     /// The provider's name (`google`, `github`, ...), as FastAPI Users' `oauth_name`.
     pub oauth_name: String,
     /// The provider's access token.
@@ -343,7 +348,7 @@ pub trait OAuthAccountStore: Send + Sync {
     /// Links a provider account to a user.
     fn add_oauth_account(
         &self,
-        user_id: Uuid,
+        user_id: UserId,
         account: &OAuthAccount,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
     /// Rewrites a link's tokens and e-mail (found by its `id`).
@@ -354,7 +359,7 @@ pub trait OAuthAccountStore: Send + Sync {
     /// Every provider account linked to a user.
     fn oauth_accounts(
         &self,
-        user_id: Uuid,
+        user_id: UserId,
     ) -> impl Future<Output = Result<Vec<OAuthAccount>, StoreError>> + Send;
 }
 
@@ -390,7 +395,7 @@ pub(crate) fn warn_same_address(id: &str) {
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) enum Param {
-    Id(Uuid),
+    Uuid(uuid::Uuid),
     Text(Option<String>),
     Bool(bool),
     Int(Option<i64>),
@@ -421,7 +426,7 @@ pub(crate) fn bind_param<'q, DB>(
 ) -> Result<(), StoreError>
 where
     DB: sqlx::Database,
-    Uuid: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    uuid::Uuid: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
     Option<String>: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
     bool: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
     Option<bool>: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
@@ -430,7 +435,7 @@ where
 {
     use sqlx::Arguments as _;
     match param {
-        Param::Id(id) => args.add(id),
+        Param::Uuid(id) => args.add(id),
         Param::Text(text) => args.add(text),
         Param::Bool(value) => args.add(value),
         Param::OptionalBool(value) => args.add(value),
@@ -447,8 +452,56 @@ pub(crate) struct Dialect {
     pub(crate) numbered: bool,
     /// The cast a date column's parameter needs.
     pub(crate) date_cast: &'static str,
-    /// Ids are bound as their canonical text (SQLite's `CHAR(36)`).
+    /// UUIDs are bound as their canonical text (SQLite's `CHAR(36)`).
     pub(crate) text_ids: bool,
+}
+
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+impl Dialect {
+    /// An id as a parameter; `None` when it is not of the store's kind (it names no row).
+    pub(crate) fn id_param(&self, kind: IdKind, id: UserId) -> Option<Param> {
+        match (kind, id) {
+            (IdKind::Uuid, UserId::Uuid(id)) if self.text_ids => {
+                Some(Param::Text(Some(id.to_string())))
+            }
+            (IdKind::Uuid, UserId::Uuid(id)) => Some(Param::Uuid(id)),
+            (IdKind::Integer, UserId::Int(id)) => Some(Param::Int(Some(id))),
+            _ => None,
+        }
+    }
+}
+
+/// Reads an id column selected as text (`CAST(id AS TEXT)`, `id::text`).
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+pub(crate) fn read_id(kind: IdKind, text: &str) -> Result<UserId, StoreError> {
+    kind.parse(text)
+        .ok_or_else(|| StoreError::Other(format!("bad id in the database: {text:?}")))
+}
+
+/// The id kind a `user` table's `id` column holds, from its declared SQL type (SQLite's rule:
+/// a type naming `INT` is an integer).
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+pub(crate) fn kind_of_column(sql_type: &str) -> IdKind {
+    if sql_type.to_ascii_uppercase().contains("INT") {
+        IdKind::Integer
+    } else {
+        IdKind::Uuid
+    }
+}
+
+/// The error of a store opened for one kind of ids on a table of the other.
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+pub(crate) fn kind_mismatch(wanted: IdKind, found: IdKind) -> StoreError {
+    let name = |kind| match kind {
+        IdKind::Integer => "integer",
+        _ => "UUID",
+    };
+    StoreError::Other(format!(
+        "the user table holds {} ids but the store was opened for {} ids \
+         (`with_id_kind`; server: AXUM_USERS_ID_TYPE)",
+        name(found),
+        name(wanted)
+    ))
 }
 
 /// The one statement that applies a [`UserPatch`] to the row `id` and answers the row after it
@@ -459,7 +512,7 @@ pub(crate) fn patch_statement(
     dialect: &Dialect,
     schema: &crate::user::UserSchema,
     returning: &str,
-    id: Uuid,
+    id: Param,
     patch: &UserPatch,
 ) -> (String, Vec<Param>) {
     use crate::user::FieldKind;
@@ -510,11 +563,6 @@ pub(crate) fn patch_statement(
     if patch.bump_token_version {
         sets.push("token_version = token_version + 1".to_owned());
     }
-    let id = if dialect.text_ids {
-        Param::Text(Some(id.to_string()))
-    } else {
-        Param::Id(id)
-    };
     let mut conditions = vec![format!("id = {}", next(id, ""))];
     let expect = &patch.expect;
     if let Some(hash) = &expect.hashed_password {

@@ -1,5 +1,5 @@
-//! The PostgreSQL store: FastAPI Users' schema (table `"user"`, native `uuid`, `timestamptz`),
-//! one column per custom field, and the access tokens of the database strategy.
+//! The PostgreSQL store: FastAPI Users' schema (table `"user"`, native `uuid` or `SERIAL` ids,
+//! `timestamptz`), one column per custom field, and the access tokens of the database strategy.
 
 // Statements are built from the schema's column names, which `UserSchema::check` restricts to
 // `[a-z_][a-z0-9_]*` (at most 63 characters); every value is a bound parameter. That is what
@@ -11,13 +11,12 @@ use std::time::Duration;
 use serde_json::Value;
 use sqlx::postgres::{PgArguments, PgConnectOptions, PgPoolOptions, PgRow};
 use sqlx::{Arguments as _, PgPool, Row as _};
-use uuid::Uuid;
 
 use super::{
     AccessTokenStore, Dialect, OAuthAccount, OAuthAccountStore, StoreError, UserPatch, UserStore,
 };
 use crate::user::{FieldKind, UserSchema};
-use crate::User;
+use crate::{IdKind, User, UserId};
 
 const MIGRATION: &str = include_str!("../../migrations/postgres/0001_fastapi_users.sql");
 
@@ -34,6 +33,7 @@ const MIGRATION: &str = include_str!("../../migrations/postgres/0001_fastapi_use
 pub struct PostgresStore {
     pool: PgPool,
     schema: UserSchema,
+    ids: IdKind,
     /// Every column a user is read from, for `SELECT` and `RETURNING`.
     columns: String,
     select: String,
@@ -44,6 +44,7 @@ impl std::fmt::Debug for PostgresStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("PostgresStore")
             .field("schema", &self.schema)
+            .field("ids", &self.ids)
             .finish_non_exhaustive()
     }
 }
@@ -99,7 +100,8 @@ impl PostgresStore {
         Self::connect_with(options, schema).await
     }
 
-    /// Connects with explicit options (e.g. a `search_path`).
+    /// Connects with explicit options (e.g. a `search_path`). The kind of ids is the existing
+    /// `user` table's (UUIDs for a new database; see [`PostgresStore::with_id_kind`]).
     pub async fn connect_with(
         options: PgConnectOptions,
         schema: UserSchema,
@@ -112,13 +114,36 @@ impl PostgresStore {
             .connect_with(options)
             .await
             .map_err(map_err)?;
-        Ok(Self::new(pool, schema))
+        let store = Self::new(pool, schema);
+        Ok(match store.existing_id_kind().await? {
+            Some(kind) => store.with_id_kind(kind),
+            None => store,
+        })
     }
 
-    /// Wraps an existing pool.
+    /// Wraps an existing pool; the store holds UUIDs unless [`PostgresStore::with_id_kind`]
+    /// says otherwise.
     pub fn new(pool: PgPool, schema: UserSchema) -> Self {
+        Self::build(pool, schema, IdKind::Uuid)
+    }
+
+    /// The kind of ids the store holds: for a new database, the kind
+    /// [`migrate`](PostgresStore::migrate) creates the tables with (`SERIAL` keys for
+    /// [`IdKind::Integer`], as SQLAlchemy makes them for FastAPI Users' `IntegerIDMixin`); for
+    /// an existing one, `migrate` refuses a kind other than the table's.
+    #[must_use]
+    pub fn with_id_kind(self, kind: IdKind) -> Self {
+        Self::build(self.pool, self.schema, kind)
+    }
+
+    /// The kind of ids of the existing `user` table, `None` when there is none yet.
+    pub async fn existing_id_kind(&self) -> Result<Option<IdKind>, StoreError> {
+        existing_id_kind(&self.pool).await
+    }
+
+    fn build(pool: PgPool, schema: UserSchema, ids: IdKind) -> Self {
         let mut select = vec![
-            "id".to_owned(),
+            "id::text".to_owned(),
             "email".to_owned(),
             "hashed_password".to_owned(),
             "is_active".to_owned(),
@@ -126,6 +151,7 @@ impl PostgresStore {
             "is_verified".to_owned(),
         ];
         let mut columns = select.clone();
+        columns[0] = "id".to_owned();
         let mut casts = vec![""; 6];
         for field in schema.fields() {
             select.push(select_column(&field.name, field.kind));
@@ -139,6 +165,11 @@ impl PostgresStore {
         // Insert binds the columns in order, id first, the e-mail key last.
         casts.push("");
         columns.push("email_key".to_owned());
+        if ids == IdKind::Integer {
+            // The database assigns the id.
+            columns.remove(0);
+            casts.remove(0);
+        }
         let values: Vec<String> = casts
             .iter()
             .enumerate()
@@ -148,13 +179,27 @@ impl PostgresStore {
         Self {
             select: format!("SELECT {read} FROM \"user\""),
             insert: format!(
-                "INSERT INTO \"user\" ({}) VALUES ({})",
+                "INSERT INTO \"user\" ({}) VALUES ({}) RETURNING id::text",
                 columns.join(", "),
                 values.join(", ")
             ),
             columns: read,
             pool,
             schema,
+            ids,
+        }
+    }
+
+    /// Binds an id of the store's kind; `None` for the other kind, which names no row.
+    fn bind_id<'q>(
+        &self,
+        query: sqlx::query::Query<'q, sqlx::Postgres, PgArguments>,
+        id: UserId,
+    ) -> Option<sqlx::query::Query<'q, sqlx::Postgres, PgArguments>> {
+        match (self.ids, id) {
+            (IdKind::Uuid, UserId::Uuid(id)) => Some(query.bind(id)),
+            (IdKind::Integer, UserId::Int(id)) => Some(query.bind(id)),
+            _ => None,
         }
     }
 
@@ -173,7 +218,19 @@ impl PostgresStore {
             .execute(&mut *tx)
             .await
             .map_err(map_err)?;
-        sqlx::raw_sql(MIGRATION)
+        if let Some(found) = existing_id_kind(&mut *tx).await? {
+            if found != self.ids {
+                return Err(super::kind_mismatch(self.ids, found));
+            }
+        }
+        let migration = match self.ids {
+            // SQLAlchemy's DDL for `Mapped[int]` keys.
+            IdKind::Integer => MIGRATION
+                .replace("user_id UUID", "user_id INTEGER")
+                .replace("id UUID", "id SERIAL"),
+            _ => MIGRATION.to_owned(),
+        };
+        sqlx::raw_sql(AssertSqlSafe(migration))
             .execute(&mut *tx)
             .await
             .map_err(map_err)?;
@@ -240,7 +297,7 @@ impl PostgresStore {
             .execute(&mut *tx)
             .await
             .map_err(map_err)?;
-        fill_email_keys(&mut tx).await?;
+        fill_email_keys(&mut tx, self.ids).await?;
         for field in self.schema.fields() {
             if !existing.iter().any(|c| c == &field.name) {
                 let sql = format!(
@@ -261,8 +318,9 @@ impl PostgresStore {
         let bad = |e: sqlx::Error| StoreError::Other(format!("unreadable user row: {e}"));
         let fields = super::read_custom_fields(row, &self.schema, 6)?;
         let version_column = 6 + self.schema.fields().len();
+        let id: String = row.try_get(0).map_err(bad)?;
         Ok(User {
-            id: row.try_get(0).map_err(bad)?,
+            id: super::read_id(self.ids, &id)?,
             email: row.try_get(1).map_err(bad)?,
             hashed_password: row.try_get(2).map_err(bad)?,
             is_active: row.try_get(3).map_err(bad)?,
@@ -290,27 +348,36 @@ impl PostgresStore {
 
 /// Fills in the e-mail key of rows that have none (see the SQLite store's twin): each in a
 /// savepoint, so that a row whose key is taken keeps none, with a warning, and the rest go on.
-async fn fill_email_keys(tx: &mut sqlx::Transaction<'_, sqlx::Postgres>) -> Result<(), StoreError> {
-    let rows: Vec<(Uuid, String)> =
-        sqlx::query_as("SELECT id, email FROM \"user\" WHERE email_key IS NULL ORDER BY ctid")
-            .fetch_all(&mut **tx)
-            .await
-            .map_err(map_err)?;
+async fn fill_email_keys(
+    tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
+    ids: IdKind,
+) -> Result<(), StoreError> {
+    let rows: Vec<(String, String)> = sqlx::query_as(
+        "SELECT id::text, email FROM \"user\" WHERE email_key IS NULL ORDER BY ctid",
+    )
+    .fetch_all(&mut **tx)
+    .await
+    .map_err(map_err)?;
     for (id, email) in rows {
         sqlx::query("SAVEPOINT fill_key")
             .execute(&mut **tx)
             .await
             .map_err(map_err)?;
-        let filled = sqlx::query("UPDATE \"user\" SET email_key = $1 WHERE id = $2")
+        let cast = match ids {
+            IdKind::Integer => "bigint",
+            _ => "uuid",
+        };
+        let sql = format!("UPDATE \"user\" SET email_key = $1 WHERE id = $2::text::{cast}");
+        let filled = sqlx::query(AssertSqlSafe(sql))
             .bind(crate::email::email_key(&email))
-            .bind(id)
+            .bind(&id)
             .execute(&mut **tx)
             .await
             .map_err(map_err);
         let end = match filled {
             Ok(_) => "RELEASE SAVEPOINT fill_key",
             Err(StoreError::Conflict) => {
-                super::warn_same_address(&id.to_string());
+                super::warn_same_address(&id);
                 "ROLLBACK TO SAVEPOINT fill_key"
             }
             Err(other) => return Err(other),
@@ -331,13 +398,16 @@ impl UserStore for PostgresStore {
         Some(&self.schema)
     }
 
-    async fn get(&self, id: Uuid) -> Result<Option<User>, StoreError> {
+    fn id_kind(&self) -> IdKind {
+        self.ids
+    }
+
+    async fn get(&self, id: UserId) -> Result<Option<User>, StoreError> {
         let sql = format!("{} WHERE id = $1", self.select);
-        let row = sqlx::query(AssertSqlSafe(sql))
-            .bind(id)
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(map_err)?;
+        let Some(query) = self.bind_id(sqlx::query(AssertSqlSafe(sql)), id) else {
+            return Ok(None);
+        };
+        let row = query.fetch_optional(&self.pool).await.map_err(map_err)?;
         row.map(|r| self.read(&r)).transpose()
     }
 
@@ -372,19 +442,26 @@ impl UserStore for PostgresStore {
         super::find_folded(rows.iter().map(|row| self.read(row)), email)
     }
 
-    async fn create(&self, user: &User) -> Result<(), StoreError> {
+    async fn create(&self, user: &User) -> Result<UserId, StoreError> {
         let mut args = PgArguments::default();
-        args.add(user.id)
-            .map_err(|e| StoreError::Other(e.to_string()))?;
+        if self.ids == IdKind::Uuid {
+            let id = DIALECT.id_param(self.ids, user.id).ok_or_else(|| {
+                StoreError::Other("a store of UUIDs cannot create an integer id".into())
+            })?;
+            super::bind_param::<sqlx::Postgres>(&mut args, id)?;
+        }
         self.bind_columns(&mut args, user)?;
-        sqlx::query_with(AssertSqlSafe(self.insert.as_str()), args)
-            .execute(&self.pool)
+        let id: String = sqlx::query_scalar_with(AssertSqlSafe(self.insert.as_str()), args)
+            .fetch_one(&self.pool)
             .await
             .map_err(map_err)?;
-        Ok(())
+        super::read_id(self.ids, &id)
     }
 
-    async fn update(&self, id: Uuid, patch: &UserPatch) -> Result<Option<User>, StoreError> {
+    async fn update(&self, id: UserId, patch: &UserPatch) -> Result<Option<User>, StoreError> {
+        let Some(id) = DIALECT.id_param(self.ids, id) else {
+            return Ok(None);
+        };
         let (sql, params) =
             super::patch_statement(&DIALECT, &self.schema, &self.columns, id, patch);
         let mut args = PgArguments::default();
@@ -398,22 +475,25 @@ impl UserStore for PostgresStore {
         row.map(|r| self.read(&r)).transpose()
     }
 
-    async fn delete(&self, id: Uuid) -> Result<(), StoreError> {
+    async fn delete(&self, id: UserId) -> Result<(), StoreError> {
         // ON DELETE CASCADE removes the access tokens and OAuth accounts.
-        sqlx::query("DELETE FROM \"user\" WHERE id = $1")
-            .bind(id)
-            .execute(&self.pool)
-            .await
-            .map_err(map_err)?;
+        let Some(query) = self.bind_id(sqlx::query("DELETE FROM \"user\" WHERE id = $1"), id)
+        else {
+            return Ok(());
+        };
+        query.execute(&self.pool).await.map_err(map_err)?;
         Ok(())
     }
 }
 
 impl AccessTokenStore for PostgresStore {
-    async fn create_token(&self, token: &str, user_id: Uuid) -> Result<(), StoreError> {
-        sqlx::query("INSERT INTO accesstoken (token, user_id, created_at) VALUES ($1, $2, now())")
-            .bind(token)
-            .bind(user_id)
+    async fn create_token(&self, token: &str, user_id: UserId) -> Result<(), StoreError> {
+        let insert = sqlx::query(
+            "INSERT INTO accesstoken (token, user_id, created_at) VALUES ($1, $2, now())",
+        )
+        .bind(token);
+        self.bind_id(insert, user_id)
+            .ok_or_else(|| StoreError::Other("a token for an id of another kind".into()))?
             .execute(&self.pool)
             .await
             .map_err(map_err)?;
@@ -424,19 +504,19 @@ impl AccessTokenStore for PostgresStore {
         &self,
         token: &str,
         max_age: Option<Duration>,
-    ) -> Result<Option<Uuid>, StoreError> {
+    ) -> Result<Option<UserId>, StoreError> {
         let query = match max_age {
-            Some(age) => sqlx::query_scalar(
-                "SELECT user_id FROM accesstoken WHERE token = $1 \
+            Some(age) => sqlx::query_scalar::<_, String>(
+                "SELECT user_id::text FROM accesstoken WHERE token = $1 \
                  AND created_at >= now() - make_interval(secs => $2)",
             )
             .bind(token)
             .bind(age.as_secs_f64()),
-            None => {
-                sqlx::query_scalar("SELECT user_id FROM accesstoken WHERE token = $1").bind(token)
-            }
+            None => sqlx::query_scalar("SELECT user_id::text FROM accesstoken WHERE token = $1")
+                .bind(token),
         };
-        query.fetch_optional(&self.pool).await.map_err(map_err)
+        let id = query.fetch_optional(&self.pool).await.map_err(map_err)?;
+        id.map(|id| super::read_id(self.ids, &id)).transpose()
     }
 
     async fn delete_token(&self, token: &str) -> Result<(), StoreError> {
@@ -448,24 +528,29 @@ impl AccessTokenStore for PostgresStore {
         Ok(())
     }
 
-    async fn delete_user_tokens(&self, user_id: Uuid) -> Result<u64, StoreError> {
-        let done = sqlx::query("DELETE FROM accesstoken WHERE user_id = $1")
-            .bind(user_id)
-            .execute(&self.pool)
-            .await
-            .map_err(map_err)?;
+    async fn delete_user_tokens(&self, user_id: UserId) -> Result<u64, StoreError> {
+        let delete = sqlx::query("DELETE FROM accesstoken WHERE user_id = $1");
+        let Some(query) = self.bind_id(delete, user_id) else {
+            return Ok(0);
+        };
+        let done = query.execute(&self.pool).await.map_err(map_err)?;
         Ok(done.rows_affected())
     }
 }
 
 const OAUTH_COLUMNS: &str =
-    "id, oauth_name, access_token, expires_at, refresh_token, account_id, account_email, user_id";
+    "oauth_name, access_token, expires_at, refresh_token, account_id, account_email, user_id";
 
-fn read_oauth(row: &PgRow) -> Result<(OAuthAccount, Uuid), StoreError> {
+const OAUTH_SELECT: &str = "id::text, oauth_name, access_token, expires_at, refresh_token, \
+     account_id, account_email, user_id::text";
+
+fn read_oauth(row: &PgRow, ids: IdKind) -> Result<(OAuthAccount, UserId), StoreError> {
     let bad = |e: sqlx::Error| StoreError::Other(format!("unreadable oauth_account row: {e}"));
     let expires_at: Option<i32> = row.try_get(3).map_err(bad)?;
+    let id: String = row.try_get(0).map_err(bad)?;
+    let user_id: String = row.try_get(7).map_err(bad)?;
     let account = OAuthAccount {
-        id: row.try_get(0).map_err(bad)?,
+        id: super::read_id(ids, &id)?,
         oauth_name: row.try_get(1).map_err(bad)?,
         access_token: row.try_get(2).map_err(bad)?,
         expires_at: expires_at.map(i64::from),
@@ -473,7 +558,7 @@ fn read_oauth(row: &PgRow) -> Result<(OAuthAccount, Uuid), StoreError> {
         account_id: row.try_get(5).map_err(bad)?,
         account_email: row.try_get(6).map_err(bad)?,
     };
-    Ok((account, row.try_get(7).map_err(bad)?))
+    Ok((account, super::read_id(ids, &user_id)?))
 }
 
 impl super::ExpiredDeletion for PostgresStore {
@@ -503,7 +588,7 @@ impl OAuthAccountStore for PostgresStore {
         account_id: &str,
     ) -> Result<Option<(User, OAuthAccount)>, StoreError> {
         let sql = format!(
-            "SELECT {OAUTH_COLUMNS} FROM oauth_account WHERE oauth_name = $1 AND account_id = $2"
+            "SELECT {OAUTH_SELECT} FROM oauth_account WHERE oauth_name = $1 AND account_id = $2"
         );
         let Some(row) = sqlx::query(AssertSqlSafe(sql))
             .bind(oauth_name)
@@ -514,7 +599,7 @@ impl OAuthAccountStore for PostgresStore {
         else {
             return Ok(None);
         };
-        let (account, user_id) = read_oauth(&row)?;
+        let (account, user_id) = read_oauth(&row, self.ids)?;
         Ok(UserStore::get(self, user_id)
             .await?
             .map(|user| (user, account)))
@@ -522,11 +607,11 @@ impl OAuthAccountStore for PostgresStore {
 
     async fn add_oauth_account(
         &self,
-        user_id: Uuid,
+        user_id: UserId,
         account: &OAuthAccount,
     ) -> Result<(), StoreError> {
-        let taken: Option<Uuid> = sqlx::query_scalar(
-            "SELECT id FROM oauth_account WHERE oauth_name = $1 AND account_id = $2",
+        let taken: Option<String> = sqlx::query_scalar(
+            "SELECT id::text FROM oauth_account WHERE oauth_name = $1 AND account_id = $2",
         )
         .bind(&account.oauth_name)
         .bind(&account.account_id)
@@ -536,26 +621,39 @@ impl OAuthAccountStore for PostgresStore {
         if taken.is_some() {
             return Err(StoreError::Conflict);
         }
-        let sql = format!(
-            "INSERT INTO oauth_account ({OAUTH_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
-        );
-        sqlx::query(AssertSqlSafe(sql))
-            .bind(account.id)
+        // A UUID row id is the application's; an integer one the database's (`SERIAL`).
+        let (sql, id) = match self.ids {
+            IdKind::Integer => (
+                format!("INSERT INTO oauth_account ({OAUTH_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7)"),
+                None,
+            ),
+            _ => (
+                format!(
+                    "INSERT INTO oauth_account ({OAUTH_COLUMNS}, id) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8::uuid)"
+                ),
+                Some(account.id.to_string()),
+            ),
+        };
+        let insert = sqlx::query(AssertSqlSafe(sql))
             .bind(&account.oauth_name)
             .bind(&account.access_token)
             .bind(expires_at_i32(account))
             .bind(&account.refresh_token)
             .bind(&account.account_id)
-            .bind(&account.account_email)
-            .bind(user_id)
-            .execute(&self.pool)
-            .await
-            .map_err(map_err)?;
+            .bind(&account.account_email);
+        let mut insert = self
+            .bind_id(insert, user_id)
+            .ok_or_else(|| StoreError::Other("a link for an id of another kind".into()))?;
+        if let Some(id) = id {
+            insert = insert.bind(id);
+        }
+        insert.execute(&self.pool).await.map_err(map_err)?;
         Ok(())
     }
 
     async fn update_oauth_account(&self, account: &OAuthAccount) -> Result<(), StoreError> {
-        sqlx::query(
+        let update = sqlx::query(
             "UPDATE oauth_account SET oauth_name = $1, access_token = $2, expires_at = $3, \
              refresh_token = $4, account_id = $5, account_email = $6 WHERE id = $7",
         )
@@ -564,26 +662,37 @@ impl OAuthAccountStore for PostgresStore {
         .bind(expires_at_i32(account))
         .bind(&account.refresh_token)
         .bind(&account.account_id)
-        .bind(&account.account_email)
-        .bind(account.id)
-        .execute(&self.pool)
-        .await
-        .map_err(map_err)?;
+        .bind(&account.account_email);
+        let Some(update) = self.bind_id(update, account.id) else {
+            return Ok(());
+        };
+        update.execute(&self.pool).await.map_err(map_err)?;
         Ok(())
     }
 
-    async fn oauth_accounts(&self, user_id: Uuid) -> Result<Vec<OAuthAccount>, StoreError> {
+    async fn oauth_accounts(&self, user_id: UserId) -> Result<Vec<OAuthAccount>, StoreError> {
         let sql = format!(
-            "SELECT {OAUTH_COLUMNS} FROM oauth_account WHERE user_id = $1 \
+            "SELECT {OAUTH_SELECT} FROM oauth_account WHERE user_id = $1 \
              ORDER BY oauth_name, account_id"
         );
-        let rows = sqlx::query(AssertSqlSafe(sql))
-            .bind(user_id)
-            .fetch_all(&self.pool)
-            .await
-            .map_err(map_err)?;
+        let Some(query) = self.bind_id(sqlx::query(AssertSqlSafe(sql)), user_id) else {
+            return Ok(Vec::new());
+        };
+        let rows = query.fetch_all(&self.pool).await.map_err(map_err)?;
         rows.iter()
-            .map(|row| read_oauth(row).map(|(a, _)| a))
+            .map(|row| read_oauth(row, self.ids).map(|(a, _)| a))
             .collect()
     }
+}
+
+/// The kind of ids of the `user` table in the current schema, `None` when there is none yet.
+async fn existing_id_kind<'c>(db: impl sqlx::PgExecutor<'c>) -> Result<Option<IdKind>, StoreError> {
+    let declared: Option<String> = sqlx::query_scalar(
+        "SELECT data_type::text FROM information_schema.columns \
+         WHERE table_schema = current_schema() AND table_name = 'user' AND column_name = 'id'",
+    )
+    .fetch_optional(db)
+    .await
+    .map_err(map_err)?;
+    Ok(declared.map(|t| super::kind_of_column(&t)))
 }

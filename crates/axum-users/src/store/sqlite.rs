@@ -1,5 +1,5 @@
-//! The SQLite store: FastAPI Users' schema, UUIDs as lower-case `CHAR(36)` text, booleans as
-//! 0/1, one real column per custom field.
+//! The SQLite store: FastAPI Users' schema, UUIDs as lower-case `CHAR(36)` text (or integer
+//! ids as `INTEGER PRIMARY KEY`), booleans as 0/1, one real column per custom field.
 
 // Statements are built from the schema's column names, which `UserSchema::check` restricts to
 // `[a-z_][a-z0-9_]*` (at most 63 characters); every value is a bound parameter. That is what
@@ -13,13 +13,12 @@ use sqlx::sqlite::{
     SqliteArguments, SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow,
 };
 use sqlx::{Arguments as _, Row as _, SqlitePool};
-use uuid::Uuid;
 
 use super::{
     AccessTokenStore, Dialect, OAuthAccount, OAuthAccountStore, StoreError, UserPatch, UserStore,
 };
 use crate::user::UserSchema;
-use crate::User;
+use crate::{IdKind, User, UserId};
 
 const MIGRATION: &str = include_str!("../../migrations/sqlite/0001_fastapi_users.sql");
 
@@ -38,6 +37,7 @@ pub struct SqliteStore {
     /// The database file and its write-ahead log, watched for writes by any process.
     files: Option<[std::path::PathBuf; 2]>,
     schema: UserSchema,
+    ids: IdKind,
     /// Every column a user is read from, for `SELECT` and `RETURNING`.
     columns: String,
     select: String,
@@ -48,6 +48,7 @@ impl std::fmt::Debug for SqliteStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("SqliteStore")
             .field("schema", &self.schema)
+            .field("ids", &self.ids)
             .finish_non_exhaustive()
     }
 }
@@ -74,6 +75,8 @@ pub(crate) fn map_err(err: sqlx::Error) -> StoreError {
 impl SqliteStore {
     /// Opens (and creates if missing) the database at `url` (`sqlite://path`, `sqlite::memory:`),
     /// in WAL mode with a busy timeout so that readers and the writer do not block each other.
+    /// The kind of ids is the existing `user` table's (UUIDs for a new database; see
+    /// [`SqliteStore::with_id_kind`]).
     pub async fn connect(url: &str, schema: UserSchema) -> Result<Self, StoreError> {
         let options = SqliteConnectOptions::from_str(url)
             .map_err(|e| StoreError::Other(format!("invalid SQLite URL: {e}")))?
@@ -100,6 +103,9 @@ impl SqliteStore {
         }
         .map_err(map_err)?;
         let mut store = Self::new(pool, schema);
+        if let Some(kind) = store.existing_id_kind().await? {
+            store = store.with_id_kind(kind);
+        }
         if !memory {
             let path = filename;
             let mut wal = path.clone().into_os_string();
@@ -109,10 +115,38 @@ impl SqliteStore {
         Ok(store)
     }
 
-    /// Wraps an existing pool.
+    /// Wraps an existing pool; the store holds UUIDs unless [`SqliteStore::with_id_kind`] says
+    /// otherwise.
     pub fn new(pool: SqlitePool, schema: UserSchema) -> Self {
+        Self::build(pool, schema, IdKind::Uuid, None)
+    }
+
+    /// The kind of ids the store holds: for a new database, the kind
+    /// [`migrate`](SqliteStore::migrate) creates the tables with (`INTEGER PRIMARY KEY` for
+    /// [`IdKind::Integer`], as FastAPI Users' `IntegerIDMixin` models do); for an existing one,
+    /// `migrate` refuses a kind other than the table's.
+    #[must_use]
+    pub fn with_id_kind(self, kind: IdKind) -> Self {
+        Self::build(self.pool, self.schema, kind, self.files)
+    }
+
+    /// The kind of ids of the existing `user` table, `None` when there is none yet.
+    pub async fn existing_id_kind(&self) -> Result<Option<IdKind>, StoreError> {
+        let declared: Option<String> =
+            sqlx::query_scalar("SELECT type FROM pragma_table_info('user') WHERE name = 'id'")
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(map_err)?;
+        Ok(declared.map(|t| super::kind_of_column(&t)))
+    }
+
+    fn build(
+        pool: SqlitePool,
+        schema: UserSchema,
+        ids: IdKind,
+        files: Option<[std::path::PathBuf; 2]>,
+    ) -> Self {
         let mut columns = vec![
-            "id",
             "email",
             "hashed_password",
             "is_active",
@@ -121,15 +155,26 @@ impl SqliteStore {
         ];
         columns.extend(schema.fields().iter().map(|f| f.name.as_str()));
         let list = columns.join(", ");
-        let placeholders = vec!["?"; columns.len() + 1].join(", ");
-        let read = format!("{list}, token_version");
+        let read = format!("CAST(id AS TEXT), {list}, token_version");
+        // A UUID is bound first; an integer id is the database's to assign.
+        let insert = match ids {
+            IdKind::Integer => format!(
+                "INSERT INTO user ({list}, email_key) VALUES ({}) RETURNING CAST(id AS TEXT)",
+                vec!["?"; columns.len() + 1].join(", ")
+            ),
+            _ => format!(
+                "INSERT INTO user (id, {list}, email_key) VALUES ({}) RETURNING CAST(id AS TEXT)",
+                vec!["?"; columns.len() + 2].join(", ")
+            ),
+        };
         Self {
-            files: None,
+            files,
             select: format!("SELECT {read} FROM user"),
-            insert: format!("INSERT INTO user ({list}, email_key) VALUES ({placeholders})"),
+            insert,
             columns: read,
             pool,
             schema,
+            ids,
         }
     }
 
@@ -141,7 +186,17 @@ impl SqliteStore {
     /// Creates FastAPI Users' tables when missing, a column per custom field, and a
     /// case-insensitive e-mail index (unique where the existing data allows it).
     pub async fn migrate(&self) -> Result<(), StoreError> {
-        sqlx::raw_sql(MIGRATION)
+        if let Some(found) = self.existing_id_kind().await? {
+            if found != self.ids {
+                return Err(super::kind_mismatch(self.ids, found));
+            }
+        }
+        let migration = match self.ids {
+            // SQLAlchemy's DDL for `Mapped[int]` keys: `INTEGER`, a rowid alias.
+            IdKind::Integer => MIGRATION.replace("CHAR(36)", "INTEGER"),
+            _ => MIGRATION.to_owned(),
+        };
+        sqlx::raw_sql(AssertSqlSafe(migration))
             .execute(&self.pool)
             .await
             .map_err(map_err)?;
@@ -216,11 +271,12 @@ impl SqliteStore {
     /// FastAPI Users itself). A row whose key another row already has keeps none, with a warning:
     /// two accounts for one address, which an administrator resolves by changing one's e-mail.
     async fn fill_email_keys(&self) -> Result<(), StoreError> {
-        let rows: Vec<(String, String)> =
-            sqlx::query_as("SELECT id, email FROM user WHERE email_key IS NULL ORDER BY rowid")
-                .fetch_all(&self.pool)
-                .await
-                .map_err(map_err)?;
+        let rows: Vec<(String, String)> = sqlx::query_as(
+            "SELECT CAST(id AS TEXT), email FROM user WHERE email_key IS NULL ORDER BY rowid",
+        )
+        .fetch_all(&self.pool)
+        .await
+        .map_err(map_err)?;
         let mut tx = self.pool.begin().await.map_err(map_err)?;
         for (id, email) in rows {
             let filled = sqlx::query("UPDATE user SET email_key = ? WHERE id = ?")
@@ -241,8 +297,7 @@ impl SqliteStore {
     fn read(&self, row: &SqliteRow) -> Result<User, StoreError> {
         let bad = |e: sqlx::Error| StoreError::Other(format!("unreadable user row: {e}"));
         let id: String = row.try_get(0).map_err(bad)?;
-        let id =
-            Uuid::parse_str(&id).map_err(|e| StoreError::Other(format!("bad user id: {e}")))?;
+        let id = super::read_id(self.ids, &id)?;
         let fields = super::read_custom_fields(row, &self.schema, 6)?;
         let version_column = 6 + self.schema.fields().len();
         Ok(User {
@@ -322,7 +377,14 @@ impl UserStore for SqliteStore {
         Some(&self.schema)
     }
 
-    async fn get(&self, id: Uuid) -> Result<Option<User>, StoreError> {
+    fn id_kind(&self) -> IdKind {
+        self.ids
+    }
+
+    async fn get(&self, id: UserId) -> Result<Option<User>, StoreError> {
+        if id.kind() != self.ids {
+            return Ok(None);
+        }
         let sql = format!("{} WHERE id = ?", self.select);
         let row = sqlx::query(AssertSqlSafe(sql))
             .bind(id.to_string())
@@ -363,19 +425,24 @@ impl UserStore for SqliteStore {
         super::find_folded(rows.iter().map(|row| self.read(row)), email)
     }
 
-    async fn create(&self, user: &User) -> Result<(), StoreError> {
+    async fn create(&self, user: &User) -> Result<UserId, StoreError> {
         let mut args = SqliteArguments::default();
-        args.add(user.id.to_string())
-            .map_err(|e| StoreError::Other(e.to_string()))?;
+        if self.ids == IdKind::Uuid {
+            args.add(user.id.to_string())
+                .map_err(|e| StoreError::Other(e.to_string()))?;
+        }
         self.bind_columns(&mut args, user)?;
-        sqlx::query_with(AssertSqlSafe(self.insert.as_str()), args)
-            .execute(&self.pool)
+        let id: String = sqlx::query_scalar_with(AssertSqlSafe(self.insert.as_str()), args)
+            .fetch_one(&self.pool)
             .await
             .map_err(map_err)?;
-        Ok(())
+        super::read_id(self.ids, &id)
     }
 
-    async fn update(&self, id: Uuid, patch: &UserPatch) -> Result<Option<User>, StoreError> {
+    async fn update(&self, id: UserId, patch: &UserPatch) -> Result<Option<User>, StoreError> {
+        let Some(id) = DIALECT.id_param(self.ids, id) else {
+            return Ok(None);
+        };
         let (sql, params) =
             super::patch_statement(&DIALECT, &self.schema, &self.columns, id, patch);
         let mut args = SqliteArguments::default();
@@ -389,7 +456,10 @@ impl UserStore for SqliteStore {
         row.map(|r| self.read(&r)).transpose()
     }
 
-    async fn delete(&self, id: Uuid) -> Result<(), StoreError> {
+    async fn delete(&self, id: UserId) -> Result<(), StoreError> {
+        if id.kind() != self.ids {
+            return Ok(());
+        }
         let id = id.to_string();
         let mut tx = self.pool.begin().await.map_err(map_err)?;
         for sql in [
@@ -421,7 +491,7 @@ fn ago(age: Duration) -> String {
 }
 
 impl AccessTokenStore for SqliteStore {
-    async fn create_token(&self, token: &str, user_id: Uuid) -> Result<(), StoreError> {
+    async fn create_token(&self, token: &str, user_id: UserId) -> Result<(), StoreError> {
         sqlx::query("INSERT INTO accesstoken (token, user_id, created_at) VALUES (?, ?, ?)")
             .bind(token)
             .bind(user_id.to_string())
@@ -436,19 +506,20 @@ impl AccessTokenStore for SqliteStore {
         &self,
         token: &str,
         max_age: Option<Duration>,
-    ) -> Result<Option<Uuid>, StoreError> {
+    ) -> Result<Option<UserId>, StoreError> {
         let query = match max_age {
             Some(age) => sqlx::query_scalar::<_, String>(
-                "SELECT user_id FROM accesstoken WHERE token = ? AND created_at >= ?",
+                "SELECT CAST(user_id AS TEXT) FROM accesstoken WHERE token = ? AND created_at >= ?",
             )
             .bind(token)
             .bind(ago(age)),
             None => {
-                sqlx::query_scalar("SELECT user_id FROM accesstoken WHERE token = ?").bind(token)
+                sqlx::query_scalar("SELECT CAST(user_id AS TEXT) FROM accesstoken WHERE token = ?")
+                    .bind(token)
             }
         };
         let id = query.fetch_optional(&self.pool).await.map_err(map_err)?;
-        Ok(id.and_then(|id| Uuid::parse_str(&id).ok()))
+        id.map(|id| super::read_id(self.ids, &id)).transpose()
     }
 
     async fn delete_token(&self, token: &str) -> Result<(), StoreError> {
@@ -460,7 +531,7 @@ impl AccessTokenStore for SqliteStore {
         Ok(())
     }
 
-    async fn delete_user_tokens(&self, user_id: Uuid) -> Result<u64, StoreError> {
+    async fn delete_user_tokens(&self, user_id: UserId) -> Result<u64, StoreError> {
         let done = sqlx::query("DELETE FROM accesstoken WHERE user_id = ?")
             .bind(user_id.to_string())
             .execute(&self.pool)
@@ -471,13 +542,17 @@ impl AccessTokenStore for SqliteStore {
 }
 
 const OAUTH_COLUMNS: &str =
-    "id, oauth_name, access_token, expires_at, refresh_token, account_id, account_email, user_id";
+    "oauth_name, access_token, expires_at, refresh_token, account_id, account_email, user_id";
 
-fn read_oauth(row: &SqliteRow) -> Result<(OAuthAccount, String), StoreError> {
+const OAUTH_SELECT: &str = "CAST(id AS TEXT), oauth_name, access_token, expires_at, \
+     refresh_token, account_id, account_email, CAST(user_id AS TEXT)";
+
+fn read_oauth(row: &SqliteRow, ids: IdKind) -> Result<(OAuthAccount, UserId), StoreError> {
     let bad = |e: sqlx::Error| StoreError::Other(format!("unreadable oauth_account row: {e}"));
     let id: String = row.try_get(0).map_err(bad)?;
+    let user_id: String = row.try_get(7).map_err(bad)?;
     let account = OAuthAccount {
-        id: Uuid::parse_str(&id).map_err(|e| StoreError::Other(format!("bad id: {e}")))?,
+        id: super::read_id(ids, &id)?,
         oauth_name: row.try_get(1).map_err(bad)?,
         access_token: row.try_get(2).map_err(bad)?,
         expires_at: row.try_get(3).map_err(bad)?,
@@ -485,7 +560,7 @@ fn read_oauth(row: &SqliteRow) -> Result<(OAuthAccount, String), StoreError> {
         account_id: row.try_get(5).map_err(bad)?,
         account_email: row.try_get(6).map_err(bad)?,
     };
-    Ok((account, row.try_get(7).map_err(bad)?))
+    Ok((account, super::read_id(ids, &user_id)?))
 }
 
 impl super::ExpiredDeletion for SqliteStore {
@@ -506,7 +581,7 @@ impl OAuthAccountStore for SqliteStore {
         account_id: &str,
     ) -> Result<Option<(User, OAuthAccount)>, StoreError> {
         let sql = format!(
-            "SELECT {OAUTH_COLUMNS} FROM oauth_account WHERE oauth_name = ? AND account_id = ?"
+            "SELECT {OAUTH_SELECT} FROM oauth_account WHERE oauth_name = ? AND account_id = ?"
         );
         let Some(row) = sqlx::query(AssertSqlSafe(sql))
             .bind(oauth_name)
@@ -517,9 +592,7 @@ impl OAuthAccountStore for SqliteStore {
         else {
             return Ok(None);
         };
-        let (account, user_id) = read_oauth(&row)?;
-        let user_id = Uuid::parse_str(&user_id)
-            .map_err(|e| StoreError::Other(format!("bad user id: {e}")))?;
+        let (account, user_id) = read_oauth(&row, self.ids)?;
         Ok(UserStore::get(self, user_id)
             .await?
             .map(|user| (user, account)))
@@ -527,12 +600,12 @@ impl OAuthAccountStore for SqliteStore {
 
     async fn add_oauth_account(
         &self,
-        user_id: Uuid,
+        user_id: UserId,
         account: &OAuthAccount,
     ) -> Result<(), StoreError> {
         // The unique index refuses a second link; a table that predates it is checked here.
         let taken: Option<String> = sqlx::query_scalar(
-            "SELECT id FROM oauth_account WHERE oauth_name = ? AND account_id = ?",
+            "SELECT CAST(id AS TEXT) FROM oauth_account WHERE oauth_name = ? AND account_id = ?",
         )
         .bind(&account.oauth_name)
         .bind(&account.account_id)
@@ -542,10 +615,18 @@ impl OAuthAccountStore for SqliteStore {
         if taken.is_some() {
             return Err(StoreError::Conflict);
         }
-        let sql =
-            format!("INSERT INTO oauth_account ({OAUTH_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)");
-        sqlx::query(AssertSqlSafe(sql))
-            .bind(account.id.to_string())
+        // A UUID row id is the application's; an integer one the database's.
+        let (columns, id) = match self.ids {
+            IdKind::Integer => (OAUTH_COLUMNS.to_owned(), None),
+            _ => (format!("id, {OAUTH_COLUMNS}"), Some(account.id.to_string())),
+        };
+        let placeholders = vec!["?"; 7 + usize::from(id.is_some())].join(", ");
+        let sql = format!("INSERT INTO oauth_account ({columns}) VALUES ({placeholders})");
+        let mut query = sqlx::query(AssertSqlSafe(sql));
+        if let Some(id) = id {
+            query = query.bind(id);
+        }
+        query
             .bind(&account.oauth_name)
             .bind(&account.access_token)
             .bind(account.expires_at)
@@ -577,15 +658,18 @@ impl OAuthAccountStore for SqliteStore {
         Ok(())
     }
 
-    async fn oauth_accounts(&self, user_id: Uuid) -> Result<Vec<OAuthAccount>, StoreError> {
-        let sql = format!("SELECT {OAUTH_COLUMNS} FROM oauth_account WHERE user_id = ? ORDER BY oauth_name, account_id");
+    async fn oauth_accounts(&self, user_id: UserId) -> Result<Vec<OAuthAccount>, StoreError> {
+        let sql = format!(
+            "SELECT {OAUTH_SELECT} FROM oauth_account WHERE user_id = ? \
+             ORDER BY oauth_name, account_id"
+        );
         let rows = sqlx::query(AssertSqlSafe(sql))
             .bind(user_id.to_string())
             .fetch_all(&self.pool)
             .await
             .map_err(map_err)?;
         rows.iter()
-            .map(|row| read_oauth(row).map(|(a, _)| a))
+            .map(|row| read_oauth(row, self.ids).map(|(a, _)| a))
             .collect()
     }
 }

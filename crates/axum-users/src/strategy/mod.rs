@@ -7,12 +7,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::{Map, Value};
-use uuid::Uuid;
 
-use crate::id::parse_id;
 use crate::jwt::{now_unix, JwtKeys};
 use crate::store::{AccessTokenStore, DynAccessTokenStore, StoreError};
-use crate::User;
+use crate::{User, UserId};
 
 #[cfg(feature = "redis")]
 mod redis;
@@ -40,7 +38,7 @@ pub enum StrategyError {
 #[non_exhaustive]
 pub struct TokenSubject {
     /// The user.
-    pub user_id: Uuid,
+    pub user_id: UserId,
     /// The user's [`token_version`](User::token_version) the token was minted at: a token whose
     /// version is not the user's current one is refused. `None` for tokens that are revoked by
     /// deleting them instead (database, Redis).
@@ -49,7 +47,7 @@ pub struct TokenSubject {
 
 impl TokenSubject {
     /// A subject whose tokens are revoked by deleting them (no version).
-    pub fn new(user_id: Uuid) -> Self {
+    pub fn new(user_id: UserId) -> Self {
         Self {
             user_id,
             token_version: None,
@@ -64,14 +62,14 @@ impl TokenSubject {
 ///
 /// ```
 /// use std::{collections::HashMap, sync::Mutex};
-/// use axum_users::{Strategy, StrategyError, User};
+/// use axum_users::{Strategy, StrategyError, User, UserId};
 /// use uuid::Uuid;
 ///
 /// #[derive(Default)]
-/// struct MemoryTokens(Mutex<HashMap<String, Uuid>>);
+/// struct MemoryTokens(Mutex<HashMap<String, UserId>>);
 ///
 /// impl Strategy for MemoryTokens {
-///     async fn read_token(&self, token: &str) -> Result<Option<Uuid>, StrategyError> {
+///     async fn read_token(&self, token: &str) -> Result<Option<UserId>, StrategyError> {
 ///         Ok(self.0.lock().unwrap().get(token).copied())
 ///     }
 ///     async fn write_token(&self, user: &User) -> Result<String, StrategyError> {
@@ -91,7 +89,7 @@ pub trait Strategy: Send + Sync {
     fn read_token(
         &self,
         token: &str,
-    ) -> impl Future<Output = Result<Option<Uuid>, StrategyError>> + Send;
+    ) -> impl Future<Output = Result<Option<UserId>, StrategyError>> + Send;
     /// The user id a token stands for and, for self-contained tokens, the token version it
     /// carries. The default asks [`Strategy::read_token`] and carries no version.
     fn read_subject(
@@ -117,7 +115,7 @@ pub trait Strategy: Send + Sync {
     /// their password. Stateless strategies cannot, and do nothing (the default).
     fn revoke_user(
         &self,
-        _user_id: Uuid,
+        _user_id: UserId,
     ) -> impl Future<Output = Result<(), StrategyError>> + Send {
         async { Ok(()) }
     }
@@ -172,7 +170,7 @@ impl JwtStrategy {
 }
 
 impl Strategy for JwtStrategy {
-    async fn read_token(&self, token: &str) -> Result<Option<Uuid>, StrategyError> {
+    async fn read_token(&self, token: &str) -> Result<Option<UserId>, StrategyError> {
         Ok(Strategy::read_subject(self, token)
             .await?
             .map(|s| s.user_id))
@@ -186,7 +184,11 @@ impl Strategy for JwtStrategy {
         else {
             return Ok(None);
         };
-        let Some(user_id) = claims.get("sub").and_then(Value::as_str).and_then(parse_id) else {
+        let Some(user_id) = claims
+            .get("sub")
+            .and_then(Value::as_str)
+            .and_then(UserId::parse_any)
+        else {
             return Ok(None);
         };
         let token_version = match claims.get("ver") {
@@ -267,7 +269,7 @@ impl DatabaseStrategy {
 }
 
 impl Strategy for DatabaseStrategy {
-    async fn read_token(&self, token: &str) -> Result<Option<Uuid>, StrategyError> {
+    async fn read_token(&self, token: &str) -> Result<Option<UserId>, StrategyError> {
         Ok(self.store.get_token(token, self.lifetime).await?)
     }
 
@@ -281,7 +283,7 @@ impl Strategy for DatabaseStrategy {
         Ok(self.store.delete_token(token).await?)
     }
 
-    async fn revoke_user(&self, user_id: Uuid) -> Result<(), StrategyError> {
+    async fn revoke_user(&self, user_id: UserId) -> Result<(), StrategyError> {
         self.store.delete_user_tokens(user_id).await?;
         Ok(())
     }

@@ -2,11 +2,9 @@
 
 use redis::aio::ConnectionManager;
 use redis::AsyncCommands as _;
-use uuid::Uuid;
 
 use super::{opaque_token, Strategy, StrategyError};
-use crate::id::parse_id;
-use crate::User;
+use crate::{User, UserId};
 
 /// Opaque tokens in Redis: `SET fastapi_users_token:<token> <user id> EX <lifetime>`, logout
 /// `DEL`. Beyond FastAPI Users, each user's tokens are also listed in a set
@@ -54,16 +52,16 @@ impl RedisStrategy {
         format!("{}{token}", self.key_prefix)
     }
 
-    fn user_set(user_id: Uuid) -> String {
+    fn user_set(user_id: UserId) -> String {
         format!("fastapi_users_user_tokens:{user_id}")
     }
 }
 
 impl Strategy for RedisStrategy {
-    async fn read_token(&self, token: &str) -> Result<Option<Uuid>, StrategyError> {
+    async fn read_token(&self, token: &str) -> Result<Option<UserId>, StrategyError> {
         let mut connection = self.connection.clone();
         let id: Option<String> = connection.get(self.key(token)).await.map_err(unavailable)?;
-        Ok(id.as_deref().and_then(parse_id))
+        Ok(id.as_deref().and_then(UserId::parse_any))
     }
 
     async fn write_token(&self, user: &User) -> Result<String, StrategyError> {
@@ -105,7 +103,7 @@ impl Strategy for RedisStrategy {
             .map_err(unavailable)
     }
 
-    async fn revoke_user(&self, user_id: Uuid) -> Result<(), StrategyError> {
+    async fn revoke_user(&self, user_id: UserId) -> Result<(), StrategyError> {
         let set = Self::user_set(user_id);
         let mut connection = self.connection.clone();
         let keys: Vec<String> = connection.smembers(&set).await.map_err(unavailable)?;

@@ -397,3 +397,28 @@ pub fn sign(claims: Value) -> String {
         .encode(claims.as_object().unwrap())
         .unwrap()
 }
+
+/// Sends `body` to `uri` through the router: a form for `.../login`, JSON otherwise, with a
+/// Bearer token when given.
+pub async fn call(
+    router: &Router,
+    method: Method,
+    uri: &str,
+    token: Option<&str>,
+    body: &str,
+) -> Reply {
+    let mut request = Request::builder().method(method).uri(uri);
+    if let Some(token) = token {
+        request = request.header("authorization", format!("Bearer {token}"));
+    }
+    let content_type = if uri.ends_with("/login") {
+        "application/x-www-form-urlencoded"
+    } else {
+        "application/json"
+    };
+    let request = request
+        .header("content-type", content_type)
+        .body(Body::from(body.to_owned()))
+        .unwrap();
+    send_to(router, request).await
+}

@@ -16,6 +16,15 @@ pub struct Schema {
 impl Schema {
     /// `None` (and a note on the terminal) without `TEST_DATABASE_URL`, which CI must set.
     pub async fn create(test: &str, schema: UserSchema) -> Option<Self> {
+        Self::create_with_ids(test, schema, axum_users::IdKind::Uuid).await
+    }
+
+    /// A fresh schema whose tables hold this kind of ids.
+    pub async fn create_with_ids(
+        test: &str,
+        schema: UserSchema,
+        ids: axum_users::IdKind,
+    ) -> Option<Self> {
         let Ok(url) = std::env::var("TEST_DATABASE_URL") else {
             assert!(
                 std::env::var_os("CI").is_none(),
@@ -35,7 +44,10 @@ impl Schema {
         let options = PgConnectOptions::from_str(&url)
             .unwrap()
             .options([("search_path", name.as_str())]);
-        let store = PostgresStore::connect_with(options, schema).await.unwrap();
+        let store = PostgresStore::connect_with(options, schema)
+            .await
+            .unwrap()
+            .with_id_kind(ids);
         store.migrate().await.unwrap();
         Some(Self { store, name, url })
     }
