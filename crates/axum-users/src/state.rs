@@ -53,6 +53,8 @@ struct Inner {
     require_current_password: bool,
     cors_headers: Vec<String>,
     openapi_title: String,
+    /// [`AxumUsers::routes`], made once from the endpoints (the server asks it on every 404).
+    routes: std::sync::OnceLock<Vec<crate::Route>>,
 }
 
 impl std::fmt::Debug for AxumUsers {
@@ -71,6 +73,13 @@ impl std::fmt::Debug for AxumUsers {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{0}")]
 pub struct ConfigError(pub String);
+
+impl AxumUsers {
+    /// The cell [`AxumUsers::routes`] is kept in.
+    pub(crate) fn route_table(&self) -> &std::sync::OnceLock<Vec<crate::Route>> {
+        &self.inner.routes
+    }
+}
 
 impl AxumUsers {
     /// Starts a configuration around a user store.
@@ -697,6 +706,7 @@ impl AxumUsersBuilder {
                     mail: Arc::new(self.mail),
                     background: Background::new(self.background_limit),
                 },
+                routes: std::sync::OnceLock::new(),
                 backends: self.backends,
                 requires_verification: self.requires_verification,
                 verify_on_register: self.verify_on_register,

@@ -11,11 +11,12 @@ use axum::response::Response;
 use axum::routing::post;
 use axum::Router;
 use http::request::Parts;
-use http::StatusCode;
+use http::{Method, StatusCode};
 use serde_json::Value;
 
 use super::body::read_body;
 use super::body::read_json_body;
+use super::table::Endpoint;
 use crate::error::ErrorCode;
 use crate::input::validate_email_value;
 use crate::json::json_response;
@@ -28,18 +29,38 @@ use crate::{ApiError, AxumUsers, User};
 impl AxumUsers {
     /// `POST /request-verify-token` and `POST /verify` (mount under `/auth`).
     pub fn verify_router<S: Clone + Send + Sync + 'static>(&self) -> Router<S> {
-        Router::new()
-            .route("/request-verify-token", post(request_verify_token))
-            .route("/verify", post(verify))
-            .with_state(self.clone())
+        self.mount("/auth", self.verify_endpoints())
+    }
+
+    pub(crate) fn verify_endpoints(&self) -> Vec<Endpoint> {
+        vec![
+            Endpoint::new(
+                "/auth/request-verify-token",
+                &[Method::POST],
+                post(request_verify_token),
+            ),
+            Endpoint::new("/auth/verify", &[Method::POST], post(verify)),
+        ]
     }
 
     /// `POST /forgot-password` and `POST /reset-password` (mount under `/auth`).
     pub fn reset_password_router<S: Clone + Send + Sync + 'static>(&self) -> Router<S> {
-        Router::new()
-            .route("/forgot-password", post(forgot_password))
-            .route("/reset-password", post(reset_password))
-            .with_state(self.clone())
+        self.mount("/auth", self.reset_password_endpoints())
+    }
+
+    pub(crate) fn reset_password_endpoints(&self) -> Vec<Endpoint> {
+        vec![
+            Endpoint::new(
+                "/auth/forgot-password",
+                &[Method::POST],
+                post(forgot_password),
+            ),
+            Endpoint::new(
+                "/auth/reset-password",
+                &[Method::POST],
+                post(reset_password),
+            ),
+        ]
     }
 
     /// Issues a verification token for `user` (hook `on_after_request_verify`) and mails it.

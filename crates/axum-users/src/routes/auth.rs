@@ -4,11 +4,12 @@ use axum::extract::{Request, State};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::Router;
-use http::{header, HeaderValue, StatusCode};
+use http::{header, HeaderValue, Method, StatusCode};
 use serde_json::{json, Value};
 
 use super::body::read_body;
 use super::body::FormFields;
+use super::table::Endpoint;
 use crate::error::ErrorCode;
 use crate::ratelimit::Scope;
 use crate::transport::Transport;
@@ -23,28 +24,32 @@ impl AxumUsers {
         backend: &str,
     ) -> Option<Router<S>> {
         self.backend(backend)?;
+        Some(self.mount(&format!("/auth/{backend}"), self.auth_endpoints(backend)))
+    }
+
+    pub(crate) fn auth_endpoints(&self, backend: &str) -> Vec<Endpoint> {
         let login_name = backend.to_owned();
         let logout_name = backend.to_owned();
-        Some(
-            Router::new()
-                .route(
-                    "/login",
-                    post(
-                        move |State(users): State<AxumUsers>, request: Request| async move {
-                            login(users, &login_name, request).await
-                        },
-                    ),
-                )
-                .route(
-                    "/logout",
-                    post(
-                        move |State(users): State<AxumUsers>, request: Request| async move {
-                            logout(users, &logout_name, request).await
-                        },
-                    ),
-                )
-                .with_state(self.clone()),
-        )
+        vec![
+            Endpoint::new(
+                format!("/auth/{backend}/login"),
+                &[Method::POST],
+                post(
+                    move |State(users): State<AxumUsers>, request: Request| async move {
+                        login(users, &login_name, request).await
+                    },
+                ),
+            ),
+            Endpoint::new(
+                format!("/auth/{backend}/logout"),
+                &[Method::POST],
+                post(
+                    move |State(users): State<AxumUsers>, request: Request| async move {
+                        logout(users, &logout_name, request).await
+                    },
+                ),
+            ),
+        ]
     }
 }
 
@@ -54,9 +59,15 @@ impl AxumUsers {
     /// version goes up), database and Redis tokens are deleted, and the answer clears the
     /// cookie of every cookie backend. `204`; `401` without a valid token. Beyond FastAPI Users.
     pub fn sessions_router<S: Clone + Send + Sync + 'static>(&self) -> Router<S> {
-        Router::new()
-            .route("/logout-everywhere", post(logout_everywhere))
-            .with_state(self.clone())
+        self.mount("/auth", self.sessions_endpoints())
+    }
+
+    pub(crate) fn sessions_endpoints(&self) -> Vec<Endpoint> {
+        vec![Endpoint::new(
+            "/auth/logout-everywhere",
+            &[Method::POST],
+            post(logout_everywhere),
+        )]
     }
 }
 

@@ -5,17 +5,21 @@
 //! the application nests these routes.
 
 use axum::routing::get;
-use axum::Router;
+use http::Method;
 use serde_json::Value;
 
-pub(crate) fn docs_router<S: Clone + Send + Sync + 'static>(openapi: Value) -> Router<S> {
+use super::table::Endpoint;
+
+/// The document's and the docs pages' endpoints (none of them in the document itself).
+pub(crate) fn docs_endpoints(openapi: Value) -> Vec<Endpoint> {
     let title = openapi["info"]["title"]
         .as_str()
         .unwrap_or("axum-users")
         .to_owned();
     let body = std::sync::Arc::new(openapi);
-    let router = Router::new().route(
+    let document = Endpoint::new(
         "/openapi.json",
+        &[Method::GET],
         get(
             move |axum::extract::OriginalUri(original): axum::extract::OriginalUri,
                   uri: http::Uri| {
@@ -38,12 +42,16 @@ pub(crate) fn docs_router<S: Clone + Send + Sync + 'static>(openapi: Value) -> R
                 }
             },
         ),
-    );
+    )
+    .undocumented();
     #[cfg(feature = "swagger-ui")]
-    let router = swagger_ui::routes(router, &title);
+    let pages = swagger_ui::endpoints(&title);
     #[cfg(not(feature = "swagger-ui"))]
-    let _ = title;
-    router
+    let pages = {
+        let _ = title;
+        Vec::new()
+    };
+    std::iter::once(document).chain(pages).collect()
 }
 
 #[cfg(feature = "swagger-ui")]
@@ -53,8 +61,9 @@ mod swagger_ui {
     use axum::extract::Path;
     use axum::response::{Html, IntoResponse, Response};
     use axum::routing::get;
-    use axum::Router;
-    use http::header;
+    use http::{header, Method};
+
+    use super::Endpoint;
 
     /// The files of Swagger UI's distribution the page loads.
     const ASSETS: [&str; 4] = [
@@ -64,17 +73,20 @@ mod swagger_ui {
         "favicon-16x16.png",
     ];
 
-    pub(super) fn routes<S: Clone + Send + Sync + 'static>(
-        router: Router<S>,
-        title: &str,
-    ) -> Router<S> {
+    pub(super) fn endpoints(title: &str) -> Vec<Endpoint> {
         let page = Html(page(title));
         let redoc = Html(redoc_page(title));
-        router
-            .route("/docs", get(move || async move { page.clone() }))
-            .route("/redoc", get(move || async move { redoc.clone() }))
-            .route(
+        let get_only = &[Method::GET];
+        [
+            Endpoint::new("/docs", get_only, get(move || async move { page.clone() })),
+            Endpoint::new(
+                "/redoc",
+                get_only,
+                get(move || async move { redoc.clone() }),
+            ),
+            Endpoint::new(
                 "/redoc/redoc.standalone.js",
+                get_only,
                 get(|| async {
                     (
                         [
@@ -84,13 +96,15 @@ mod swagger_ui {
                         REDOC,
                     )
                 }),
-            )
-            .route(
+            ),
+            Endpoint::new(
                 "/docs/oauth2-redirect",
+                get_only,
                 get(|| async { asset("oauth2-redirect.html") }),
-            )
-            .route(
+            ),
+            Endpoint::new(
                 "/docs/{file}",
+                get_only,
                 get(|Path(file): Path<String>| async move {
                     if ASSETS.contains(&file.as_str()) {
                         asset(&file)
@@ -98,7 +112,11 @@ mod swagger_ui {
                         crate::ApiError::NOT_FOUND.into_response()
                     }
                 }),
-            )
+            ),
+        ]
+        .into_iter()
+        .map(Endpoint::undocumented)
+        .collect()
     }
 
     /// Redoc's standalone bundle (`assets/redoc`, MIT), as FastAPI's page loads it from a CDN.

@@ -36,31 +36,7 @@ impl crate::AxumUsers {
     /// `/auth/logout-everywhere`, `/users/...`, plus the OpenAPI
     /// document at `/openapi.json` and (feature `swagger-ui`) interactive docs at `/docs`.
     pub fn router<S: Clone + Send + Sync + 'static>(&self) -> axum::Router<S> {
-        let mut router = axum::Router::new()
-            .nest(
-                "/auth",
-                self.register_router()
-                    .merge(self.reset_password_router())
-                    .merge(self.verify_router())
-                    .merge(self.sessions_router()),
-            )
-            .nest("/users", self.users_router());
-        for backend in self.backends() {
-            if let Some(auth) = self.auth_router(backend.name()) {
-                router = router.nest(&format!("/auth/{}", backend.name()), auth);
-            }
-        }
-        #[cfg(feature = "oauth")]
-        for provider in self.oauth_providers() {
-            let name = provider.name();
-            if let Some(oauth) = self.oauth_router(name) {
-                router = router.nest(&format!("/auth/{name}"), oauth);
-            }
-            if let Some(associate) = self.oauth_associate_router(name) {
-                router = router.nest(&format!("/auth/associate/{name}"), associate);
-            }
-        }
-        router.merge(docs::docs_router(self.openapi()))
+        self.mount("", self.endpoints())
     }
 }
 

@@ -17,9 +17,10 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
 use http::request::Parts;
-use http::{header, HeaderValue, StatusCode};
+use http::{header, HeaderValue, Method, StatusCode};
 use serde_json::{json, Map, Value};
 
+use super::table::Endpoint;
 use crate::error::ErrorCode;
 use crate::json::json_response;
 use crate::jwt::{now_unix, JwtError, JwtKeys};
@@ -58,31 +59,38 @@ impl AxumUsers {
         associate: bool,
     ) -> Option<Router<S>> {
         self.oauth_provider(provider)?;
+        let prefix = provider_prefix(provider, associate);
+        Some(self.mount(&prefix, self.provider_endpoints(provider, associate)))
+    }
+
+    /// `GET /authorize` and `GET /callback` of `provider`, to log in or (`associate`) to link.
+    pub(crate) fn provider_endpoints(&self, provider: &str, associate: bool) -> Vec<Endpoint> {
+        let prefix = provider_prefix(provider, associate);
         let (a, c) = (provider.to_owned(), provider.to_owned());
-        Some(
-            Router::new()
-                .route(
-                    "/authorize",
-                    get(
-                        move |State(users): State<AxumUsers>, request: Request| async move {
-                            authorize(users, &a, request, associate).await
-                        },
-                    ),
-                )
-                .route(
-                    "/callback",
-                    get(
-                        move |State(users): State<AxumUsers>, request: Request| async move {
-                            if associate {
-                                associate_callback(users, &c, request).await
-                            } else {
-                                callback(users, &c, request).await
-                            }
-                        },
-                    ),
-                )
-                .with_state(self.clone()),
-        )
+        vec![
+            Endpoint::new(
+                format!("{prefix}/authorize"),
+                &[Method::GET],
+                get(
+                    move |State(users): State<AxumUsers>, request: Request| async move {
+                        authorize(users, &a, request, associate).await
+                    },
+                ),
+            ),
+            Endpoint::new(
+                format!("{prefix}/callback"),
+                &[Method::GET],
+                get(
+                    move |State(users): State<AxumUsers>, request: Request| async move {
+                        if associate {
+                            associate_callback(users, &c, request).await
+                        } else {
+                            callback(users, &c, request).await
+                        }
+                    },
+                ),
+            ),
+        ]
     }
 
     /// The provider accounts linked to a user (tokens included: never send them to a client).
@@ -490,4 +498,13 @@ async fn associate_callback(
     let mut response = json_response(StatusCode::OK, &user.to_read());
     clear_csrf(&config.settings, &mut response);
     Ok(response)
+}
+
+/// Where a provider's routes are: `/auth/{provider}`, or `/auth/associate/{provider}` to link.
+fn provider_prefix(provider: &str, associate: bool) -> String {
+    if associate {
+        format!("/auth/associate/{provider}")
+    } else {
+        format!("/auth/{provider}")
+    }
 }

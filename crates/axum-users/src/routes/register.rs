@@ -4,7 +4,9 @@ use axum::extract::{Request, State};
 use axum::response::Response;
 use axum::routing::post;
 use axum::Router;
-use http::StatusCode;
+use http::{Method, StatusCode};
+
+use super::table::Endpoint;
 
 use super::body::read_body;
 use super::body::read_json_body;
@@ -19,9 +21,15 @@ impl AxumUsers {
     /// `POST /register` (mount under `/auth`): creates an active, unverified user; privileged
     /// flags in the body are ignored.
     pub fn register_router<S: Clone + Send + Sync + 'static>(&self) -> Router<S> {
-        Router::new()
-            .route("/register", post(register))
-            .with_state(self.clone())
+        self.mount("/auth", self.register_endpoints())
+    }
+
+    pub(crate) fn register_endpoints(&self) -> Vec<Endpoint> {
+        vec![Endpoint::new(
+            "/auth/register",
+            &[Method::POST],
+            post(register),
+        )]
     }
 }
 

@@ -1,7 +1,8 @@
-//! The route table: every route [`AxumUsers::router`] serves, declared once. The server's
-//! 404/405 and trailing-slash answers are derived from it, and tests hold the router and the
-//! OpenAPI document to it (a route added to one and not the table fails them).
+//! The route table: every route [`AxumUsers::router`] serves, declared once, with its handler
+//! ([`Endpoint`]). The routers are made from it, and so are the server's 404/405 and
+//! trailing-slash answers; a test holds the OpenAPI document to it.
 
+use axum::routing::MethodRouter;
 use http::Method;
 
 use crate::AxumUsers;
@@ -53,8 +54,36 @@ impl Route {
     }
 }
 
+/// A route as it is declared, once: its [`Route`] (path at the conventional prefix, methods)
+/// next to the handler that serves it. [`AxumUsers::router`], the routers of each concern and
+/// [`AxumUsers::routes`] are all made from these.
+pub(crate) struct Endpoint {
+    pub(crate) route: Route,
+    handler: MethodRouter<AxumUsers>,
+}
+
+impl Endpoint {
+    pub(crate) fn new(
+        path: impl Into<String>,
+        methods: &[Method],
+        handler: MethodRouter<AxumUsers>,
+    ) -> Self {
+        Self {
+            route: Route::new(path, methods),
+            handler,
+        }
+    }
+
+    /// Served, and not in the OpenAPI document (the docs pages themselves, as in FastAPI).
+    pub(crate) fn undocumented(mut self) -> Self {
+        self.route = self.route.undocumented();
+        self
+    }
+}
+
 impl AxumUsers {
-    /// Every route of [`AxumUsers::router`], for the backends and OAuth providers configured.
+    /// Every route of [`AxumUsers::router`], for the backends and OAuth providers configured,
+    /// in the order the document lists them.
     ///
     /// ```
     /// # async fn doc(users: axum_users::AxumUsers) {
@@ -63,41 +92,44 @@ impl AxumUsers {
     /// # }
     /// ```
     pub fn routes(&self) -> Vec<Route> {
-        let post = [Method::POST];
-        let get = [Method::GET];
-        let mut routes = vec![Route::new("/auth/register", &post)];
+        self.route_table()
+            .get_or_init(|| self.endpoints().into_iter().map(|e| e.route).collect())
+            .clone()
+    }
+
+    /// Every endpoint, concern by concern.
+    pub(crate) fn endpoints(&self) -> Vec<Endpoint> {
+        let mut endpoints = self.register_endpoints();
         for backend in self.backends() {
-            let name = backend.name();
-            routes.push(Route::new(format!("/auth/{name}/login"), &post));
-            routes.push(Route::new(format!("/auth/{name}/logout"), &post));
+            endpoints.extend(self.auth_endpoints(backend.name()));
         }
-        for path in [
-            "/auth/forgot-password",
-            "/auth/reset-password",
-            "/auth/request-verify-token",
-            "/auth/verify",
-            "/auth/logout-everywhere",
-        ] {
-            routes.push(Route::new(path, &post));
-        }
-        routes.push(Route::new("/users/me", &[Method::GET, Method::PATCH]));
-        routes.push(Route::new(
-            "/users/{id}",
-            &[Method::GET, Method::PATCH, Method::DELETE],
-        ));
+        endpoints.extend(self.reset_password_endpoints());
+        endpoints.extend(self.verify_endpoints());
+        endpoints.extend(self.sessions_endpoints());
+        endpoints.extend(self.users_endpoints());
         #[cfg(feature = "oauth")]
         for provider in self.oauth_providers() {
-            let name = provider.name();
-            for prefix in [format!("/auth/{name}"), format!("/auth/associate/{name}")] {
-                routes.push(Route::new(format!("{prefix}/authorize"), &get));
-                routes.push(Route::new(format!("{prefix}/callback"), &get));
+            for associate in [false, true] {
+                endpoints.extend(self.provider_endpoints(provider.name(), associate));
             }
         }
-        routes.push(Route::new("/openapi.json", &get).undocumented());
-        #[cfg(feature = "swagger-ui")]
-        for path in ["/docs", "/docs/oauth2-redirect", "/redoc"] {
-            routes.push(Route::new(path, &get).undocumented());
-        }
-        routes
+        endpoints.extend(super::docs::docs_endpoints(self.openapi()));
+        endpoints
+    }
+
+    /// A router of these endpoints, their paths taken relative to `prefix` (where the caller
+    /// nests it), with this handle as state.
+    pub(crate) fn mount<S: Clone + Send + Sync + 'static>(
+        &self,
+        prefix: &str,
+        endpoints: Vec<Endpoint>,
+    ) -> axum::Router<S> {
+        endpoints
+            .into_iter()
+            .fold(axum::Router::new(), |router, endpoint| {
+                let path = endpoint.route.path.strip_prefix(prefix).unwrap_or_default();
+                router.route(path, endpoint.handler)
+            })
+            .with_state(self.clone())
     }
 }

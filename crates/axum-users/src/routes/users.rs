@@ -10,6 +10,7 @@ use http::{Method, StatusCode};
 
 use super::body::read_body;
 use super::body::read_json_body;
+use super::table::Endpoint;
 use crate::error::ErrorCode;
 use crate::input::parse_update;
 use crate::json::json_response;
@@ -23,12 +24,17 @@ impl AxumUsers {
     /// `GET /me`, `PATCH /me`, and for superusers `GET`, `PATCH`, `DELETE /{id}` (mount under
     /// `/users`).
     pub fn users_router<S: Clone + Send + Sync + 'static>(&self) -> Router<S> {
-        Router::new()
+        self.mount("/users", self.users_endpoints())
+    }
+
+    pub(crate) fn users_endpoints(&self) -> Vec<Endpoint> {
+        vec![
             // One handler for every method, so that a 405 lists the methods of /me alone, as
             // documented: FastAPI has no DELETE /me, the request reaches DELETE /{id} with id
             // "me" (and answers like it).
-            .route(
-                "/me",
+            Endpoint::new(
+                "/users/me",
+                &[Method::GET, Method::PATCH],
                 any(
                     |State(users): State<AxumUsers>, request: Request| async move {
                         match *request.method() {
@@ -39,9 +45,10 @@ impl AxumUsers {
                         }
                     },
                 ),
-            )
-            .route(
-                "/{id}",
+            ),
+            Endpoint::new(
+                "/users/{id}",
+                &[Method::GET, Method::PATCH, Method::DELETE],
                 get(get_user).patch(patch_user).delete(
                     |State(users): State<AxumUsers>,
                      path: Result<Path<String>, PathRejection>,
@@ -50,8 +57,8 @@ impl AxumUsers {
                         delete_user(users, id.as_deref(), request).await
                     },
                 ),
-            )
-            .with_state(self.clone())
+            ),
+        ]
     }
 
     async fn user_or_404(&self, id: Option<&str>) -> Result<User, ApiError> {
