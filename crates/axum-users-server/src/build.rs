@@ -145,7 +145,8 @@ pub async fn build(config: &Config) -> anyhow::Result<AxumUsers> {
         .rate_limits(rate_limits(config).await?)
         .require_current_password(config.require_current_password)
         .password_change_revokes_jwts(config.password_change_revokes_jwts)
-        .body_timeout(config.request_timeout());
+        .body_timeout(config.request_timeout())
+        .background_limit(config.background_limit);
     if config.user_cache {
         builder = builder.user_cache(10_000, Duration::from_secs(config.user_cache_ttl));
     }

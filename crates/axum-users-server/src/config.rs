@@ -43,6 +43,8 @@ pub struct Config {
     pub redis_url: Option<String>,
     pub user_cache: bool,
     pub user_cache_ttl: u64,
+    /// Jobs (e-mails with their retries, hooks) running after their answers at most.
+    pub background_limit: usize,
     pub allowed_origins: String,
     /// Request headers the allowed origins may send, besides the default list.
     pub cors_headers: String,
@@ -128,6 +130,7 @@ impl Default for Config {
             redis_url: None,
             user_cache: true,
             user_cache_ttl: 60,
+            background_limit: 1024,
             allowed_origins: String::new(),
             cors_headers: String::new(),
             require_current_password: false,

@@ -310,3 +310,42 @@ async fn an_smtp_outage_is_retried_until_the_server_is_back() {
     .await;
     assert_eq!(message.header("To"), Some("gawain@camelot.bt"));
 }
+
+/// `AXUM_USERS_BACKGROUND_LIMIT` bounds the jobs that run after their answers. At 1, with the
+/// mail server down, the first registration's e-mail keeps the one slot while it retries; the
+/// second's is dropped (and logged). Both clients get their 201; once SMTP is back, only the
+/// first message arrives.
+#[tokio::test]
+async fn the_background_limit_is_configurable() {
+    let Some(python) = smtp_python() else {
+        return;
+    };
+    let dir = temp_dir("background-limit");
+    let port = free_port();
+    let env = mail_env(&[
+        ("AXUM_USERS_SMTP_URL", format!("smtp://127.0.0.1:{port}")),
+        ("AXUM_USERS_BACKGROUND_LIMIT", "1".to_owned()),
+    ]);
+    let server = start_in(dir.clone(), &env).await;
+    for email in ["gawain@camelot.bt", "percival@camelot.bt"] {
+        let (status, _) = post_json(
+            &server,
+            "/auth/register",
+            serde_json::json!({"email": email, "password": "green-knight"}),
+        )
+        .await;
+        assert_eq!(status, 201);
+    }
+    let sink = smtp_sink(&python, port, &dir).await;
+    let message = delivered(
+        &sink.maildir.join("new"),
+        1,
+        "Confirm your e-mail address for Camelot",
+    )
+    .await;
+    assert_eq!(message.header("To"), Some("gawain@camelot.bt"));
+    // Longer than the retry that brought the first: nothing else was waiting.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let arrived = std::fs::read_dir(sink.maildir.join("new")).unwrap().count();
+    assert_eq!(arrived, 1);
+}

@@ -387,7 +387,8 @@ async fn serves_openapi_and_docs_without_a_cdn() {
 #[test]
 fn bad_configuration_fails_with_one_clear_line() {
     let dir = temp_dir("config");
-    let cases: [(&[(&str, &str)], &str); 22] = [
+    let cases: [(&[(&str, &str)], &str); 23] = [
+        (&[("AXUM_USERS_BACKGROUND_LIMIT", "many")], ""),
         (&[("AXUM_USERS_ID_TYPE", "serial")], "error: invalid configuration: AXUM_USERS_ID_TYPE must be uuid or integer (got \"serial\")\n"),
         (&[("AXUM_USERS_DATABASE_URL", "mysql://nope")], "error: invalid configuration: AXUM_USERS_DATABASE_URL must be a sqlite: or postgres:// URL (got mysql://nope)\n"),
         (&[("AXUM_USERS_DATABASE_URL", "postgres://app:hunter2@127.0.0.1:1/app")], "error: invalid configuration: AXUM_USERS_SECRET must be set with a PostgreSQL database (and be the same on every instance)\n"),
