@@ -80,7 +80,17 @@ fn jwt_keys(config: &Config, secret: &str) -> anyhow::Result<JwtKeys> {
 pub async fn build(config: &Config) -> anyhow::Result<AxumUsers> {
     let secret = config.resolve_secret()?;
     let keys = jwt_keys(config, &secret)?;
-    let store = open_store(config).await?;
+    let store = match open_store(config).await? {
+        // The user cache serves from memory only while the database's write notifications
+        // are heard: writes by other instances (and anyone else) are then seen at once.
+        Store::Postgres(store) if config.user_cache => Store::Postgres(
+            store
+                .watch_writes()
+                .await
+                .context("cannot listen for writes to the user table")?,
+        ),
+        store => store,
+    };
     let hasher = PasswordHasher::new(Argon2Params::new(
         config.argon2_memory_kib,
         config.argon2_iterations,

@@ -1,6 +1,8 @@
 //! `CachingUserStore`: the per-request user read from memory, never stale where the store
 //! reports its writes, bounded in entries.
 
+mod common;
+
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
@@ -173,4 +175,77 @@ async fn a_store_that_cannot_report_its_writes_is_always_read() {
     }
     assert_eq!(cached.inner().reads.load(Ordering::Relaxed), 5);
     assert!(cached.is_empty());
+}
+
+/// PostgreSQL with `watch_writes`: users are served from memory until a write to the table by
+/// anyone (here plain SQL on another connection) is announced, and a listening connection that
+/// was lost and made again drops what was cached (writes made meanwhile went unheard).
+#[cfg(feature = "postgres")]
+#[tokio::test]
+async fn postgres_writes_by_anyone_are_heard_and_a_lost_listener_drops_the_cache() {
+    let Some(db) = common::pg::Schema::create("cache_watch", UserSchema::new()).await else {
+        return;
+    };
+    let store = db.store.clone().watch_writes().await.unwrap();
+    let sql = |statement: &'static str| {
+        let pool = store.pool().clone();
+        async move {
+            sqlx::query(statement).execute(&pool).await.unwrap();
+        }
+    };
+    let heard_before = store.generation().expect("listening");
+    let user = User::new("gawain@camelot.bt", HASH);
+    store.create(&user).await.unwrap();
+    eventually("the insert is heard", || async {
+        store.generation() > Some(heard_before)
+    })
+    .await;
+    let cached = CachingUserStore::new(store.clone(), 100, Duration::from_secs(3600));
+    let flags = || async {
+        let user = cached.get(user.id).await.unwrap().unwrap();
+        (user.is_active, user.is_verified)
+    };
+    assert_eq!(flags().await, (true, false));
+
+    // A write nobody announces: the user is served from memory, as read before it.
+    sql(r#"ALTER TABLE "user" DISABLE TRIGGER axum_users_user_written"#).await;
+    sql(r#"UPDATE "user" SET is_active = false"#).await;
+    assert_eq!(flags().await, (true, false));
+    // An announced write: seen, and with it the one before.
+    sql(r#"ALTER TABLE "user" ENABLE TRIGGER axum_users_user_written"#).await;
+    sql(r#"UPDATE "user" SET is_verified = true"#).await;
+    eventually("the announced write is seen", || async {
+        flags().await == (false, true)
+    })
+    .await;
+
+    // The listening connection is killed while an unannounced write lands: the new connection
+    // drops the cache, and the write is seen.
+    sql(r#"ALTER TABLE "user" DISABLE TRIGGER axum_users_user_written"#).await;
+    sql(r#"UPDATE "user" SET is_active = true"#).await;
+    assert_eq!(flags().await, (false, true));
+    let before = store.generation();
+    sql("SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+         WHERE query LIKE 'LISTEN %axum_users_user_written%' AND pid <> pg_backend_pid()")
+    .await;
+    eventually("the listener reconnects", || async {
+        store.generation().is_some_and(|now| Some(now) > before)
+    })
+    .await;
+    assert_eq!(flags().await, (true, true));
+    db.drop().await;
+}
+
+/// Polls `done` for up to five seconds.
+#[cfg(feature = "postgres")]
+async fn eventually<F, Fut>(what: &str, done: F)
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while !done().await {
+        assert!(std::time::Instant::now() < deadline, "{what}");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
 }

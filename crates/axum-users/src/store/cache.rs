@@ -16,9 +16,10 @@ use crate::User;
 /// [`generation`](UserStore::generation) is the one it was read at and it is younger than the
 /// time to live, and every write through the wrapper drops it; so a stale user is never served
 /// when the store reports its writes (a SQLite file does, even another process's, once it has
-/// been quiet for two seconds), and every read goes to the store when it cannot (PostgreSQL
-/// shared by several instances). At most `capacity`
-/// users are kept (least recently used go first).
+/// been quiet for two seconds; PostgreSQL does with
+/// [`watch_writes`](crate::PostgresStore::watch_writes), once a write's notification arrives),
+/// and every read goes to the store when it cannot. At most `capacity` users are kept (least
+/// recently used go first).
 ///
 /// ```
 /// # #[cfg(feature = "sqlite")]

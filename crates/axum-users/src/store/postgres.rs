@@ -9,7 +9,7 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use serde_json::Value;
-use sqlx::postgres::{PgArguments, PgConnectOptions, PgPoolOptions, PgRow};
+use sqlx::postgres::{PgArguments, PgConnectOptions, PgListener, PgPoolOptions, PgRow};
 use sqlx::{Arguments as _, PgPool, Row as _};
 
 use super::{
@@ -34,6 +34,8 @@ pub struct PostgresStore {
     pool: PgPool,
     schema: UserSchema,
     ids: IdKind,
+    /// Writes to the user table heard through `LISTEN` (see [`PostgresStore::watch_writes`]).
+    watch: Option<std::sync::Arc<Watch>>,
     /// Every column a user is read from, for `SELECT` and `RETURNING`.
     columns: String,
     select: String,
@@ -133,7 +135,10 @@ impl PostgresStore {
     /// an existing one, `migrate` refuses a kind other than the table's.
     #[must_use]
     pub fn with_id_kind(self, kind: IdKind) -> Self {
-        Self::build(self.pool, self.schema, kind)
+        Self {
+            watch: self.watch.clone(),
+            ..Self::build(self.pool, self.schema, kind)
+        }
     }
 
     /// The kind of ids of the existing `user` table, `None` when there is none yet.
@@ -187,6 +192,7 @@ impl PostgresStore {
             pool,
             schema,
             ids,
+            watch: None,
         }
     }
 
@@ -298,6 +304,12 @@ impl PostgresStore {
             .await
             .map_err(map_err)?;
         fill_email_keys(&mut tx, self.ids).await?;
+        // Every committed write to the table, whoever makes it (another instance, FastAPI
+        // Users, psql), is announced to the instances that watch it.
+        sqlx::raw_sql(WRITE_TRIGGER)
+            .execute(&mut *tx)
+            .await
+            .map_err(map_err)?;
         for field in self.schema.fields() {
             if !existing.iter().any(|c| c == &field.name) {
                 let sql = format!(
@@ -396,6 +408,13 @@ const DIALECT: Dialect = Dialect {
 impl UserStore for PostgresStore {
     fn schema(&self) -> Option<&UserSchema> {
         Some(&self.schema)
+    }
+
+    /// With [`PostgresStore::watch_writes`]: a count of the writes to the user table announced
+    /// since the watch began (and of its reconnections); `None` without a watch, and while its
+    /// connection is down.
+    fn generation(&self) -> Option<u128> {
+        self.watch.as_ref()?.generation()
     }
 
     fn id_kind(&self) -> IdKind {
@@ -535,6 +554,119 @@ impl AccessTokenStore for PostgresStore {
         };
         let done = query.execute(&self.pool).await.map_err(map_err)?;
         Ok(done.rows_affected())
+    }
+}
+
+/// The channel of [`WRITE_TRIGGER`]'s notifications; the payload is the table's schema.
+const WRITE_CHANNEL: &str = "axum_users_user_written";
+
+/// A statement-level trigger on the user table that notifies [`WRITE_CHANNEL`] (delivered when
+/// the writing transaction commits, never before).
+const WRITE_TRIGGER: &str = r#"
+CREATE OR REPLACE FUNCTION axum_users_user_written() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM pg_notify('axum_users_user_written', TG_TABLE_SCHEMA);
+    RETURN NULL;
+END
+$$;
+DROP TRIGGER IF EXISTS axum_users_user_written ON "user";
+CREATE TRIGGER axum_users_user_written AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON "user"
+    FOR EACH STATEMENT EXECUTE FUNCTION axum_users_user_written();
+"#;
+
+/// What a watching store knows of the writes to its user table.
+#[derive(Debug, Default)]
+struct Watch {
+    /// Raised by every announced write and by every (re)connection of the listener.
+    writes: std::sync::atomic::AtomicU64,
+    /// Whether the listener is connected: while it is not, no write would be heard.
+    listening: std::sync::atomic::AtomicBool,
+}
+
+impl Watch {
+    fn generation(&self) -> Option<u128> {
+        use std::sync::atomic::Ordering;
+        if !self.listening.load(Ordering::Acquire) {
+            return None;
+        }
+        Some(u128::from(self.writes.load(Ordering::Acquire)))
+    }
+
+    fn heard(&self) {
+        self.writes
+            .fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+    }
+
+    fn set_listening(&self, listening: bool) {
+        // A change either way counts as a write: what was cached before is not trusted after.
+        self.heard();
+        self.listening
+            .store(listening, std::sync::atomic::Ordering::Release);
+    }
+
+    /// Listens for ever: each announced write to `schema`'s user table raises the count; a lost
+    /// connection stops the trust until a new one listens (then everything cached before is
+    /// dropped), retried every second; ends when the pool is closed.
+    async fn run(self: std::sync::Arc<Self>, pool: PgPool, schema: String, first: PgListener) {
+        // The first connection was announced by `watch_writes`; each later one here.
+        let mut listener = Some(first);
+        loop {
+            let mut current = match listener.take() {
+                Some(current) => current,
+                None if pool.is_closed() => return,
+                None => match listen(&pool).await {
+                    Ok(current) => {
+                        self.set_listening(true);
+                        current
+                    }
+                    Err(error) => {
+                        tracing::warn!(%error, "cannot listen for user writes; retrying");
+                        tokio::time::sleep(Duration::from_secs(1)).await;
+                        continue;
+                    }
+                },
+            };
+            loop {
+                match current.try_recv().await {
+                    Ok(Some(note)) if note.payload() == schema => self.heard(),
+                    Ok(Some(_)) => {}
+                    Ok(None) | Err(_) => break,
+                }
+            }
+            self.set_listening(false);
+            tracing::warn!("lost the connection that hears user writes; reconnecting");
+        }
+    }
+}
+
+/// A new connection listening on [`WRITE_CHANNEL`].
+async fn listen(pool: &PgPool) -> Result<PgListener, StoreError> {
+    let mut listener = PgListener::connect_with(pool).await.map_err(map_err)?;
+    listener.listen(WRITE_CHANNEL).await.map_err(map_err)?;
+    Ok(listener)
+}
+
+impl PostgresStore {
+    /// Listens (one connection of the pool, for ever) for the writes to the user table that
+    /// [`migrate`](PostgresStore::migrate) makes PostgreSQL announce, by anyone: other
+    /// instances, FastAPI Users, a script. The store then reports a
+    /// [`generation`](UserStore::generation), so that a [`crate::CachingUserStore`] in front of
+    /// it serves users from memory until the next write anywhere; while the connection is down
+    /// it reports none (every read goes to the database) and a new connection drops what was
+    /// cached. A write is seen by every instance once its notification arrives (the commit's
+    /// round trip, typically well under a millisecond on a LAN); the cache's time to live bounds
+    /// the rest (a connection that dies without the socket closing).
+    pub async fn watch_writes(mut self) -> Result<Self, StoreError> {
+        let schema: String = sqlx::query_scalar("SELECT current_schema()::text")
+            .fetch_one(&self.pool)
+            .await
+            .map_err(map_err)?;
+        let first = listen(&self.pool).await?;
+        let watch = std::sync::Arc::new(Watch::default());
+        watch.set_listening(true);
+        tokio::spawn(watch.clone().run(self.pool.clone(), schema, first));
+        self.watch = Some(watch);
+        Ok(self)
     }
 }
 
