@@ -317,6 +317,16 @@ async fn postgres_redis_two_instances_share_users_tokens_and_revocations() {
     database.drop().await;
 }
 
+/// `GET /ready`: whether the database and Redis answer.
+async fn ready(server: &Server) -> (u16, String) {
+    text(
+        reqwest::get(format!("{}/ready", server.base))
+            .await
+            .unwrap(),
+    )
+    .await
+}
+
 /// Retries a request until it answers `want` or a second passes; answers the last status.
 async fn within_a_second<F, Fut>(request: F, want: u16) -> u16
 where
@@ -393,6 +403,10 @@ async fn postgres_redis_outages_answer_503_and_the_server_recovers() {
     );
     let waited = started.elapsed();
     eprintln!("503 while PostgreSQL is down answered in {waited:?}");
+    assert_eq!(
+        ready(&server).await,
+        (503, r#"{"detail":"SERVICE_UNAVAILABLE"}"#.to_owned())
+    );
     assert!(waited < Duration::from_secs(10), "answered in {waited:?}");
     let (status, body) = client
         .post(
@@ -408,6 +422,10 @@ async fn postgres_redis_outages_answer_503_and_the_server_recovers() {
     pg.up().await;
     let (status, body) = eventually(async || client.me(&jwt).await, 200).await;
     assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        eventually(async || ready(&server).await, 200).await,
+        (200, r#"{"status":"ready"}"#.to_owned())
+    );
 
     // Redis goes away: requests with a Redis token answer 503; JWTs keep working.
     redis.down();
@@ -417,7 +435,15 @@ async fn postgres_redis_outages_answer_503_and_the_server_recovers() {
         (503, r#"{"detail":"SERVICE_UNAVAILABLE"}"#)
     );
     assert_eq!(client.me(&jwt).await.0, 200);
+    assert_eq!(
+        ready(&server).await,
+        (503, r#"{"detail":"SERVICE_UNAVAILABLE"}"#.to_owned())
+    );
     redis.up().await;
+    assert_eq!(
+        eventually(async || ready(&server).await, 200).await,
+        (200, r#"{"status":"ready"}"#.to_owned())
+    );
     let (status, body) = eventually(async || client.me(&redis_token).await, 200).await;
     assert_eq!(status, 200, "{body}");
 

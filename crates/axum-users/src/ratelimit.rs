@@ -211,6 +211,11 @@ impl RateLimits {
         self.count(scope, &client, limit).await
     }
 
+    /// Whether the shared counters answer (Redis), for readiness probes.
+    pub(crate) async fn ping(&self) -> Result<(), LimitError> {
+        self.counters.ping().await
+    }
+
     /// Counts a request against its scope's limit for one user.
     pub(crate) async fn check_user(
         &self,
@@ -393,6 +398,18 @@ fn unavailable(err: redis::RedisError) -> LimitError {
 }
 
 impl Counters {
+    /// Whether the counters' store answers (Redis: `PING`).
+    async fn ping(&self) -> Result<(), LimitError> {
+        match self {
+            Self::Memory(_) => Ok(()),
+            #[cfg(feature = "redis")]
+            Self::Redis(connection) => redis::cmd("PING")
+                .query_async::<()>(&mut connection.clone())
+                .await
+                .map_err(unavailable),
+        }
+    }
+
     fn memory(capacity: usize) -> Self {
         Self::Memory(Arc::new(quick_cache::sync::Cache::new(capacity.max(1))))
     }

@@ -131,3 +131,32 @@ async fn oauth_routes_are_declared_documented_and_served() {
         );
     }
 }
+
+/// `/health` answers while the process serves; `/ready` when the store (and Redis, where
+/// configured: tests/scale.rs in the server takes them away) answers. Neither is in the
+/// OpenAPI document, whose routes stay FastAPI Users'.
+#[tokio::test]
+async fn health_and_readiness() {
+    let app = app().await;
+    for (path, body) in [
+        ("/health", r#"{"status":"ok"}"#),
+        ("/ready", r#"{"status":"ready"}"#),
+    ] {
+        let reply = send_to(&app.router, Request::get(path).body(Body::empty()).unwrap()).await;
+        assert_eq!((reply.status, reply.body.as_str()), (StatusCode::OK, body));
+        assert_eq!(reply.header("content-type"), Some("application/json"));
+        let reply = send_to(
+            &app.router,
+            Request::post(path).body(Body::empty()).unwrap(),
+        )
+        .await;
+        // (axum's bare 405, as for every route of the library's router; the server answers
+        // FastAPI's JSON through its `method_not_allowed_fallback`.)
+        assert_eq!(
+            (reply.status, reply.body.as_str()),
+            (StatusCode::METHOD_NOT_ALLOWED, "")
+        );
+        assert!(app.users.openapi()["paths"].get(path).is_none());
+    }
+    assert!(app.users.ready().await.is_ok());
+}

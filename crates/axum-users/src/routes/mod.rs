@@ -9,6 +9,7 @@ use crate::ApiError;
 pub(crate) mod account;
 pub(crate) mod auth;
 pub(crate) mod body;
+pub(crate) mod health;
 #[cfg(feature = "oauth")]
 pub mod oauth;
 pub(crate) mod register;

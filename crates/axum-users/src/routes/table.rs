@@ -113,6 +113,7 @@ impl AxumUsers {
                 endpoints.extend(self.provider_endpoints(provider.name(), associate));
             }
         }
+        endpoints.extend(self.health_endpoints());
         endpoints.extend(super::docs::docs_endpoints(self.openapi()));
         endpoints
     }

@@ -129,6 +129,10 @@ impl<S: UserStore> UserStore for CachingUserStore<S> {
     fn generation(&self) -> Option<u128> {
         self.inner.generation()
     }
+
+    async fn ping(&self) -> Result<(), StoreError> {
+        self.inner.ping().await
+    }
 }
 
 impl<S: AccessTokenStore> AccessTokenStore for CachingUserStore<S> {

@@ -81,6 +81,11 @@ pub trait UserStore: Send + Sync {
     fn generation(&self) -> Option<u128> {
         None
     }
+    /// Whether the store answers now (a trivial query), for readiness probes (`GET /ready`).
+    /// The default answers `Ok` without asking anything.
+    fn ping(&self) -> impl Future<Output = Result<(), StoreError>> + Send {
+        async { Ok(()) }
+    }
 }
 
 /// A write to some of a user's columns. What it does not set stays as stored, so two requests
@@ -389,6 +394,22 @@ pub(crate) fn warn_same_address(id: &str) {
         "this user's e-mail is, after Unicode normalisation, another user's: both accounts are \
          kept, the address logs in to the older one; change or delete one of them to resolve"
     );
+}
+
+/// A trivial query, for [`UserStore::ping`].
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+pub(crate) async fn ping<'e, E>(
+    executor: E,
+    map_err: fn(sqlx::Error) -> StoreError,
+) -> Result<(), StoreError>
+where
+    E: sqlx::Executor<'e>,
+{
+    sqlx::raw_sql(sqlx::AssertSqlSafe("SELECT 1"))
+        .execute(executor)
+        .await
+        .map(drop)
+        .map_err(map_err)
 }
 
 /// A value bound to a generated statement.

@@ -421,6 +421,10 @@ impl UserStore for PostgresStore {
         self.ids
     }
 
+    async fn ping(&self) -> Result<(), StoreError> {
+        super::ping(&self.pool, map_err).await
+    }
+
     async fn get(&self, id: UserId) -> Result<Option<User>, StoreError> {
         let sql = format!("{} WHERE id = $1", self.select);
         let Some(query) = self.bind_id(sqlx::query(AssertSqlSafe(sql)), id) else {

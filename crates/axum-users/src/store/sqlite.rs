@@ -381,6 +381,10 @@ impl UserStore for SqliteStore {
         self.ids
     }
 
+    async fn ping(&self) -> Result<(), StoreError> {
+        super::ping(&self.pool, map_err).await
+    }
+
     async fn get(&self, id: UserId) -> Result<Option<User>, StoreError> {
         if id.kind() != self.ids {
             return Ok(None);

@@ -111,6 +111,11 @@ pub trait Strategy: Send + Sync {
     ) -> impl Future<Output = Result<(), StrategyError>> + Send {
         async { Ok(()) }
     }
+    /// Whether the strategy's backend answers now, for readiness probes (`GET /ready`). The
+    /// default (stateless strategies, and those that keep tokens in the user store) is `Ok`.
+    fn ping(&self) -> impl Future<Output = Result<(), StrategyError>> + Send {
+        async { Ok(()) }
+    }
     /// Revokes every token of a user: called when a user is deactivated or deleted or changes
     /// their password. Stateless strategies cannot, and do nothing (the default).
     fn revoke_user(

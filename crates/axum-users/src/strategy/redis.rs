@@ -58,6 +58,14 @@ impl RedisStrategy {
 }
 
 impl Strategy for RedisStrategy {
+    async fn ping(&self) -> Result<(), StrategyError> {
+        let mut connection = self.connection.clone();
+        redis::cmd("PING")
+            .query_async::<()>(&mut connection)
+            .await
+            .map_err(unavailable)
+    }
+
     async fn read_token(&self, token: &str) -> Result<Option<UserId>, StrategyError> {
         let mut connection = self.connection.clone();
         let id: Option<String> = connection.get(self.key(token)).await.map_err(unavailable)?;
