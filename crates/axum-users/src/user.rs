@@ -178,6 +178,11 @@ impl FieldKind {
                     input.clone(),
                 )
                 .with_ctx(json!({ "max_length": max }))),
+                // PostgreSQL refuses NUL in text (FastAPI Users answers a 500 there); refused
+                // on every store, so that the rule does not depend on the database.
+                _ if s.contains('\0') => {
+                    err("value_error", "Value error, NUL characters are not allowed")
+                }
                 _ => Ok(input.clone()),
             },
             (Self::Integer, Value::Number(n)) => {

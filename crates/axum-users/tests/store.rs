@@ -418,6 +418,27 @@ async fn custom_fields_over_http<S: Store>(store: S) {
     );
 }
 
+/// A NUL in a custom text field is a 422 on every store (PostgreSQL cannot store it, and would
+/// have answered a 500), and nothing is written.
+async fn nul_in_a_custom_field_is_refused<S: Store>(store: S) {
+    let (_, router) = app(store.clone());
+    let body = r#"{"email":"galahad@camelot.bt","password":"grail","first_name":"Gala\u0000had"}"#;
+    let reply = call(&router, Method::POST, "/auth/register", None, body).await;
+    assert_eq!(
+        (reply.status, reply.json()),
+        (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            json!({"detail": [{"type": "value_error", "loc": ["body", "first_name"],
+                               "msg": "Value error, NUL characters are not allowed",
+                               "input": "Gala\u{0}had"}]})
+        )
+    );
+    assert_eq!(
+        store.get_by_email("galahad@camelot.bt").await.unwrap(),
+        None
+    );
+}
+
 /// "Log out everywhere" and the opt-in JWT revocation on password change, with a JWT and a
 /// database backend on this store: every earlier token dies, later ones work, and the version
 /// survives other writes.
@@ -664,6 +685,7 @@ suite!(
     custom_fields_over_http,
     logout_everywhere_over_http,
     oauth_accounts_link_once,
+    nul_in_a_custom_field_is_refused,
 );
 
 #[cfg(feature = "postgres")]
