@@ -158,6 +158,10 @@ impl From<crate::store::StoreError> for ApiError {
             StoreError::Unavailable(msg) => Self::Unavailable(msg),
             StoreError::Conflict => Self::Internal("unexpected unique constraint violation".into()),
             StoreError::Other(msg) => Self::Internal(msg),
+            StoreError::Unsupported(what) => Self::Custom {
+                status: http::StatusCode::NOT_IMPLEMENTED,
+                detail: Value::from(format!("the user store does not support {what}")),
+            },
         }
     }
 }

@@ -76,7 +76,7 @@ pub use store::PostgresStore;
 pub use store::SqliteStore;
 pub use store::{
     AccessTokenStore, CachingUserStore, Expect, ExpiredDeletion, OAuthAccount, OAuthAccountStore,
-    StoreError, UserPatch, UserStore,
+    StoreError, UserPage, UserPatch, UserQuery, UserStore,
 };
 #[cfg(feature = "redis")]
 #[cfg_attr(docsrs, doc(cfg(feature = "redis")))]

@@ -71,7 +71,7 @@ async fn the_router_answers_every_route_of_the_table() {
         }
     }
     // What the table does not hold is not served.
-    for path in ["/auth/nope/login", "/users", "/auth/register/more"] {
+    for path in ["/auth/nope/login", "/user", "/auth/register/more"] {
         assert!(
             !app.users.routes().iter().any(|r| r.matches(path)),
             "{path}"

@@ -370,6 +370,50 @@ impl Document {
         );
         user_delete.insert("parameters".into(), id_param);
         self.paths.insert("/users/{id}".into(), json!({"get": self.secured(user_get), "patch": self.secured(user_patch), "delete": self.secured(user_delete)}));
+        self.list_route(unauthorized, forbidden);
+    }
+
+    /// `GET /users` (beyond FastAPI Users): a page of users, searched and filtered.
+    fn list_route(&mut self, unauthorized: Value, forbidden: Value) {
+        use crate::routes::admin::{MAX_PAGE, MAX_SIZE};
+        self.schemas.insert(
+            "Page_UserRead_".into(),
+            json!({
+            "type": "object", "title": "Page[UserRead]",
+            "required": ["items", "total", "page", "size", "pages"],
+            "properties": {
+                "items": {"type": "array", "items": schema_ref("UserRead"), "title": "Items"},
+                "total": {"type": "integer", "minimum": 0, "title": "Total"},
+                "page": {"type": "integer", "minimum": 1, "title": "Page"},
+                "size": {"type": "integer", "minimum": 1, "title": "Size"},
+                "pages": {"type": "integer", "minimum": 0, "title": "Pages"}
+            }}),
+        );
+        // (No `title` beside an `anyOf`: utoipa's model has no place for it.)
+        let flag = |name: &str| json!({"name": name, "in": "query", "required": false, "schema": {"anyOf": [{"type": "boolean"}, {"type": "null"}]}});
+        let mut list = operation(
+            "users_list_users_users_get",
+            "Users:List Users",
+            &["users"],
+            json!({
+                "200": {"description": "Successful Response", "content": json_content(schema_ref("Page_UserRead_"))},
+                "401": unauthorized, "403": forbidden, "422": validation_response()
+            }),
+        );
+        list.insert("description".into(), Value::from(
+            "Superusers only. Users ordered by e-mail; `email` matches a part of the address in \
+             any letter case; each custom field of the schema filters by equality when given."));
+        list.insert("parameters".into(), json!([
+            {"name": "page", "in": "query", "required": false, "schema": {"type": "integer", "minimum": 1, "maximum": MAX_PAGE, "default": 1, "title": "Page"}},
+            {"name": "size", "in": "query", "required": false, "schema": {"type": "integer", "minimum": 1, "maximum": MAX_SIZE, "default": 50, "title": "Size"}},
+            {"name": "email", "in": "query", "required": false, "schema": {"anyOf": [{"type": "string", "maxLength": 320}, {"type": "null"}]}},
+            flag("is_active"),
+            flag("is_verified"),
+            flag("is_superuser"),
+            {"name": "sort", "in": "query", "required": false, "schema": {"enum": ["email", "-email"], "type": "string", "default": "email", "title": "Sort"}}
+        ]));
+        self.paths
+            .insert("/users".into(), json!({"get": self.secured(list)}));
     }
 
     /// FastAPI Users' OAuth routes, one pair per provider (and the associate pair), with its

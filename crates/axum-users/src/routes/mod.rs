@@ -7,6 +7,7 @@ use http::StatusCode;
 use crate::ApiError;
 
 pub(crate) mod account;
+pub(crate) mod admin;
 pub(crate) mod auth;
 pub(crate) mod body;
 pub(crate) mod health;

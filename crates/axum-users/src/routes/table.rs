@@ -128,7 +128,11 @@ impl AxumUsers {
         endpoints
             .into_iter()
             .fold(axum::Router::new(), |router, endpoint| {
-                let path = endpoint.route.path.strip_prefix(prefix).unwrap_or_default();
+                // The concern's own root (`GET /users` under `/users`) is its `/`.
+                let path = match endpoint.route.path.strip_prefix(prefix) {
+                    Some("") | None => "/",
+                    Some(path) => path,
+                };
                 router.route(path, endpoint.handler)
             })
             .with_state(self.clone())

@@ -29,6 +29,7 @@ impl AxumUsers {
 
     pub(crate) fn users_endpoints(&self) -> Vec<Endpoint> {
         vec![
+            Endpoint::new("/users", &[Method::GET], get(super::admin::list_users)),
             // One handler for every method, so that a 405 lists the methods of /me alone, as
             // documented: FastAPI has no DELETE /me, the request reaches DELETE /{id} with id
             // "me" (and answers like it).
@@ -68,7 +69,7 @@ impl AxumUsers {
         self.manager().get(id).await?.ok_or(ApiError::NOT_FOUND)
     }
 
-    async fn caller(&self, parts: &Parts, superuser: bool) -> Result<User, ApiError> {
+    pub(crate) async fn caller(&self, parts: &Parts, superuser: bool) -> Result<User, ApiError> {
         Ok(self
             .signed_in(&parts.method, &parts.headers, superuser)
             .await?

@@ -133,6 +133,10 @@ impl<S: UserStore> UserStore for CachingUserStore<S> {
     async fn ping(&self) -> Result<(), StoreError> {
         self.inner.ping().await
     }
+
+    async fn list(&self, query: &super::UserQuery) -> Result<super::UserPage, StoreError> {
+        self.inner.list(query).await
+    }
 }
 
 impl<S: AccessTokenStore> AccessTokenStore for CachingUserStore<S> {

@@ -34,6 +34,87 @@ pub enum StoreError {
     /// Any other failure.
     #[error("database error: {0}")]
     Other(String),
+    /// The store does not implement this operation (a store of the application's own that
+    /// left out an optional one, such as [`UserStore::list`]): the request answers 501.
+    #[error("the store does not support {0}")]
+    Unsupported(&'static str),
+}
+
+/// Which users [`UserStore::list`] answers, and which page of them: the conditions set all hold,
+/// ordered by e-mail (then id).
+///
+/// ```
+/// let query = axum_users::UserQuery::default().email_contains("camelot").page(2, 20);
+/// assert_eq!((query.offset, query.limit), (20, 20));
+/// ```
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct UserQuery {
+    /// The e-mail contains this, in any letter case (`%` and `_` are plain characters).
+    pub email_contains: Option<String>,
+    /// `is_active` is this.
+    pub is_active: Option<bool>,
+    /// `is_verified` is this.
+    pub is_verified: Option<bool>,
+    /// `is_superuser` is this.
+    pub is_superuser: Option<bool>,
+    /// Custom fields equal to these values (`null`: not set), by name.
+    pub fields: Map<String, Value>,
+    /// Order by e-mail from Z to A (and id descending) instead of A to Z.
+    pub descending: bool,
+    /// Users skipped.
+    pub offset: u64,
+    /// Users answered at most.
+    pub limit: u64,
+}
+
+impl Default for UserQuery {
+    fn default() -> Self {
+        Self {
+            email_contains: None,
+            is_active: None,
+            is_verified: None,
+            is_superuser: None,
+            fields: Map::new(),
+            descending: false,
+            offset: 0,
+            limit: 50,
+        }
+    }
+}
+
+impl UserQuery {
+    /// Only users whose e-mail contains `text`.
+    #[must_use]
+    pub fn email_contains(mut self, text: impl Into<String>) -> Self {
+        self.email_contains = Some(text.into());
+        self
+    }
+
+    /// Page `page` (from 1) of `size` users.
+    #[must_use]
+    pub fn page(mut self, page: u64, size: u64) -> Self {
+        self.offset = page.saturating_sub(1).saturating_mul(size);
+        self.limit = size;
+        self
+    }
+}
+
+/// One page of [`UserStore::list`], with how many users match in all.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct UserPage {
+    /// The users of the page, in order.
+    pub users: Vec<User>,
+    /// How many users match the query, on every page.
+    pub total: u64,
+}
+
+impl UserPage {
+    /// A page.
+    pub fn new(users: Vec<User>, total: u64) -> Self {
+        Self { users, total }
+    }
 }
 
 /// Reads and writes users. Look-ups by e-mail compare the [`email_key`](crate::email::email_key)
@@ -80,6 +161,15 @@ pub trait UserStore: Send + Sync {
     /// value stays the same.
     fn generation(&self) -> Option<u128> {
         None
+    }
+    /// The users a query selects, a page of them, and how many it selects in all (the admin
+    /// route `GET /users`). The default answers [`StoreError::Unsupported`] (a 501), so that a
+    /// store of the application's own need not implement it.
+    fn list(
+        &self,
+        _query: &UserQuery,
+    ) -> impl Future<Output = Result<UserPage, StoreError>> + Send {
+        async { Err(StoreError::Unsupported("listing users")) }
     }
     /// Whether the store answers now (a trivial query), for readiness probes (`GET /ready`).
     /// The default answers `Ok` without asking anything.
@@ -616,6 +706,141 @@ pub(crate) fn patch_statement(
         )
     };
     (sql, params)
+}
+
+/// The statements of [`UserStore::list`]: the page (`select` is the store's `SELECT ... FROM`
+/// of users) and the count, with their parameters in order (the page's add the limit and
+/// offset to the count's).
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+pub(crate) fn list_statements(
+    dialect: &Dialect,
+    schema: &crate::user::UserSchema,
+    select: &str,
+    query: &UserQuery,
+) -> (String, String, Vec<Param>) {
+    use crate::user::FieldKind;
+    let mut params = Vec::new();
+    let mut next = |param: Param, cast: &str| {
+        params.push(param);
+        if dialect.numbered {
+            format!("${}{cast}", params.len())
+        } else {
+            "?".to_owned()
+        }
+    };
+    let mut conditions = Vec::new();
+    if let Some(text) = &query.email_contains {
+        let escaped: String = text
+            .to_lowercase()
+            .chars()
+            .flat_map(|c| match c {
+                '%' | '_' | '\\' => vec!['\\', c],
+                c => vec![c],
+            })
+            .collect();
+        let pattern = next(Param::Text(Some(format!("%{escaped}%"))), "");
+        conditions.push(format!("lower(email) LIKE {pattern} ESCAPE '\\'"));
+    }
+    for (column, value) in [
+        ("is_active", query.is_active),
+        ("is_verified", query.is_verified),
+        ("is_superuser", query.is_superuser),
+    ] {
+        if let Some(value) = value {
+            conditions.push(format!("{column} = {}", next(Param::Bool(value), "")));
+        }
+    }
+    for field in schema.fields() {
+        match query.fields.get(&field.name) {
+            None => {}
+            Some(Value::Null) => conditions.push(format!("\"{}\" IS NULL", field.name)),
+            Some(value) => {
+                let cast = if field.kind == FieldKind::Date {
+                    dialect.date_cast
+                } else {
+                    ""
+                };
+                let param = next(custom_param(field.kind, value), cast);
+                conditions.push(format!("\"{}\" = {param}", field.name));
+            }
+        }
+    }
+    let filter = if conditions.is_empty() {
+        String::new()
+    } else {
+        format!(" WHERE {}", conditions.join(" AND "))
+    };
+    let direction = if query.descending { "DESC" } else { "ASC" };
+    let count = format!("SELECT count(*) FROM \"user\"{filter}");
+    let limit = next(
+        Param::Int(Some(i64::try_from(query.limit).unwrap_or(i64::MAX))),
+        "",
+    );
+    let offset = next(
+        Param::Int(Some(i64::try_from(query.offset).unwrap_or(i64::MAX))),
+        "",
+    );
+    let page = format!(
+        "{select}{filter} ORDER BY coalesce(email_key, lower(email)) {direction}, id {direction} \
+         LIMIT {limit} OFFSET {offset}"
+    );
+    (page, count, params)
+}
+
+/// The page's and the count's arguments, from [`list_statements`]' parameters (the count takes
+/// all but the last two: limit and offset).
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+pub(crate) fn list_arguments<'q, DB>(
+    params: Vec<Param>,
+) -> Result<(DB::Arguments, DB::Arguments), StoreError>
+where
+    DB: sqlx::Database,
+    uuid::Uuid: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    Option<String>: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    bool: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    Option<bool>: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    Option<i64>: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    Option<f64>: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+{
+    let mut page = DB::Arguments::default();
+    let mut count = DB::Arguments::default();
+    let conditions = params.len().saturating_sub(2);
+    for (index, param) in params.into_iter().enumerate() {
+        if index < conditions {
+            bind_param::<DB>(&mut count, param.clone())?;
+        }
+        bind_param::<DB>(&mut page, param)?;
+    }
+    Ok((page, count))
+}
+
+/// Runs [`list_statements`] in `tx` (one snapshot for the page and its total) and commits.
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+pub(crate) async fn fetch_page<DB>(
+    mut tx: sqlx::Transaction<'_, DB>,
+    (page, count): (String, String),
+    (args, count_args): (DB::Arguments, DB::Arguments),
+    map_err: fn(sqlx::Error) -> StoreError,
+    read: impl Fn(&DB::Row) -> Result<User, StoreError>,
+) -> Result<UserPage, StoreError>
+where
+    DB: sqlx::Database,
+    i64: for<'r> sqlx::Decode<'r, DB> + sqlx::Type<DB>,
+    for<'c> &'c mut DB::Connection: sqlx::Executor<'c, Database = DB>,
+    DB::Arguments: sqlx::IntoArguments<DB>,
+    usize: sqlx::ColumnIndex<DB::Row>,
+{
+    let total: i64 = sqlx::query_scalar_with(sqlx::AssertSqlSafe(count), count_args)
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(map_err)?;
+    let rows = sqlx::query_with(sqlx::AssertSqlSafe(page), args)
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(map_err)?;
+    tx.commit().await.map_err(map_err)?;
+    let users = rows.iter().map(read).collect::<Result<_, _>>()?;
+    Ok(UserPage::new(users, u64::try_from(total).unwrap_or(0)))
 }
 
 /// The custom columns of a user row, from column `start` on, in schema order.

@@ -425,6 +425,19 @@ impl UserStore for PostgresStore {
         super::ping(&self.pool, map_err).await
     }
 
+    async fn list(&self, query: &super::UserQuery) -> Result<super::UserPage, StoreError> {
+        let (page, count, params) =
+            super::list_statements(&DIALECT, &self.schema, &self.select, query);
+        let arguments = super::list_arguments::<sqlx::Postgres>(params)?;
+        // One snapshot for the page and its total.
+        let mut tx = self.pool.begin().await.map_err(map_err)?;
+        sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+            .execute(&mut *tx)
+            .await
+            .map_err(map_err)?;
+        super::fetch_page(tx, (page, count), arguments, map_err, |row| self.read(row)).await
+    }
+
     async fn get(&self, id: UserId) -> Result<Option<User>, StoreError> {
         let sql = format!("{} WHERE id = $1", self.select);
         let Some(query) = self.bind_id(sqlx::query(AssertSqlSafe(sql)), id) else {

@@ -385,6 +385,14 @@ impl UserStore for SqliteStore {
         super::ping(&self.pool, map_err).await
     }
 
+    async fn list(&self, query: &super::UserQuery) -> Result<super::UserPage, StoreError> {
+        let (page, count, params) =
+            super::list_statements(&DIALECT, &self.schema, &self.select, query);
+        let arguments = super::list_arguments::<sqlx::Sqlite>(params)?;
+        let tx = self.pool.begin().await.map_err(map_err)?;
+        super::fetch_page(tx, (page, count), arguments, map_err, |row| self.read(row)).await
+    }
+
     async fn get(&self, id: UserId) -> Result<Option<User>, StoreError> {
         if id.kind() != self.ids {
             return Ok(None);
