@@ -55,12 +55,16 @@ async fn app<S: UserStore + Clone + 'static>(store: S) -> (AxumUsers, Router) {
 }
 
 async fn login(router: &Router, email: &str) -> String {
+    login_with(router, email, "grail").await
+}
+
+async fn login_with(router: &Router, email: &str, password: &str) -> String {
     let reply = call(
         router,
         Method::POST,
         "/auth/jwt/login",
         None,
-        &format!("username={email}&password=grail"),
+        &format!("username={email}&password={password}"),
     )
     .await;
     assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
@@ -197,6 +201,177 @@ async fn listing<S: UserStore + Clone + 'static>(store: S) {
             "{uri}"
         );
     }
+}
+
+/// `POST /users` and `POST /users/{id}/reset-password`: an invited user (no password) gets a
+/// reset link and signs in with the password they choose; a given password works at once.
+async fn creating<S: UserStore + Clone + 'static>(store: S) {
+    let mailer = axum_users::MemoryMailer::new();
+    let users = AxumUsers::builder(store.clone())
+        .rate_limits(axum_users::RateLimits::off())
+        .password_hasher(fast_hasher())
+        .password_policy(PasswordPolicy::new(3, 0))
+        .backend(jwt_backend())
+        .mailer(mailer.clone())
+        .build()
+        .unwrap();
+    users
+        .create_user(
+            json!({"email": "merlin@camelot.bt", "password": "grail", "is_superuser": true}),
+        )
+        .await
+        .unwrap();
+    let router = users.router();
+    let merlin = login(&router, "merlin@camelot.bt").await;
+    let post = |uri: &str, token: Option<&str>, body: &str| {
+        let (router, uri, token, body) = (
+            router.clone(),
+            uri.to_owned(),
+            token.map(str::to_owned),
+            body.to_owned(),
+        );
+        async move { call(&router, Method::POST, &uri, token.as_deref(), &body).await }
+    };
+    let read = |id: &str, email: &str, verified: bool| {
+        json!({"id": id, "email": email, "is_active": true, "is_superuser": false,
+               "is_verified": verified, "first_name": null})
+    };
+
+    // Superusers only, as every admin route.
+    let body = r#"{"email":"percival@camelot.bt"}"#;
+    let reply = post("/users", None, body).await;
+    assert_eq!(
+        (reply.status, reply.body.as_str()),
+        (StatusCode::UNAUTHORIZED, r#"{"detail":"Unauthorized"}"#)
+    );
+
+    // An invitation: verified, no password, a reset link to choose one.
+    let reply = post(
+        "/users",
+        Some(&merlin),
+        r#"{"email":"Percival@Camelot.BT","is_verified":true}"#,
+    )
+    .await;
+    let id = reply.json()["id"].as_str().unwrap().to_owned();
+    assert_eq!(
+        (reply.status, reply.json()),
+        (StatusCode::CREATED, read(&id, "Percival@camelot.bt", true))
+    );
+    users.wait_background().await;
+    let mails = mailer.take();
+    assert_eq!(
+        mails
+            .iter()
+            .map(|m| (m.kind.clone(), m.to.as_str()))
+            .collect::<Vec<_>>(),
+        [(axum_users::MailKind::Reset, "Percival@camelot.bt")]
+    );
+    let token = common::token_in(&mails[0].text).unwrap().to_owned();
+    let reset = json!({"token": token, "password": "holy-grail"}).to_string();
+    let reply = post("/auth/reset-password", None, &reset).await;
+    assert_eq!(
+        (reply.status, reply.body.as_str()),
+        (StatusCode::OK, "null")
+    );
+    let reply = call(
+        &router,
+        Method::POST,
+        "/auth/jwt/login",
+        None,
+        "username=percival@camelot.bt&password=holy-grail",
+    )
+    .await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+
+    // With a password: usable at once, no e-mail; the usual refusals.
+    let reply = post(
+        "/users",
+        Some(&merlin),
+        r#"{"email":"bors@camelot.bt","password":"corbenic"}"#,
+    )
+    .await;
+    let bors = reply.json()["id"].as_str().unwrap().to_owned();
+    assert_eq!(
+        (reply.status, reply.json()),
+        (StatusCode::CREATED, read(&bors, "bors@camelot.bt", false))
+    );
+    users.wait_background().await;
+    assert!(mailer.take().is_empty());
+    login_with(&router, "bors@camelot.bt", "corbenic").await;
+    let reply = post("/users", Some(&merlin), r#"{"email":"bors@camelot.bt"}"#).await;
+    assert_eq!(
+        (reply.status, reply.body.as_str()),
+        (
+            StatusCode::BAD_REQUEST,
+            r#"{"detail":"REGISTER_USER_ALREADY_EXISTS"}"#
+        )
+    );
+    let reply = post("/users", Some(&merlin), r#"{"password":"corbenic"}"#).await;
+    assert_eq!(
+        (reply.status, reply.json()),
+        (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            json!({"detail": [{"type": "missing", "loc": ["body", "email"], "msg": "Field required", "input": {"password": "corbenic"}}]})
+        )
+    );
+
+    // A reset link on an admin's request.
+    let reply = post(&format!("/users/{bors}/reset-password"), Some(&merlin), "").await;
+    assert_eq!(
+        (reply.status, reply.body.as_str()),
+        (StatusCode::ACCEPTED, "null")
+    );
+    users.wait_background().await;
+    let mails = mailer.take();
+    assert_eq!(
+        mails
+            .iter()
+            .map(|m| (m.kind.clone(), m.to.as_str()))
+            .collect::<Vec<_>>(),
+        [(axum_users::MailKind::Reset, "bors@camelot.bt")]
+    );
+    let bors_token = login_with(&router, "bors@camelot.bt", "corbenic").await;
+    for (uri, token, want) in [
+        (
+            "/users/not-an-id/reset-password",
+            Some(merlin.as_str()),
+            (StatusCode::NOT_FOUND, r#"{"detail":"Not Found"}"#),
+        ),
+        (
+            &format!("/users/{id}/reset-password")[..],
+            Some(bors_token.as_str()),
+            (StatusCode::FORBIDDEN, r#"{"detail":"Forbidden"}"#),
+        ),
+        (
+            &format!("/users/{id}/reset-password")[..],
+            None,
+            (StatusCode::UNAUTHORIZED, r#"{"detail":"Unauthorized"}"#),
+        ),
+    ] {
+        let reply = post(uri, token, "").await;
+        assert_eq!((reply.status, reply.body.as_str()), want, "{uri}");
+    }
+    users.wait_background().await;
+    assert!(mailer.take().is_empty());
+}
+
+#[tokio::test]
+async fn sqlite_superusers_create_users_and_send_reset_links() {
+    let store = SqliteStore::connect("sqlite::memory:", schema())
+        .await
+        .unwrap();
+    store.migrate().await.unwrap();
+    creating(store).await;
+}
+
+#[cfg(feature = "postgres")]
+#[tokio::test]
+async fn postgres_superusers_create_users_and_send_reset_links() {
+    let Some(db) = common::pg::Schema::create("admin_create", schema()).await else {
+        return;
+    };
+    creating(db.store.clone()).await;
+    db.drop().await;
 }
 
 #[tokio::test]

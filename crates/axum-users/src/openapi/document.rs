@@ -412,8 +412,47 @@ impl Document {
             flag("is_superuser"),
             {"name": "sort", "in": "query", "required": false, "schema": {"enum": ["email", "-email"], "type": "string", "default": "email", "title": "Sort"}}
         ]));
-        self.paths
-            .insert("/users".into(), json!({"get": self.secured(list)}));
+        let mut create = operation(
+            "users_create_user_users_post",
+            "Users:Create User",
+            &["users"],
+            json!({
+                "201": {"description": "Successful Response", "content": json_content(schema_ref("UserRead"))},
+                "400": bad_request(&[
+                    ("REGISTER_USER_ALREADY_EXISTS", "A user with this email already exists.", code("REGISTER_USER_ALREADY_EXISTS")),
+                    ("REGISTER_INVALID_PASSWORD", "Password validation failed.", code_reason("REGISTER_INVALID_PASSWORD")),
+                ]),
+                "401": unauthorized.clone(), "403": forbidden.clone(), "422": validation_response()
+            }),
+        );
+        create.insert("description".into(), Value::from(
+            "Superusers only. The flags are applied as given. Without a `password` the user gets \
+             one nobody knows and a reset e-mail to choose their own."));
+        create.insert(
+            "requestBody".into(),
+            json!({"required": true, "content": json_content(schema_ref("UserCreateByAdmin"))}),
+        );
+        self.paths.insert(
+            "/users".into(),
+            json!({"get": self.secured(list), "post": self.secured(create)}),
+        );
+        let mut reset = operation(
+            "users_reset_password_users__id__reset_password_post",
+            "Users:Reset Password",
+            &["users"],
+            json!({
+                "202": {"description": "Successful Response", "content": json_content(json!({}))},
+                "401": unauthorized, "403": forbidden,
+                "404": error_response("The user does not exist."), "422": validation_response()
+            }),
+        );
+        reset.insert("description".into(), Value::from(
+            "Superusers only. Mails the user a reset link after the answer (an inactive user gets none)."));
+        reset.insert("parameters".into(), json!([{"name": "id", "in": "path", "required": true, "schema": {"type": "string", "title": "Id"}}]));
+        self.paths.insert(
+            "/users/{id}/reset-password".into(),
+            json!({"post": self.secured(reset)}),
+        );
     }
 
     /// FastAPI Users' OAuth routes, one pair per provider (and the associate pair), with its

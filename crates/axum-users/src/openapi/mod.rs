@@ -29,6 +29,15 @@ impl AxumUsers {
             doc.oauth_routes(oauth, default_backend.unwrap_or_default());
         }
         self.user_schemas(&mut doc.schemas);
+        // `POST /users` takes `UserCreate` with the password optional.
+        let mut by_admin = doc.schemas["UserCreate"].clone();
+        by_admin["title"] = Value::from("UserCreateByAdmin");
+        if let Some(required) = by_admin["required"].as_array_mut() {
+            required.retain(|name| name != "password");
+        }
+        by_admin["properties"]["password"] =
+            json!({"anyOf": [{"type": "string"}, {"type": "null"}], "title": "Password"});
+        doc.schemas.insert("UserCreateByAdmin".into(), by_admin);
         add_protection_responses(&mut doc.paths);
         json!({
             "openapi": "3.1.0",

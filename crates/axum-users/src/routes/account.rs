@@ -80,7 +80,7 @@ impl AxumUsers {
         }
     }
 
-    async fn send_reset(&self, user: &User, request: Option<&Parts>) {
+    pub(crate) async fn send_reset(&self, user: &User, request: Option<&Parts>) {
         match self.manager().forgot_password(user, request).await {
             Ok(token) => {
                 let lifetime = self.manager().reset_tokens.lifetime;

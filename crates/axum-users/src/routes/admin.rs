@@ -1,14 +1,19 @@
-//! `GET /users`: superusers list, search and filter the users, a page at a time. Beyond
-//! FastAPI Users (whose users ask for it); the page has fastapi-pagination's shape
-//! (`items`, `total`, `page`, `size`, `pages`), familiar to FastAPI users.
+//! The superusers' routes beyond FastAPI Users (whose users ask for them): `GET /users` lists,
+//! searches and filters the users a page at a time (in fastapi-pagination's shape: `items`,
+//! `total`, `page`, `size`, `pages`); `POST /users` creates one, and without a password mails
+//! a link to choose one; `POST /users/{id}/reset-password` mails a reset link.
 
-use axum::extract::{Request, State};
+use axum::extract::rejection::PathRejection;
+use axum::extract::{Path, Request, State};
 use axum::response::Response;
 use http::StatusCode;
 use serde_json::{json, Value};
 
+use super::body::{read_body, read_json_body};
+use crate::input::parse_create;
 use crate::json::json_response;
 use crate::store::{UserQuery, UserStore as _};
+use crate::validation::RawBody;
 use crate::validation::{ValidationErrors, ValidationItem};
 use crate::{ApiError, AxumUsers};
 
@@ -150,4 +155,53 @@ fn read_query(users: &AxumUsers, raw: &str) -> Result<(UserQuery, u64, u64), Api
     errors.into_result()?;
     query = query.page(page, size);
     Ok((query, page, size))
+}
+
+/// `POST /users`: a user with the flags given (`is_active`, `is_superuser`, `is_verified`).
+/// Without a `password` (absent or null) the user gets one nobody knows and a reset e-mail to
+/// choose their own (inactive users get none, as with forgot-password).
+pub(crate) async fn create_user(
+    State(users): State<AxumUsers>,
+    request: Request,
+) -> Result<Response, ApiError> {
+    let (parts, body) = request.into_parts();
+    users.caller(&parts, true).await?;
+    let bytes = read_body(&users, body).await?;
+    let mut raw = read_json_body(&parts.headers, &bytes)?;
+    let mut invite = false;
+    if let RawBody::Json(Value::Object(fields)) = &mut raw {
+        if fields.get("password").is_none_or(Value::is_null) {
+            fields.insert(
+                "password".into(),
+                Value::from(crate::strategy::opaque_token()),
+            );
+            invite = true;
+        }
+    }
+    let input = parse_create(raw, users.manager().schema())?;
+    let user = users
+        .manager()
+        .create(input, false, Some(&parts))
+        .await
+        .map_err(super::register::register_error)?;
+    let response = json_response(StatusCode::CREATED, &user.to_read());
+    if invite {
+        let job = users.clone();
+        users.spawn_background(async move { job.send_reset(&user, Some(&parts)).await });
+    }
+    Ok(response)
+}
+
+/// `POST /users/{id}/reset-password`: mails the user a reset link, after the answer (`202`,
+/// as forgot-password; an inactive user gets none); `404` when there is no such user.
+pub(crate) async fn send_reset_password(
+    State(users): State<AxumUsers>,
+    path: Result<Path<String>, PathRejection>,
+    request: Request,
+) -> Result<Response, ApiError> {
+    let (parts, _) = request.into_parts();
+    let user = users.named_user(&parts, path).await?;
+    let job = users.clone();
+    users.spawn_background(async move { job.send_reset(&user, Some(&parts)).await });
+    Ok(json_response(StatusCode::ACCEPTED, &Value::Null))
 }

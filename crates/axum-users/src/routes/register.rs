@@ -58,7 +58,7 @@ async fn register(State(users): State<AxumUsers>, request: Request) -> Result<Re
 }
 
 /// A refused registration, as FastAPI Users answers it.
-fn register_error(err: ManagerError) -> ApiError {
+pub(crate) fn register_error(err: ManagerError) -> ApiError {
     match err {
         ManagerError::InvalidPassword(reason) => ApiError::CodeWithReason {
             code: ErrorCode::RegisterInvalidPassword,

@@ -29,7 +29,16 @@ impl AxumUsers {
 
     pub(crate) fn users_endpoints(&self) -> Vec<Endpoint> {
         vec![
-            Endpoint::new("/users", &[Method::GET], get(super::admin::list_users)),
+            Endpoint::new(
+                "/users",
+                &[Method::GET, Method::POST],
+                get(super::admin::list_users).post(super::admin::create_user),
+            ),
+            Endpoint::new(
+                "/users/{id}/reset-password",
+                &[Method::POST],
+                axum::routing::post(super::admin::send_reset_password),
+            ),
             // One handler for every method, so that a 405 lists the methods of /me alone, as
             // documented: FastAPI has no DELETE /me, the request reaches DELETE /{id} with id
             // "me" (and answers like it).
@@ -60,6 +69,18 @@ impl AxumUsers {
                 ),
             ),
         ]
+    }
+
+    /// The user a superuser's `/users/{id}...` request names: `401`/`403` for the caller
+    /// first, then `404` for the id.
+    pub(crate) async fn named_user(
+        &self,
+        parts: &Parts,
+        path: Result<Path<String>, PathRejection>,
+    ) -> Result<User, ApiError> {
+        self.caller(parts, true).await?;
+        let id = path.ok().map(|Path(id)| id);
+        self.user_or_404(id.as_deref()).await
     }
 
     async fn user_or_404(&self, id: Option<&str>) -> Result<User, ApiError> {
@@ -188,9 +209,7 @@ async fn get_user(
     request: Request,
 ) -> Result<Response, ApiError> {
     let (parts, _) = request.into_parts();
-    users.caller(&parts, true).await?;
-    let id = path.ok().map(|Path(id)| id);
-    let user = users.user_or_404(id.as_deref()).await?;
+    let user = users.named_user(&parts, path).await?;
     Ok(json_response(StatusCode::OK, &user.to_read()))
 }
 
