@@ -2,8 +2,9 @@
 //!
 //! `axum-users serve` (the default) runs registration, login (Bearer JWT at `/auth/jwt`,
 //! cookie at `/auth/cookie`), profile and admin routes from configuration;
-//! `axum-users create-superuser --email E` makes an administrator; `axum-users migrate`
-//! creates or updates the schema.
+//! `axum-users create-superuser --email E` makes an administrator; `axum-users users ...` lists,
+//! shows, (de)activates, deletes users and sets passwords; `axum-users migrate` creates or
+//! updates the schema.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -47,6 +48,11 @@ enum Command {
     },
     /// Create or update the database schema, then exit.
     Migrate,
+    /// Look users up and manage them (works while the server runs; answers are JSON).
+    Users {
+        #[command(subcommand)]
+        command: admin::UsersCommand,
+    },
 }
 
 fn main() -> ExitCode {
@@ -75,6 +81,7 @@ fn main() -> ExitCode {
             Command::CreateSuperuser { email, password } => {
                 admin::create_superuser(config, &email, password).await
             }
+            Command::Users { command } => admin::users(config, command).await,
             Command::Migrate => build::open_store(&config).await.map(|_| {
                 tracing::info!("database schema is up to date");
             }),

@@ -324,8 +324,10 @@ async fn serves_openapi_and_docs_without_a_cdn() {
             "/auth/request-verify-token",
             "/auth/reset-password",
             "/auth/verify",
+            "/users",
             "/users/me",
-            "/users/{id}"
+            "/users/{id}",
+            "/users/{id}/reset-password"
         ]
     );
     assert_eq!(
@@ -1178,4 +1180,85 @@ async fn cors_request_headers_fit_real_front_ends() {
         allowed,
         "authorization,content-type,accept,accept-language,x-requested-with,traceparent,tracestate,baggage,sentry-trace,x-api-version"
     );
+}
+
+/// `axum-users users ...` while the server runs on the same SQLite file: list and show answer
+/// the API's JSON, and a deactivation, a new password or a deletion is what the very next
+/// request meets.
+#[tokio::test]
+async fn the_users_command_manages_users_while_the_server_runs() {
+    let server = start("users-cli").await;
+    let client = reqwest::Client::new();
+    let response = client
+        .post(format!("{}/auth/register", server.base))
+        .json(&json!({"email": "galahad@camelot.bt", "password": "grail-quest"}))
+        .send()
+        .await
+        .unwrap();
+    let (status, body) = text(response).await;
+    assert_eq!(status, 201, "{body}");
+    let galahad: Value = serde_json::from_str(&body).unwrap();
+    let id = galahad["id"].as_str().unwrap().to_owned();
+    let token = login(&server, "galahad@camelot.bt", "grail-quest").await;
+    let me = || {
+        let request = client
+            .get(format!("{}/users/me", server.base))
+            .bearer_auth(&token);
+        async move { request.send().await.unwrap().status().as_u16() }
+    };
+    let cli = |args: &[&str]| {
+        let out = run(&server.dir, args, &[]);
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let ok = |stdout: String| (Some(0), stdout, String::new());
+    let read = |active: bool| {
+        json!({"id": id, "email": "galahad@camelot.bt", "is_active": active,
+               "is_superuser": false, "is_verified": false})
+        .to_string()
+    };
+
+    assert_eq!(
+        cli(&["users", "list", "--email", "GALA"]),
+        ok(format!(
+            "{}\n",
+            json!({"items": [galahad], "total": 1, "page": 1, "size": 50, "pages": 1})
+        ))
+    );
+    assert_eq!(
+        cli(&["users", "show", &id]),
+        ok(format!("{}\n", read(true)))
+    );
+    assert_eq!(me().await, 200);
+    assert_eq!(
+        cli(&["users", "deactivate", "galahad@camelot.bt"]),
+        ok(format!("{}\n", read(false)))
+    );
+    assert_eq!(me().await, 401);
+    assert_eq!(
+        cli(&["users", "activate", "galahad@camelot.bt"]),
+        ok(format!("{}\n", read(true)))
+    );
+    assert_eq!(me().await, 200);
+    assert_eq!(
+        cli(&["users", "set-password", &id, "--password", "siege-perilous"]),
+        ok("password changed for galahad@camelot.bt\n".into())
+    );
+    login(&server, "galahad@camelot.bt", "siege-perilous").await;
+    assert_eq!(
+        cli(&["users", "show", "percival@camelot.bt"]),
+        (
+            Some(1),
+            String::new(),
+            "error: no user percival@camelot.bt\n".into()
+        )
+    );
+    assert_eq!(
+        cli(&["users", "delete", "galahad@camelot.bt"]),
+        ok("deleted galahad@camelot.bt\n".into())
+    );
+    assert_eq!(me().await, 401);
 }

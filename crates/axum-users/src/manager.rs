@@ -181,6 +181,11 @@ impl UserManager {
         HookContext::new(request, &self.mail, &self.background)
     }
 
+    /// A page of the users a query selects, and how many it selects in all.
+    pub async fn list(&self, query: &crate::UserQuery) -> Result<crate::UserPage, ManagerError> {
+        Ok(self.store.list(query).await?)
+    }
+
     /// The user with this e-mail (case-insensitive).
     pub async fn get_by_email(&self, email: &str) -> Result<Option<User>, ManagerError> {
         Ok(self.store.get_by_email(email).await?)

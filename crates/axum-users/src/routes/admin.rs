@@ -12,7 +12,7 @@ use serde_json::{json, Value};
 use super::body::{read_body, read_json_body};
 use crate::input::parse_create;
 use crate::json::json_response;
-use crate::store::{UserQuery, UserStore as _};
+use crate::store::UserQuery;
 use crate::validation::RawBody;
 use crate::validation::{ValidationErrors, ValidationItem};
 use crate::{ApiError, AxumUsers};
@@ -32,7 +32,7 @@ pub(crate) async fn list_users(
     let (parts, _) = request.into_parts();
     users.caller(&parts, true).await?;
     let (query, page, size) = read_query(&users, parts.uri.query().unwrap_or(""))?;
-    let found = users.manager().store.list(&query).await?;
+    let found = users.manager().list(&query).await?;
     let items: Vec<Value> = found.users.iter().map(crate::User::to_read).collect();
     Ok(json_response(
         StatusCode::OK,
