@@ -384,6 +384,9 @@ fn mail(mut builder: AxumUsersBuilder, config: &Config) -> anyhow::Result<AxumUs
                 .map_err(|e| invalid(format!("AXUM_USERS_MAIL_TEMPLATES: {e}")))?,
         );
     }
+    if let Some(url) = &config.verified_redirect_url {
+        builder = builder.verified_redirect(url.clone());
+    }
     if let Some(url) = &config.verify_url {
         builder = builder.verify_url(url.clone());
     }

@@ -35,6 +35,8 @@ pub struct Config {
     pub mail_from: String,
     pub mail_templates: Option<PathBuf>,
     pub verify_url: Option<String>,
+    /// Where `GET /auth/verify?token=...` sends the browser (else a page of the server's own).
+    pub verified_redirect_url: Option<String>,
     pub reset_url: Option<String>,
     pub app_name: String,
     /// The OpenAPI document's title (FastAPI's default: generated clients are named after it).
@@ -123,6 +125,7 @@ impl Default for Config {
             mail_from: "axum-users <noreply@localhost>".into(),
             mail_templates: None,
             verify_url: None,
+            verified_redirect_url: None,
             reset_url: None,
             app_name: "axum-users".into(),
             openapi_title: "FastAPI".into(),

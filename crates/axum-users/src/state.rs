@@ -45,6 +45,7 @@ struct Inner {
     backends: Vec<Backend>,
     requires_verification: bool,
     verify_on_register: bool,
+    verified_redirect: Option<String>,
     csrf: CsrfPolicy,
     limits: RateLimits,
     body_timeout: std::time::Duration,
@@ -100,6 +101,7 @@ impl AxumUsers {
             backends: Vec::new(),
             requires_verification: false,
             verify_on_register: false,
+            verified_redirect: None,
             verify_tokens: None,
             reset_tokens: None,
             mail: MailSettings::default(),
@@ -142,6 +144,11 @@ impl AxumUsers {
     /// Whether registration sends the verification e-mail.
     pub fn verify_on_register(&self) -> bool {
         self.inner.verify_on_register
+    }
+
+    /// Where `GET /auth/verify` sends the browser, if anywhere.
+    pub(crate) fn verified_redirect(&self) -> Option<&str> {
+        self.inner.verified_redirect.as_deref()
     }
 
     /// Waits until the work started after `202` answers (token, hook, e-mail with its retries)
@@ -339,6 +346,7 @@ pub struct AxumUsersBuilder {
     backends: Vec<Backend>,
     requires_verification: bool,
     verify_on_register: bool,
+    verified_redirect: Option<String>,
     verify_tokens: Option<TokenSettings>,
     reset_tokens: Option<TokenSettings>,
     mail: MailSettings,
@@ -564,6 +572,17 @@ impl AxumUsersBuilder {
         self
     }
 
+    /// Where `GET /auth/verify?token=...` (the link an e-mail can carry, so that it works
+    /// without a front-end) sends the browser afterwards: `303` to this URL with
+    /// `status=verified` or the error code (`VERIFY_USER_BAD_TOKEN`,
+    /// `VERIFY_USER_ALREADY_VERIFIED`) added to its query. Unset: a small page of the server's
+    /// own says the same.
+    #[must_use]
+    pub fn verified_redirect(mut self, url: impl Into<String>) -> Self {
+        self.verified_redirect = Some(url.into());
+        self
+    }
+
     /// The application's lifecycle hooks and password rules.
     #[must_use]
     pub fn hooks(mut self, hooks: impl Hooks + 'static) -> Self {
@@ -710,6 +729,7 @@ impl AxumUsersBuilder {
                 backends: self.backends,
                 requires_verification: self.requires_verification,
                 verify_on_register: self.verify_on_register,
+                verified_redirect: self.verified_redirect,
                 csrf: CsrfPolicy {
                     origins: self.allowed_origins,
                 },

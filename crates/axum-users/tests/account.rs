@@ -838,3 +838,79 @@ async fn openapi_documents_the_account_routes() {
         json!({"detail": "VERIFY_USER_ALREADY_VERIFIED"})
     );
 }
+
+/// `GET /auth/verify?token=...`: the link an e-mail can carry. A browser gets a small page (or,
+/// configured, a redirect with the outcome in the query); the token is spent as by the POST.
+#[tokio::test]
+async fn the_verification_link_works_in_a_browser() {
+    let page = |message: &str| {
+        format!(
+            "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>axum-users</title>\
+             <meta name=\"viewport\" content=\"width=device-width\"></head><body><main><h1>axum-users</h1>\
+             <p>{message}</p></main></body></html>"
+        )
+    };
+    let app = app().await;
+    let token = app
+        .issued(TokenKind::Verify, "king.arthur@camelot.bt")
+        .await;
+    let uri = format!("/auth/verify?token={token}");
+    for (status, message) in [
+        (
+            StatusCode::OK,
+            "Your e-mail address is verified. You may close this page.",
+        ),
+        (
+            StatusCode::BAD_REQUEST,
+            "This e-mail address was verified already.",
+        ),
+    ] {
+        let reply = app.get(&uri, None).await;
+        assert_eq!((reply.status, reply.body.clone()), (status, page(message)));
+        assert_eq!(
+            reply.header("content-type"),
+            Some("text/html; charset=utf-8")
+        );
+        assert_eq!(reply.header("cache-control"), Some("no-store"));
+    }
+    assert!(app.user("king.arthur@camelot.bt").await.is_verified);
+    let reply = app.get("/auth/verify?token=forged", None).await;
+    assert_eq!(
+        (reply.status, reply.body),
+        (
+            StatusCode::BAD_REQUEST,
+            page("This link is not valid: it has expired, or it was not made for this address. Ask for a new one.")
+        )
+    );
+    let reply = app.get("/auth/verify", None).await;
+    assert_eq!(
+        (reply.status, reply.body.as_str()),
+        (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            r#"{"detail":[{"type":"missing","loc":["query","token"],"msg":"Field required","input":null}]}"#
+        )
+    );
+
+    let app = app_with(Options {
+        verified_redirect: Some("https://camelot.bt/welcome?from=mail"),
+        ..Options::default()
+    })
+    .await;
+    let token = app
+        .issued(TokenKind::Verify, "king.arthur@camelot.bt")
+        .await;
+    let uri = format!("/auth/verify?token={token}");
+    for status in ["verified", "VERIFY_USER_ALREADY_VERIFIED"] {
+        let reply = app.get(&uri, None).await;
+        assert_eq!(
+            (reply.status, reply.body.as_str()),
+            (StatusCode::SEE_OTHER, "")
+        );
+        assert_eq!(
+            reply.header("location").map(str::to_owned),
+            Some(format!(
+                "https://camelot.bt/welcome?from=mail&status={status}"
+            ))
+        );
+    }
+}

@@ -290,6 +290,21 @@ impl Document {
             );
             self.paths.insert(path.into(), json!({"post": op}));
         }
+        // The verification as a link (beyond FastAPI Users): an answer for a browser.
+        let html = |description: &str| json!({"description": description, "content": {"text/html": {"schema": {"type": "string"}}}});
+        let mut link = operation(
+            "verify_verify_link_auth_verify_get",
+            "Verify:Verify Link",
+            &["auth"],
+            json!({
+                "200": html("The e-mail address is verified (a page saying so)."),
+                "303": {"description": "With a configured redirect: to it, with `status` (`verified` or the error code) in its query."},
+                "400": html("A bad or expired token, or an address verified already (a page saying so)."),
+                "422": validation_response()
+            }),
+        );
+        link.insert("parameters".into(), json!([{"name": "token", "in": "query", "required": true, "schema": {"type": "string", "title": "Token"}}]));
+        self.paths["/auth/verify"]["get"] = Value::Object(link);
     }
 
     /// `POST /auth/logout-everywhere`.

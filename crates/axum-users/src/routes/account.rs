@@ -7,7 +7,7 @@
 
 use axum::body::Body;
 use axum::extract::{Request, State};
-use axum::response::Response;
+use axum::response::{IntoResponse as _, Response};
 use axum::routing::post;
 use axum::Router;
 use http::request::Parts;
@@ -39,7 +39,11 @@ impl AxumUsers {
                 &[Method::POST],
                 post(request_verify_token),
             ),
-            Endpoint::new("/auth/verify", &[Method::POST], post(verify)),
+            Endpoint::new(
+                "/auth/verify",
+                &[Method::GET, Method::POST],
+                post(verify).get(verify_link),
+            ),
         ]
     }
 
@@ -173,6 +177,70 @@ async fn request_verify_token(
     request: Request,
 ) -> Result<Response, ApiError> {
     email_job(users, request, TokenKind::Verify).await
+}
+
+/// `GET /auth/verify?token=...`: the verification as a link an e-mail can carry (FastAPI
+/// Users' issue #1402), for applications without a page of their own to post the token from.
+/// The answer is for a browser: `303` to [`verified_redirect`](crate::AxumUsersBuilder::verified_redirect)
+/// with `status` in its query, or a small HTML page (`200` verified, `400` otherwise).
+async fn verify_link(
+    State(users): State<AxumUsers>,
+    request: Request,
+) -> Result<Response, ApiError> {
+    let (parts, _) = request.into_parts();
+    users.limits().check(Scope::Token, &parts).await?;
+    let query = parts.uri.query().unwrap_or("");
+    let token = form_urlencoded::parse(query.as_bytes())
+        .find(|(name, _)| name == "token")
+        .map(|(_, value)| value.into_owned());
+    let Some(token) = token else {
+        let item = ValidationItem {
+            kind: "missing",
+            loc: vec![Value::from("query"), Value::from("token")],
+            msg: "Field required".into(),
+            input: Value::Null,
+            ctx: None,
+        };
+        return Err(ValidationErrors(vec![item]).into());
+    };
+    let status = match users.manager().verify(&token, Some(&parts)).await {
+        Ok(_) => "verified",
+        Err(ManagerError::InvalidToken) => ErrorCode::VerifyUserBadToken.as_str(),
+        Err(ManagerError::UserAlreadyVerified) => ErrorCode::VerifyUserAlreadyVerified.as_str(),
+        Err(other) => return Err(other.into()),
+    };
+    if let Some(url) = users.verified_redirect() {
+        let separator = if url.contains('?') { '&' } else { '?' };
+        return Ok(
+            axum::response::Redirect::to(&format!("{url}{separator}status={status}"))
+                .into_response(),
+        );
+    }
+    let (code, message) = match status {
+        "verified" => (StatusCode::OK, "Your e-mail address is verified. You may close this page."),
+        "VERIFY_USER_ALREADY_VERIFIED" => (StatusCode::BAD_REQUEST, "This e-mail address was verified already."),
+        _ => (StatusCode::BAD_REQUEST, "This link is not valid: it has expired, or it was not made for this address. Ask for a new one."),
+    };
+    let page = format!(
+        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>{app}</title>\
+         <meta name=\"viewport\" content=\"width=device-width\"></head><body><main><h1>{app}</h1>\
+         <p>{message}</p></main></body></html>",
+        app = html_escape(&users.mail().app_name),
+    );
+    Ok((
+        code,
+        [(http::header::CACHE_CONTROL, "no-store")],
+        axum::response::Html(page),
+    )
+        .into_response())
+}
+
+/// Text safe inside HTML.
+fn html_escape(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
 }
 
 async fn verify(State(users): State<AxumUsers>, request: Request) -> Result<Response, ApiError> {

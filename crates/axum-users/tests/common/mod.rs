@@ -186,6 +186,7 @@ pub struct Options {
     pub verify_on_register: bool,
     pub schema: UserSchema,
     pub backends: Vec<Backend>,
+    pub verified_redirect: Option<&'static str>,
 }
 
 impl Default for Options {
@@ -205,6 +206,7 @@ impl Default for Options {
                     JwtStrategy::new(SECRET, Some(3600)),
                 ),
             ],
+            verified_redirect: None,
         }
     }
 }
@@ -236,6 +238,9 @@ pub async fn app_with(options: Options) -> TestApp {
         .require_current_password(options.require_current_password);
     for backend in options.backends {
         builder = builder.backend(backend);
+    }
+    if let Some(url) = options.verified_redirect {
+        builder = builder.verified_redirect(url);
     }
     let users = builder.build().unwrap();
     let app = TestApp {
