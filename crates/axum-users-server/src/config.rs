@@ -47,6 +47,9 @@ pub struct Config {
     pub user_cache_ttl: u64,
     /// Jobs (e-mails with their retries, hooks) running after their answers at most.
     pub background_limit: usize,
+    /// Where Prometheus scrapes `/metrics` (an address of its own, never the public one);
+    /// unset: no metrics.
+    pub metrics_bind: Option<String>,
     pub allowed_origins: String,
     /// Request headers the allowed origins may send, besides the default list.
     pub cors_headers: String,
@@ -134,6 +137,7 @@ impl Default for Config {
             user_cache: true,
             user_cache_ttl: 60,
             background_limit: 1024,
+            metrics_bind: None,
             allowed_origins: String::new(),
             cors_headers: String::new(),
             require_current_password: false,

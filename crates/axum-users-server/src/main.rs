@@ -15,6 +15,7 @@ use clap::{Parser, Subcommand};
 mod admin;
 mod build;
 mod config;
+mod metrics;
 mod serve;
 
 use config::Config;

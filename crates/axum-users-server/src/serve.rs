@@ -68,6 +68,10 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         )
     })?;
     let users = build(&config).await?;
+    let metrics = match &config.metrics_bind {
+        Some(bind) => Some(crate::metrics::serve(bind).await?),
+        None => None,
+    };
     let listener = tokio::net::TcpListener::bind(addr)
         .await
         .with_context(|| format!("cannot listen on {addr}"))?;
@@ -78,7 +82,11 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         max: max_connections(&config),
     };
     tracing::info!(max_connections = limits.max, "accepting connections");
-    serve_connections(listener, router(&users), limits).await;
+    let mut app = router(&users);
+    if metrics.is_some() {
+        app = app.route_layer(axum::middleware::from_fn(crate::metrics::track));
+    }
+    serve_connections(listener, app, limits).await;
     // E-mails already accepted (202) are still sent, retries included, within a bound.
     if tokio::time::timeout(Duration::from_secs(30), users.wait_background())
         .await

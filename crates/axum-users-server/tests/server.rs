@@ -8,7 +8,7 @@ use std::net::TcpListener;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::{login, run, start, start_in, start_with_descriptors, temp_dir, text, BIN};
+use common::{free_port, login, run, start, start_in, start_with_descriptors, temp_dir, text, BIN};
 
 use serde_json::{json, Value};
 
@@ -389,7 +389,8 @@ async fn serves_openapi_and_docs_without_a_cdn() {
 #[test]
 fn bad_configuration_fails_with_one_clear_line() {
     let dir = temp_dir("config");
-    let cases: [(&[(&str, &str)], &str); 23] = [
+    let cases: [(&[(&str, &str)], &str); 24] = [
+        (&[("AXUM_USERS_METRICS_BIND", "nowhere")], "error: invalid configuration: AXUM_USERS_METRICS_BIND \"nowhere\" is not an address:port: invalid socket address syntax\n"),
         (&[("AXUM_USERS_BACKGROUND_LIMIT", "many")], ""),
         (&[("AXUM_USERS_ID_TYPE", "serial")], "error: invalid configuration: AXUM_USERS_ID_TYPE must be uuid or integer (got \"serial\")\n"),
         (&[("AXUM_USERS_DATABASE_URL", "mysql://nope")], "error: invalid configuration: AXUM_USERS_DATABASE_URL must be a sqlite: or postgres:// URL (got mysql://nope)\n"),
@@ -1261,4 +1262,77 @@ async fn the_users_command_manages_users_while_the_server_runs() {
         ok("deleted galahad@camelot.bt\n".into())
     );
     assert_eq!(me().await, 401);
+}
+
+/// `AXUM_USERS_METRICS_BIND`: Prometheus text on an address of its own (never the public one),
+/// counting requests by route template, method and status: a failed and a good login, a
+/// registration, and a path that is no route (not counted: its label would be unbounded).
+#[tokio::test]
+async fn metrics_count_requests_on_their_own_address() {
+    let port = free_port();
+    let server = start_in(
+        temp_dir("metrics"),
+        &[("AXUM_USERS_METRICS_BIND", format!("127.0.0.1:{port}"))],
+    )
+    .await;
+    let client = reqwest::Client::new();
+    let register = client
+        .post(format!("{}/auth/register", server.base))
+        .json(&json!({"email": "galahad@camelot.bt", "password": "grail-quest"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(register.status().as_u16(), 201);
+    let bad = client
+        .post(format!("{}/auth/jwt/login", server.base))
+        .form(&[
+            ("username", "galahad@camelot.bt"),
+            ("password", "wrong-quest"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bad.status().as_u16(), 400);
+    login(&server, "galahad@camelot.bt", "grail-quest").await;
+    let nowhere = client
+        .get(format!("{}/no/such/{}", server.base, "x".repeat(50)))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(nowhere.status().as_u16(), 404);
+
+    let public = client
+        .get(format!("{}/metrics", server.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(public.status().as_u16(), 404);
+    let (status, body) = text(
+        client
+            .get(format!("http://127.0.0.1:{port}/metrics"))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let counters: Vec<&str> = body
+        .lines()
+        .filter(|line| line.starts_with("axum_users_http_requests_total{"))
+        .collect();
+    let mut counters = counters;
+    counters.sort_unstable();
+    assert_eq!(
+        counters,
+        [
+            r#"axum_users_http_requests_total{method="GET",route="/openapi.json",status="200"} 1"#,
+            r#"axum_users_http_requests_total{method="POST",route="/auth/jwt/login",status="200"} 1"#,
+            r#"axum_users_http_requests_total{method="POST",route="/auth/jwt/login",status="400"} 1"#,
+            r#"axum_users_http_requests_total{method="POST",route="/auth/register",status="201"} 1"#,
+        ]
+    );
+    assert!(
+        body.contains(r#"axum_users_http_request_duration_seconds_count{method="POST",route="/auth/jwt/login"} 2"#),
+        "{body}"
+    );
 }
