@@ -186,6 +186,20 @@ async fn postgres_writes_by_anyone_are_heard_and_a_lost_listener_drops_the_cache
     let Some(db) = common::pg::Schema::create("cache_watch", UserSchema::new()).await else {
         return;
     };
+    // Migrating again (another instance starting) keeps the one trigger, without re-creating it.
+    let created = || async {
+        let oid: i64 = sqlx::query_scalar(
+            "SELECT oid::bigint FROM pg_trigger WHERE tgname = 'axum_users_user_written' \
+             AND tgrelid = '\"user\"'::regclass",
+        )
+        .fetch_one(db.store.pool())
+        .await
+        .unwrap();
+        oid
+    };
+    let first = created().await;
+    db.store.migrate().await.unwrap();
+    assert_eq!(created().await, first);
     let store = db.store.clone().watch_writes().await.unwrap();
     let sql = |statement: &'static str| {
         let pool = store.pool().clone();

@@ -310,6 +310,19 @@ impl PostgresStore {
             .execute(&mut *tx)
             .await
             .map_err(map_err)?;
+        let triggered: bool = sqlx::query_scalar(
+            "SELECT EXISTS (SELECT 1 FROM pg_trigger \
+             WHERE tgname = 'axum_users_user_written' AND tgrelid = '\"user\"'::regclass)",
+        )
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(map_err)?;
+        if !triggered {
+            sqlx::raw_sql(WRITE_TRIGGER_CREATE)
+                .execute(&mut *tx)
+                .await
+                .map_err(map_err)?;
+        }
         for field in self.schema.fields() {
             if !existing.iter().any(|c| c == &field.name) {
                 let sql = format!(
@@ -577,8 +590,8 @@ impl AccessTokenStore for PostgresStore {
 /// The channel of [`WRITE_TRIGGER`]'s notifications; the payload is the table's schema.
 const WRITE_CHANNEL: &str = "axum_users_user_written";
 
-/// A statement-level trigger on the user table that notifies [`WRITE_CHANNEL`] (delivered when
-/// the writing transaction commits, never before).
+/// The function of a statement-level trigger on the user table that notifies [`WRITE_CHANNEL`]
+/// (delivered when the writing transaction commits, never before).
 const WRITE_TRIGGER: &str = r#"
 CREATE OR REPLACE FUNCTION axum_users_user_written() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
@@ -586,7 +599,11 @@ BEGIN
     RETURN NULL;
 END
 $$;
-DROP TRIGGER IF EXISTS axum_users_user_written ON "user";
+"#;
+
+/// The trigger itself, created only where it is missing: creating one locks the table, which
+/// instances starting beside running ones should not do every time.
+const WRITE_TRIGGER_CREATE: &str = r#"
 CREATE TRIGGER axum_users_user_written AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON "user"
     FOR EACH STATEMENT EXECUTE FUNCTION axum_users_user_written();
 "#;
