@@ -1335,4 +1335,17 @@ async fn metrics_count_requests_on_their_own_address() {
         body.contains(r#"axum_users_http_request_duration_seconds_count{method="POST",route="/auth/jwt/login"} 2"#),
         "{body}"
     );
+    // The library's own: three hashing jobs (a registration, two logins) waited for the pool,
+    // none is waiting now; the registration's verification e-mail ran after its answer.
+    for line in [
+        "axum_users_hash_wait_seconds_count 3",
+        "axum_users_hash_queue_depth 0",
+    ] {
+        assert!(body.lines().any(|l| l == line), "{line} in {body}");
+    }
+    assert!(
+        body.lines()
+            .any(|l| l.starts_with("axum_users_background_jobs ")),
+        "{body}"
+    );
 }

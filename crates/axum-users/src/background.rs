@@ -47,15 +47,19 @@ impl Background {
     /// Starts `job`, or drops it (with a warning) when `limit` jobs are already running.
     pub(crate) fn spawn(&self, job: impl Future<Output = ()> + Send + 'static) {
         let Ok(slot) = self.slots.clone().try_acquire_owned() else {
+            crate::telemetry::count("axum_users_background_jobs_dropped_total");
             tracing::warn!(
                 limit = self.limit,
                 "background queue full: a job (e-mail, hook) was dropped"
             );
             return;
         };
+        crate::telemetry::gauge("axum_users_background_jobs", 1.0);
+        // Counted out however the job ends (a panic included).
+        let running = Running;
         self.tracker.spawn(async move {
             job.await;
-            drop(slot);
+            drop((slot, running));
         });
     }
 
@@ -66,5 +70,14 @@ impl Background {
         self.tracker.close();
         self.tracker.wait().await;
         self.tracker.reopen();
+    }
+}
+
+/// One job in the `axum_users_background_jobs` gauge, until dropped.
+struct Running;
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        crate::telemetry::gauge("axum_users_background_jobs", -1.0);
     }
 }

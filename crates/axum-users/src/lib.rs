@@ -33,6 +33,7 @@ mod routes;
 mod state;
 mod store;
 mod strategy;
+mod telemetry;
 mod tokens;
 mod transport;
 mod user;

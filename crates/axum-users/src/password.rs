@@ -265,7 +265,11 @@ impl PasswordHasher {
     ) -> Result<T, PasswordError> {
         let (done, result) = tokio::sync::oneshot::channel();
         let inner = Arc::clone(&self.inner);
+        let queued = std::time::Instant::now();
+        crate::telemetry::gauge("axum_users_hash_queue_depth", 1.0);
         self.inner.pool.spawn(move || {
+            crate::telemetry::gauge("axum_users_hash_queue_depth", -1.0);
+            crate::telemetry::seconds("axum_users_hash_wait_seconds", queued.elapsed());
             let _ = done.send(work(&inner));
         });
         result
