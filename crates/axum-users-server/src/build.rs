@@ -78,6 +78,11 @@ fn jwt_keys(config: &Config, secret: &str) -> anyhow::Result<JwtKeys> {
 }
 
 pub async fn build(config: &Config) -> anyhow::Result<AxumUsers> {
+    Ok(build_with_store(config).await?.0)
+}
+
+/// [`build`], with the store it opened (the server reports its connection pool).
+pub async fn build_with_store(config: &Config) -> anyhow::Result<(AxumUsers, Store)> {
     let secret = config.resolve_secret()?;
     let keys = jwt_keys(config, &secret)?;
     let store = match open_store(config).await? {
@@ -196,9 +201,10 @@ pub async fn build(config: &Config) -> anyhow::Result<AxumUsers> {
         };
         builder = builder.backend(backend);
     }
-    builder
+    let users = builder
         .build()
-        .map_err(|e| anyhow::anyhow!("invalid configuration: {e}"))
+        .map_err(|e| anyhow::anyhow!("invalid configuration: {e}"))?;
+    Ok((users, store))
 }
 
 /// The items of a comma-separated setting, trimmed, empty ones left out.

@@ -14,8 +14,11 @@ use axum::routing::get;
 use axum::Router;
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 
+use crate::build::Store;
+
 /// Installs the recorder and serves `/metrics` on `bind`; answers the address it listens on.
-pub async fn serve(bind: &str) -> anyhow::Result<SocketAddr> {
+/// The database pool of `store` is reported too.
+pub async fn serve(bind: &str, store: Store) -> anyhow::Result<SocketAddr> {
     let addr: SocketAddr = bind.parse().with_context(|| {
         format!("invalid configuration: AXUM_USERS_METRICS_BIND {bind:?} is not an address:port")
     })?;
@@ -32,11 +35,19 @@ pub async fn serve(bind: &str) -> anyhow::Result<SocketAddr> {
     let local = listener.local_addr().context("no local address")?;
     let upkeep = handle.clone();
     tokio::spawn(async move {
-        // Histograms are folded in periodically (the exporter's own listener would do it).
+        // Histograms are folded in periodically (the exporter's own listener would do it), and
+        // the pool's gauges read.
         let mut tick = tokio::time::interval(Duration::from_secs(5));
         loop {
             tick.tick().await;
             upkeep.run_upkeep();
+            let (size, idle) = match &store {
+                Store::Sqlite(store) => (store.pool().size(), store.pool().num_idle()),
+                Store::Postgres(store) => (store.pool().size(), store.pool().num_idle()),
+            };
+            metrics::gauge!("axum_users_db_pool_connections").set(f64::from(size));
+            // `num_idle` is a usize no larger than the pool's `size` (a u32).
+            metrics::gauge!("axum_users_db_pool_idle").set(idle as f64);
         }
     });
     let app = Router::new().route("/metrics", get(move || render(handle.clone())));

@@ -1343,9 +1343,14 @@ async fn metrics_count_requests_on_their_own_address() {
     ] {
         assert!(body.lines().any(|l| l == line), "{line} in {body}");
     }
-    assert!(
-        body.lines()
-            .any(|l| l.starts_with("axum_users_background_jobs ")),
-        "{body}"
-    );
+    for gauge in [
+        "axum_users_background_jobs ",
+        "axum_users_db_pool_connections ",
+        "axum_users_db_pool_idle ",
+    ] {
+        assert!(
+            body.lines().any(|l| l.starts_with(gauge)),
+            "{gauge} in {body}"
+        );
+    }
 }
