@@ -271,6 +271,36 @@ async fn verify_token_is_spent_once<S: Store>(store: S) {
     }
 }
 
+/// The verification link (`GET /auth/verify?token=...`), 20 clicks at once: one "verified"
+/// page, the others say it was verified already.
+async fn verify_link_is_spent_once<S: Store>(store: S) {
+    let app = app(store);
+    for round in 0..ROUNDS {
+        let email = format!("gaheris{round}@camelot.bt");
+        let user = app.register(&email, "old-pass").await;
+        let token = app.users.manager().verification_token(&user).unwrap();
+        let uri = format!("/auth/verify?token={token}");
+        let clicks = (0..20).map(|_| app.call(Method::GET, &uri, None, Value::Null));
+        let replies = futures_util::future::join_all(clicks).await;
+        let statuses: Vec<StatusCode> = replies.iter().map(|r| r.status).collect();
+        assert_eq!(
+            statuses.iter().filter(|s| **s == StatusCode::OK).count(),
+            1,
+            "round {round}: {statuses:?}"
+        );
+        for reply in replies.iter().filter(|r| r.status != StatusCode::OK) {
+            assert_eq!(reply.status, StatusCode::BAD_REQUEST, "round {round}");
+            assert!(
+                reply
+                    .body
+                    .contains("<p>This e-mail address was verified already.</p>"),
+                "round {round}: {}",
+                reply.body
+            );
+        }
+    }
+}
+
 /// A database-token login with the old password races the password change: once both have
 /// answered, no token minted from the old password works.
 async fn no_session_survives_a_password_change<S: Store>(store: S) {
@@ -597,6 +627,7 @@ suite!(
     demotion_and_email_change_stand,
     reset_token_is_spent_once,
     verify_token_is_spent_once,
+    verify_link_is_spent_once,
     no_session_survives_a_password_change,
     hash_upgrade_never_undoes_a_password_change,
     one_account_per_address_under_a_race,
