@@ -77,18 +77,25 @@ fn jwt_keys(config: &Config, secret: &str) -> anyhow::Result<JwtKeys> {
         .map_err(|e| anyhow::anyhow!("invalid configuration: {e}"))
 }
 
+/// The application for a one-off command (create-superuser, users ...): it reads and writes
+/// through the manager and exits, so it does not listen for other instances' writes (its user
+/// cache then reads through, as it must).
 pub async fn build(config: &Config) -> anyhow::Result<AxumUsers> {
-    Ok(build_with_store(config).await?.0)
+    Ok(assemble(config, false).await?.0)
 }
 
-/// [`build`], with the store it opened (the server reports its connection pool).
-pub async fn build_with_store(config: &Config) -> anyhow::Result<(AxumUsers, Store)> {
+/// The application to serve, with the store it opened (the metrics report its pool). With
+/// PostgreSQL and the user cache on, it listens for the writes to the user table: writes by
+/// other instances (and anyone else) are then seen at once.
+pub async fn build_to_serve(config: &Config) -> anyhow::Result<(AxumUsers, Store)> {
+    assemble(config, true).await
+}
+
+async fn assemble(config: &Config, serving: bool) -> anyhow::Result<(AxumUsers, Store)> {
     let secret = config.resolve_secret()?;
     let keys = jwt_keys(config, &secret)?;
     let store = match open_store(config).await? {
-        // The user cache serves from memory only while the database's write notifications
-        // are heard: writes by other instances (and anyone else) are then seen at once.
-        Store::Postgres(store) if config.user_cache => Store::Postgres(
+        Store::Postgres(store) if serving && config.user_cache => Store::Postgres(
             store
                 .watch_writes()
                 .await

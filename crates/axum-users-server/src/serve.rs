@@ -11,7 +11,7 @@ use axum::Router;
 use axum_users::AxumUsers;
 use tower_http::trace::TraceLayer;
 
-use crate::build::build_with_store;
+use crate::build::build_to_serve;
 use crate::config::{redact_url, Config};
 /// The routes of the server: the library's conventional layout, FastAPI's JSON 404/405 and
 /// its redirect of a trailing slash.
@@ -67,7 +67,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
             config.bind
         )
     })?;
-    let (users, store) = build_with_store(&config).await?;
+    let (users, store) = build_to_serve(&config).await?;
     let metrics = match &config.metrics_bind {
         Some(bind) => Some(crate::metrics::serve(bind, store).await?),
         None => None,
