@@ -2,6 +2,9 @@
 --   me        GET /users/me with the token in WRK_TOKEN
 --   login     POST /auth/<WRK_BACKEND>/login as WRK_EMAIL / WRK_PASSWORD (form)
 --   register  POST /auth/register with a fresh e-mail per request (WRK_RUN keeps runs apart)
+--   refresh   POST /auth/jwt/refresh, each thread (one connection each) going down its own
+--             session's chain: it starts from its token of WRK_TOKENS (comma-separated) and
+--             sends the refresh token of each answer next
 -- At the end it prints one JSON line that bench/harness.py reads.
 
 local mode = os.getenv("WRK_MODE") or "me"
@@ -13,11 +16,25 @@ local run = os.getenv("WRK_RUN") or "0"
 
 local threads = {}
 local next_id = 0
+local chains = {}
+for t in string.gmatch(os.getenv("WRK_TOKENS") or "", "[^,]+") do
+  table.insert(chains, t)
+end
 
 function setup(thread)
   thread:set("thread_id", next_id)
+  thread:set("refresh_token", chains[next_id + 1] or "")
   next_id = next_id + 1
   table.insert(threads, thread)
+end
+
+if mode == "refresh" then
+  function response(status, headers, body)
+    local next_token = string.match(body or "", '"refresh_token":"([^"]+)"')
+    if next_token then
+      refresh_token = next_token
+    end
+  end
 end
 
 local counter = 0
@@ -25,6 +42,9 @@ local counter = 0
 function request()
   if mode == "me" then
     return wrk.format("GET", "/users/me", { ["Authorization"] = "Bearer " .. token })
+  elseif mode == "refresh" then
+    return wrk.format("POST", "/auth/jwt/refresh", { ["Content-Type"] = "application/json" },
+      '{"refresh_token":"' .. refresh_token .. '"}')
   elseif mode == "login" then
     return wrk.format("POST", "/auth/" .. backend .. "/login",
       { ["Content-Type"] = "application/x-www-form-urlencoded" },

@@ -15,6 +15,7 @@ use axum_users::{
 };
 use axum_users::{Backoff, Limit, RateLimits};
 use axum_users::{MailTemplates, OutboxMailer, SmtpMailer};
+use axum_users::{SessionSettings, SessionStore};
 
 use crate::config::{redact_url, Config};
 
@@ -109,7 +110,7 @@ async fn assemble(config: &Config, serving: bool) -> anyhow::Result<(AxumUsers, 
         config.argon2_parallelism,
     ))
     .map_err(|e| anyhow::anyhow!("invalid configuration: {e}"))?;
-    let lifetime = Some(config.token_lifetime);
+    let lifetime = Some(config.access_lifetime());
     // A rotation: tokens signed with a previous HS256 secret stay valid.
     let previous: Vec<String> = config
         .previous_secrets
@@ -125,7 +126,7 @@ async fn assemble(config: &Config, serving: bool) -> anyhow::Result<(AxumUsers, 
         )
     };
     let cookie = CookieTransport::new(config.cookie_name.clone())
-        .max_age(Some(config.cookie_max_age.unwrap_or(config.token_lifetime)).filter(|&s| s > 0))
+        .max_age(Some(config.cookie_max_age.unwrap_or(config.access_lifetime())).filter(|&s| s > 0))
         .path(config.cookie_path.clone())
         .domain(config.cookie_domain.clone())
         .secure(config.cookie_secure)
@@ -180,6 +181,10 @@ async fn assemble(config: &Config, serving: bool) -> anyhow::Result<(AxumUsers, 
         ))
         .requires_verification(config.require_verification);
     builder = oauth(builder, config, &store, &secret)?;
+    builder = sessions(builder, config, &store, &secret, serving);
+    let refresh = config
+        .refresh_on()?
+        .then(|| Duration::from_secs(config.refresh_token_lifetime));
     for name in config.backend_names() {
         let backend = match name {
             "jwt" => Backend::new("jwt", BearerTransport::new("auth/jwt/login"), jwt(&keys)),
@@ -206,12 +211,67 @@ async fn assemble(config: &Config, serving: bool) -> anyhow::Result<(AxumUsers, 
             // Config::check refuses other names.
             other => bail!("invalid configuration: unknown backend {other:?}"),
         };
-        builder = builder.backend(backend);
+        builder = builder.backend(match refresh {
+            Some(lifetime) => backend.refresh_tokens(lifetime),
+            None => backend,
+        });
     }
     let users = builder
         .build()
         .map_err(|e| anyhow::anyhow!("invalid configuration: {e}"))?;
     Ok((users, store))
+}
+
+/// Sessions in the database (the `auth_session` table), their expired rows deleted hourly by
+/// a serving instance. The refresh tokens' key is derived from the secret, so that it differs
+/// from the JWTs' key.
+fn sessions(
+    builder: AxumUsersBuilder,
+    config: &Config,
+    store: &Store,
+    secret: &str,
+    serving: bool,
+) -> AxumUsersBuilder {
+    let settings = SessionSettings::new(format!("refresh-token:{secret}"))
+        .grace(Duration::from_secs(config.refresh_grace))
+        .max_per_user(config.sessions_per_user);
+    fn purge<S: SessionStore + Clone + 'static>(store: &S) {
+        let store = store.clone();
+        tokio::spawn(async move {
+            let mut interval = tokio::time::interval(Duration::from_secs(3600));
+            loop {
+                interval.tick().await;
+                match store.delete_expired_sessions(jwt_now()).await {
+                    Ok(0) => {}
+                    Ok(count) => tracing::info!(count, "deleted expired sessions"),
+                    Err(error) => tracing::warn!(%error, "cannot delete expired sessions"),
+                }
+            }
+        });
+    }
+    match store {
+        Store::Sqlite(store) => {
+            if serving {
+                purge(store);
+            }
+            builder.sessions(store.clone(), settings)
+        }
+        Store::Postgres(store) => {
+            if serving {
+                purge(store);
+            }
+            builder.sessions(store.clone(), settings)
+        }
+    }
+}
+
+/// Seconds since the Unix epoch.
+fn jwt_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |since| {
+            i64::try_from(since.as_secs()).unwrap_or(i64::MAX)
+        })
 }
 
 /// The items of a comma-separated setting, trimmed, empty ones left out.

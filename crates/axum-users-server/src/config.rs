@@ -23,7 +23,16 @@ pub struct Config {
     pub id_type: Option<String>,
     pub secret: Option<String>,
     pub previous_secrets: String,
-    pub token_lifetime: u64,
+    /// Access-token lifetime in seconds; unset: 3600, or 900 with refresh tokens on.
+    pub token_lifetime: Option<u64>,
+    /// `on` or `off`: logins answer refresh tokens too, `POST /auth/{backend}/refresh`.
+    pub refresh_tokens: String,
+    /// Refresh-token lifetime in seconds (renewed at each refresh).
+    pub refresh_token_lifetime: u64,
+    /// Seconds after a rotation in which the previous refresh token gets the same answer.
+    pub refresh_grace: u64,
+    /// Sessions one user keeps at most (a new login ends the least recently used).
+    pub sessions_per_user: usize,
     pub require_verification: bool,
     pub verify_on_register: bool,
     pub verify_token_secret: Option<String>,
@@ -116,7 +125,11 @@ impl Default for Config {
             id_type: None,
             secret: None,
             previous_secrets: String::new(),
-            token_lifetime: 3600,
+            token_lifetime: None,
+            refresh_tokens: "off".into(),
+            refresh_token_lifetime: 30 * 24 * 3600,
+            refresh_grace: 10,
+            sessions_per_user: 100,
             require_verification: false,
             verify_on_register: true,
             verify_token_secret: None,
@@ -249,6 +262,9 @@ impl Config {
             );
         }
         self.id_kind()?;
+        if self.refresh_on()? && self.refresh_token_lifetime == 0 {
+            bail!("invalid configuration: AXUM_USERS_REFRESH_TOKEN_LIFETIME must be above 0");
+        }
         let names = self.backend_names();
         if names.is_empty() {
             bail!("invalid configuration: AXUM_USERS_BACKENDS names no backend");
@@ -280,6 +296,26 @@ impl Config {
             bail!("invalid configuration: AXUM_USERS_LOG_FORMAT must be text or json");
         }
         Ok(())
+    }
+
+    /// Whether logins issue refresh tokens (`AXUM_USERS_REFRESH_TOKENS`).
+    pub fn refresh_on(&self) -> anyhow::Result<bool> {
+        match self.refresh_tokens.trim().to_ascii_lowercase().as_str() {
+            "on" | "true" | "1" => Ok(true),
+            "off" | "false" | "0" | "" => Ok(false),
+            other => bail!(
+                "invalid configuration: AXUM_USERS_REFRESH_TOKENS must be on or off, got {other:?}"
+            ),
+        }
+    }
+
+    /// The access tokens' lifetime: as set, else an hour, or 15 minutes with refresh tokens.
+    pub fn access_lifetime(&self) -> u64 {
+        match (self.token_lifetime, self.refresh_on()) {
+            (Some(seconds), _) => seconds,
+            (None, Ok(true)) => 900,
+            (None, _) => 3600,
+        }
     }
 
     /// The backends to mount, in order.

@@ -53,6 +53,7 @@ fn bench_harness_runs_every_scenario() {
         "## 4. POST /auth/register",
         "## 5. GET /users/me during a login storm",
         "## 6. Cold start",
+        "## 7. POST /auth/jwt/refresh",
     ] {
         assert!(report.contains(heading), "{heading} missing from\n{report}");
     }

@@ -44,7 +44,13 @@ fn succeed(command: &mut Command) -> String {
 /// The server in `dir`, its e-mails in `dir/outbox`, with the superuser
 /// `merlin@camelot.bt` / `viviane-the-lady`.
 async fn server_with_admin(dir: &Path) -> common::Server {
-    let envs = [("AXUM_USERS_VERIFY_ON_REGISTER", "false".to_owned())];
+    server_with_admin_and(dir, &[]).await
+}
+
+/// As [`server_with_admin`], with more settings.
+async fn server_with_admin_and(dir: &Path, more: &[(&str, &str)]) -> common::Server {
+    let mut envs = vec![("AXUM_USERS_VERIFY_ON_REGISTER", "false".to_owned())];
+    envs.extend(more.iter().map(|(k, v)| (*k, (*v).to_owned())));
     let server = start_in(dir.to_path_buf(), &envs).await;
     let created = run(
         dir,
@@ -63,12 +69,27 @@ async fn server_with_admin(dir: &Path) -> common::Server {
 
 #[tokio::test]
 async fn a_generated_python_client_imports_and_runs_the_whole_flow() {
+    python_client_flow("python-client", &[]).await;
+}
+
+/// The same generated client and flow with refresh tokens on: the logins' answers only grow a
+/// key, which the client written for FastAPI Users never reads.
+#[tokio::test]
+async fn a_generated_python_client_runs_the_flow_with_refresh_tokens_on() {
+    python_client_flow(
+        "python-client-refresh",
+        &[("AXUM_USERS_REFRESH_TOKENS", "on")],
+    )
+    .await;
+}
+
+async fn python_client_flow(name: &str, settings: &[(&str, &str)]) {
     let Some(python) = python() else {
         return;
     };
-    let dir = temp_dir("python-client");
+    let dir = temp_dir(name);
     let outbox = dir.join("outbox");
-    let server = server_with_admin(&dir).await;
+    let server = server_with_admin_and(&dir, settings).await;
     let document = reqwest::get(format!("{}/openapi.json", server.base))
         .await
         .unwrap()

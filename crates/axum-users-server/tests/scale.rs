@@ -118,13 +118,91 @@ impl Drop for Proxy {
 }
 
 async fn instance(name: &str, database: &str, redis: &str) -> Server {
-    let env = [
+    instance_with(name, database, redis, &[]).await
+}
+
+async fn instance_with(name: &str, database: &str, redis: &str, more: &[(&str, &str)]) -> Server {
+    let mut env = vec![
         ("AXUM_USERS_DATABASE_URL", database.to_owned()),
         ("AXUM_USERS_REDIS_URL", redis.to_owned()),
         ("AXUM_USERS_SECRET", SECRET.to_owned()),
         ("AXUM_USERS_BACKENDS", "jwt,cookie,db,redis".to_owned()),
     ];
+    env.extend(more.iter().map(|(k, v)| (*k, (*v).to_owned())));
     start_in(temp_dir(name), &env).await
+}
+
+/// Refresh tokens across two instances: a refresh on one, a session ended on the other, and
+/// the other's Redis and database tokens refused at once, their refresh tokens too.
+#[tokio::test]
+async fn postgres_redis_two_instances_share_sessions() {
+    let Some((db_url, redis_url)) = services("postgres_redis_two_instances_share_sessions") else {
+        return;
+    };
+    let database = Database::create(&db_url).await;
+    let on = [("AXUM_USERS_REFRESH_TOKENS", "on")];
+    let a = instance_with("sessions-a", &database.url, &redis_url, &on).await;
+    let b = instance_with("sessions-b", &database.url, &redis_url, &on).await;
+    let (on_a, on_b) = (Client::new(&a), Client::new(&b));
+    let (status, body) = on_a
+        .post(
+            "/auth/register",
+            json!({"email": "bors@camelot.bt", "password": "grail-quest"}),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+    let http = reqwest::Client::new();
+    let login = async |server: &Server, backend: &str| -> (String, String) {
+        let url = format!("{}/auth/{backend}/login", server.base);
+        let form = [("username", "bors@camelot.bt"), ("password", "grail-quest")];
+        let (status, body) = text(http.post(url).form(&form).send().await.unwrap()).await;
+        assert_eq!(status, 200, "{body}");
+        let body: Value = serde_json::from_str(&body).unwrap();
+        (
+            body["access_token"].as_str().unwrap().to_owned(),
+            body["refresh_token"].as_str().unwrap().to_owned(),
+        )
+    };
+    let refresh = async |server: &Server, backend: &str, token: &str| -> (u16, String) {
+        let url = format!("{}/auth/{backend}/refresh", server.base);
+        let body = json!({ "refresh_token": token });
+        text(http.post(url).json(&body).send().await.unwrap()).await
+    };
+    for backend in ["redis", "db", "jwt"] {
+        let (_, first) = login(&a, backend).await;
+        let (status, body) = refresh(&b, backend, &first).await;
+        assert_eq!(status, 200, "{backend}: {body}");
+        let body: Value = serde_json::from_str(&body).unwrap();
+        let access = body["access_token"].as_str().unwrap().to_owned();
+        let second = body["refresh_token"].as_str().unwrap().to_owned();
+        assert_eq!(on_a.me(&access).await.0, 200);
+        // The session as A lists it, ended on A.
+        let url = format!("{}/auth/sessions", a.base);
+        let (status, listed) = text(http.get(url).bearer_auth(&access).send().await.unwrap()).await;
+        assert_eq!(status, 200, "{listed}");
+        let listed: Value = serde_json::from_str(&listed).unwrap();
+        let current: Vec<&Value> = listed
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|s| s["current"] == true)
+            .collect();
+        assert_eq!(current.len(), 1, "{listed}");
+        assert_eq!(current[0]["backend"], backend);
+        let id = current[0]["id"].as_str().unwrap();
+        let url = format!("{}/auth/sessions/{id}", a.base);
+        let response = http.delete(url).bearer_auth(&access).send().await.unwrap();
+        assert_eq!(response.status().as_u16(), 204);
+        // B refuses its refresh token at once, and its database or Redis token.
+        assert_eq!(
+            refresh(&b, backend, &second).await,
+            (401, r#"{"detail":"REFRESH_TOKEN_INVALID"}"#.to_owned())
+        );
+        let expected = if backend == "jwt" { 200 } else { 401 };
+        assert_eq!(on_b.me(&access).await.0, expected, "{backend}");
+    }
+    drop((a, b));
+    database.drop().await;
 }
 
 struct Client<'a> {

@@ -9,7 +9,7 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use common::{login, run, start};
+use common::{login, run, start_in, temp_dir};
 
 /// The Schemathesis command line next to the test Python (`AXUM_USERS_TEST_PYTHON`, set by
 /// .ci/run); `None` skips, except under CI where it fails.
@@ -78,7 +78,12 @@ async fn the_openapi_document_survives_schemathesis() {
     let Some((python, dir)) = schemathesis() else {
         return;
     };
-    let server = start("schemathesis").await;
+    // Refresh tokens on: their routes are fuzzed too.
+    let server = start_in(
+        temp_dir("schemathesis"),
+        &[("AXUM_USERS_REFRESH_TOKENS", "on".to_owned())],
+    )
+    .await;
     let out = run(
         &server.dir,
         &["create-superuser", "--email", "merlin@camelot.bt"],
@@ -102,7 +107,7 @@ async fn the_openapi_document_survives_schemathesis() {
         ],
     );
     assert!(ok, "{report}");
-    assert!(report.contains("Tested: 18"), "{report}");
+    assert!(report.contains("Tested: 26"), "{report}");
     assert!(!report.contains("Runtime Error"), "{report}");
 
     // Then "log out everywhere" alone: the first valid call ends the session, the rest are 401s.

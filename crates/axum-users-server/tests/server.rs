@@ -8,7 +8,9 @@ use std::net::TcpListener;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::{free_port, login, run, start, start_in, start_with_descriptors, temp_dir, text, BIN};
+use common::{
+    free_port, login, run, start, start_in, start_with_descriptors, temp_dir, text, Server, BIN,
+};
 
 use serde_json::{json, Value};
 
@@ -323,11 +325,15 @@ async fn serves_openapi_and_docs_without_a_cdn() {
             "/auth/register",
             "/auth/request-verify-token",
             "/auth/reset-password",
+            "/auth/sessions",
+            "/auth/sessions/{id}",
             "/auth/verify",
             "/users",
             "/users/me",
             "/users/{id}",
-            "/users/{id}/reset-password"
+            "/users/{id}/reset-password",
+            "/users/{id}/sessions",
+            "/users/{id}/sessions/{session_id}"
         ]
     );
     assert_eq!(
@@ -511,6 +517,42 @@ async fn readme_walkthrough_works_as_written() {
         &[("AXUM_USERS_RATE_LIMITS", "on".to_owned())],
     )
     .await;
+    run_readme_script(&server, &script);
+}
+
+/// The README's sessions section: the server started as it says (its settings read from the
+/// command line it shows), then its commands, answers compared as in the walkthrough.
+#[tokio::test]
+async fn readme_refresh_example_works_as_written() {
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../README.md")).unwrap();
+    let block = readme
+        .split("<!-- readme-refresh:start -->")
+        .nth(1)
+        .and_then(|rest| rest.split("<!-- readme-refresh:end -->").next())
+        .unwrap();
+    let mut code = block
+        .split("```sh\n")
+        .skip(1)
+        .map(|b| b.split("```").next().unwrap());
+    let start_line = code.next().unwrap().trim();
+    let settings: Vec<(&str, String)> = start_line
+        .strip_suffix("cargo run --release")
+        .unwrap()
+        .split_whitespace()
+        .map(|pair| {
+            let (name, value) = pair.split_once('=').unwrap();
+            (name, value.to_owned())
+        })
+        .collect();
+    assert_eq!(settings, [("AXUM_USERS_REFRESH_TOKENS", "on".to_owned())]);
+    let server = start_in(temp_dir("readme-refresh"), &settings).await;
+    run_readme_script(&server, code.next().unwrap());
+}
+
+/// Runs README commands against `server`, each documented answer (`# ...` lines) compared with
+/// what the server prints (`…` stands for ids and tokens).
+fn run_readme_script(server: &Server, script: &str) {
     let script = script
         .replace("http://localhost:8000", &server.base)
         .replace("cargo run --release -q --", BIN);

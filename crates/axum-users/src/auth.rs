@@ -18,6 +18,8 @@ pub struct Backend {
     pub(crate) name: String,
     pub(crate) transport: Transport,
     pub(crate) strategy: Arc<DynStrategy<'static>>,
+    /// How long a refresh token lives, when the backend issues them.
+    pub(crate) refresh: Option<std::time::Duration>,
 }
 
 impl std::fmt::Debug for Backend {
@@ -25,6 +27,7 @@ impl std::fmt::Debug for Backend {
         f.debug_struct("Backend")
             .field("name", &self.name)
             .field("transport", &self.transport)
+            .field("refresh", &self.refresh)
             .finish_non_exhaustive()
     }
 }
@@ -50,7 +53,25 @@ impl Backend {
             name: name.into(),
             transport: transport.into(),
             strategy: Arc::from(DynStrategy::new_box(strategy)),
+            refresh: None,
         }
+    }
+
+    /// Logins through this backend also answer a refresh token that lives `lifetime` (renewed
+    /// at each refresh), and `POST /auth/{name}/refresh` trades it for a new access token and a
+    /// new refresh token: Bearer clients get it as `"refresh_token"` in the login's JSON,
+    /// cookie clients as a second `HttpOnly` cookie (`<name>_refresh`) sent only to the
+    /// backend's routes. Needs [`AxumUsersBuilder::sessions`](crate::AxumUsersBuilder::sessions);
+    /// give the access tokens a short lifetime (e.g. 15 minutes).
+    #[must_use]
+    pub fn refresh_tokens(mut self, lifetime: std::time::Duration) -> Self {
+        self.refresh = Some(lifetime).filter(|l| !l.is_zero());
+        self
+    }
+
+    /// How long its refresh tokens live, if it issues them.
+    pub fn refresh_lifetime(&self) -> Option<std::time::Duration> {
+        self.refresh
     }
 
     /// The backend's name.

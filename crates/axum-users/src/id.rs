@@ -112,6 +112,23 @@ impl serde::Serialize for UserId {
     }
 }
 
+impl<'de> serde::Deserialize<'de> for UserId {
+    /// A number is an integer id; a string is either kind (an integer when it reads as one).
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        #[derive(serde::Deserialize)]
+        #[serde(untagged)]
+        enum Wire {
+            Int(i64),
+            Text(String),
+        }
+        match Wire::deserialize(deserializer)? {
+            Wire::Int(id) => Ok(Self::Int(id)),
+            Wire::Text(text) => Self::parse_any(&text)
+                .ok_or_else(|| serde::de::Error::custom("not a UUID or an integer id")),
+        }
+    }
+}
+
 /// Python's `uuid.UUID(str)`.
 fn parse_uuid(value: &str) -> Option<Uuid> {
     let stripped = value.replace("urn:", "").replace("uuid:", "");

@@ -30,6 +30,7 @@ mod ratelimit;
 #[cfg(feature = "redis")]
 mod redis_conn;
 mod routes;
+mod session;
 mod state;
 mod store;
 mod strategy;
@@ -66,12 +67,16 @@ pub use password::{Argon2Params, PasswordError, PasswordHasher, Verified};
 pub use ratelimit::{Backoff, Limit, LimitError, RateLimits};
 pub use routes::table::Route;
 pub use routes::{method_not_allowed, not_found, MAX_BODY_BYTES};
+pub use session::{Session, SessionSettings, SessionStore};
 pub use state::{
     AxumUsers, AxumUsersBuilder, ConfigError, DEFAULT_BODY_TIMEOUT, DEFAULT_CORS_HEADERS,
 };
 #[cfg(feature = "postgres")]
 #[cfg_attr(docsrs, doc(cfg(feature = "postgres")))]
 pub use store::PostgresStore;
+#[cfg(feature = "redis")]
+#[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
+pub use store::RedisSessionStore;
 #[cfg(feature = "sqlite")]
 #[cfg_attr(docsrs, doc(cfg(feature = "sqlite")))]
 pub use store::SqliteStore;

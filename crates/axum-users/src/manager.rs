@@ -10,6 +10,7 @@ use crate::hooks::Hooks as _;
 use crate::hooks::{log_after, DynHooks, HookContext, HookError};
 use crate::mail::MailSettings;
 use crate::password::{PasswordError, PasswordHasher, Verified};
+use crate::session::SessionStore as _;
 use crate::store::UserStore as _;
 use crate::store::{DynUserStore, StoreError, UserPatch};
 use crate::strategy::Strategy as _;
@@ -135,6 +136,8 @@ pub struct UserManager {
     pub(crate) strategies: Vec<Arc<DynStrategy<'static>>>,
     /// A password change also raises the token version, so JWTs die with the old password.
     pub(crate) password_change_revokes_jwts: bool,
+    /// Where sessions live, when they are kept: revoking a user's tokens ends them.
+    pub(crate) sessions: Option<Arc<crate::session::DynSessionStore<'static>>>,
     /// What hooks reach through their context.
     pub(crate) mail: Arc<MailSettings>,
     pub(crate) background: Background,
@@ -395,10 +398,16 @@ impl UserManager {
         }))
     }
 
-    /// Revokes every database and Redis token of a user (JWTs cannot be revoked). Done on
+    /// Revokes every database and Redis token of a user (JWTs cannot be revoked) and ends their
+    /// sessions (with their refresh tokens). Done on
     /// deactivation, deletion and any password change; beyond FastAPI Users, which leaves them
     /// valid.
     pub async fn revoke_tokens(&self, user_id: crate::UserId) -> Result<(), ManagerError> {
+        // Sessions first: a refresh racing this finds its session gone (its rotation writes
+        // nothing) or its new token revoked by the strategies below.
+        if let Some(sessions) = &self.sessions {
+            sessions.delete_user_sessions(user_id, None).await?;
+        }
         for strategy in &self.strategies {
             strategy.revoke_user(user_id).await?;
         }

@@ -186,6 +186,11 @@ impl RateLimits {
     /// `X-Forwarded-For` (or `Forwarded: for=`) that is not a trusted proxy. IPv6 addresses
     /// stand for their /64 network. `None` when the request carries no socket address.
     pub(crate) fn client(&self, parts: &Parts) -> Option<String> {
+        self.client_ip(parts).map(network)
+    }
+
+    /// The client's address: the peer's, or the one a trusted proxy forwarded.
+    pub(crate) fn client_ip(&self, parts: &Parts) -> Option<IpAddr> {
         let ConnectInfo(peer) = parts.extensions.get::<ConnectInfo<SocketAddr>>()?;
         let mut client = peer.ip();
         if self.trusted_proxies.contains(&client) {
@@ -197,7 +202,7 @@ impl RateLimits {
                 }
             }
         }
-        Some(network(client))
+        Some(client)
     }
 
     /// Counts a request against its scope's per-client limit.

@@ -54,6 +54,7 @@ struct Inner {
     require_current_password: bool,
     cors_headers: Vec<String>,
     openapi_title: String,
+    sessions: Option<crate::session::Sessions>,
     /// [`AxumUsers::routes`], made once from the endpoints (the server asks it on every 404).
     routes: std::sync::OnceLock<Vec<crate::Route>>,
 }
@@ -114,6 +115,7 @@ impl AxumUsers {
             password_change_revokes_jwts: false,
             cors_headers: Vec::new(),
             openapi_title: "FastAPI".into(),
+            sessions: None,
             #[cfg(feature = "oauth")]
             oauth: None,
             #[cfg(feature = "oauth")]
@@ -239,6 +241,11 @@ impl AxumUsers {
         self.inner.oauth.as_ref()
     }
 
+    /// The sessions, when [`AxumUsersBuilder::sessions`] configured them.
+    pub(crate) fn sessions(&self) -> Option<&crate::session::Sessions> {
+        self.inner.sessions.as_ref()
+    }
+
     pub(crate) fn limits(&self) -> &RateLimits {
         &self.inner.limits
     }
@@ -359,6 +366,7 @@ pub struct AxumUsersBuilder {
     password_change_revokes_jwts: bool,
     cors_headers: Vec<String>,
     openapi_title: String,
+    sessions: Option<crate::session::Sessions>,
     #[cfg(feature = "oauth")]
     oauth: Option<(
         Arc<crate::store::DynOAuthAccountStore<'static>>,
@@ -369,6 +377,24 @@ pub struct AxumUsersBuilder {
 }
 
 impl AxumUsersBuilder {
+    /// Records every login as a session in `store` (the SQL stores keep them in an
+    /// `auth_session` table), which the user lists and ends (`GET /auth/sessions`,
+    /// `DELETE /auth/sessions/{id}`, `DELETE /auth/sessions` for all but the current one) and a
+    /// superuser too (`/users/{id}/sessions`); backends with
+    /// [`Backend::refresh_tokens`](crate::Backend::refresh_tokens) renew them with refresh
+    /// tokens. Ending a session revokes its database or Redis token at once and its refresh
+    /// token; a JWT lives out its (short) lifetime. A password change or reset, a
+    /// deactivation, a deletion and "log out everywhere" end all of a user's sessions.
+    #[must_use]
+    pub fn sessions(
+        mut self,
+        store: impl crate::session::SessionStore + 'static,
+        settings: crate::session::SessionSettings,
+    ) -> Self {
+        self.sessions = Some(crate::session::Sessions::new(store, settings));
+        self
+    }
+
     /// A password change (`PATCH /users/me`, `PATCH /users/{id}`, reset) also ends every JWT
     /// session of the user, as "log out everywhere" does; database and Redis tokens are revoked
     /// on a password change in any case. Off by default: a FastAPI Users client expects its JWT
@@ -682,6 +708,12 @@ impl AxumUsersBuilder {
         };
         for (index, backend) in self.backends.iter().enumerate() {
             let name = &backend.name;
+            if backend.refresh.is_some() && self.sessions.is_none() {
+                return Err(ConfigError(format!(
+                    "backend {name:?} issues refresh tokens: configure .sessions(store, settings) \
+                     to keep them"
+                )));
+            }
             if name.is_empty()
                 || !name
                     .chars()
@@ -722,6 +754,7 @@ impl AxumUsersBuilder {
                     }),
                     strategies: self.backends.iter().map(|b| b.strategy.clone()).collect(),
                     password_change_revokes_jwts: self.password_change_revokes_jwts,
+                    sessions: self.sessions.as_ref().map(|s| s.store.clone()),
                     mail: Arc::new(self.mail),
                     background: Background::new(self.background_limit),
                 },
@@ -740,6 +773,7 @@ impl AxumUsersBuilder {
                 require_current_password: self.require_current_password,
                 cors_headers: self.cors_headers,
                 openapi_title: self.openapi_title,
+                sessions: self.sessions,
             }),
         })
     }

@@ -80,6 +80,9 @@ pub struct CookieTransport {
     pub httponly: bool,
     /// `SameSite`.
     pub samesite: SameSite,
+    /// `Path` of the refresh cookie (`<name>_refresh`), when the backend issues refresh
+    /// tokens; `None`: the backend's routes at the conventional prefix, `/auth/<backend>`.
+    pub refresh_path: Option<String>,
 }
 
 impl CookieTransport {
@@ -132,6 +135,30 @@ impl CookieTransport {
         self.samesite = samesite;
         self
     }
+
+    /// `Path` of the refresh cookie: where the backend's `/refresh` and `/logout` are mounted
+    /// (default `/auth/<backend>`).
+    #[must_use]
+    pub fn refresh_path(mut self, path: impl Into<String>) -> Self {
+        self.refresh_path = Some(path.into());
+        self
+    }
+
+    /// The refresh cookie's name: the auth cookie's with `_refresh` appended.
+    pub fn refresh_name(&self) -> String {
+        format!("{}_refresh", self.name)
+    }
+
+    /// The refresh cookie: the auth cookie's attributes, its own name, path and lifetime.
+    pub(crate) fn set_refresh_cookie(&self, value: &str, max_age: u64, path: &str) -> String {
+        let refresh = Self {
+            name: self.refresh_name(),
+            path: path.to_owned(),
+            max_age: Some(max_age),
+            ..self.clone()
+        };
+        refresh.set_cookie(value, Some(max_age))
+    }
 }
 
 impl Default for CookieTransport {
@@ -144,6 +171,7 @@ impl Default for CookieTransport {
             secure: true,
             httponly: true,
             samesite: SameSite::Lax,
+            refresh_path: None,
         }
     }
 }
@@ -228,6 +256,56 @@ impl Transport {
             Self::Cookie(cookie) => {
                 let set = cookie.set_cookie(token, cookie.max_age);
                 with_set_cookie(StatusCode::NO_CONTENT.into_response(), &set)
+            }
+        }
+    }
+
+    /// The answer to a login that also issued a refresh token (`refresh`: the token, its
+    /// lifetime in seconds and the refresh cookie's path).
+    pub(crate) fn login_response_with_refresh(
+        &self,
+        token: &str,
+        refresh: Option<(&str, u64, &str)>,
+    ) -> Response {
+        let Some((refresh_token, max_age, path)) = refresh else {
+            return self.login_response(token);
+        };
+        match self {
+            Self::Bearer(_) => no_store(json_response(
+                StatusCode::OK,
+                &json!({
+                    "access_token": token,
+                    "token_type": "bearer",
+                    "refresh_token": refresh_token,
+                }),
+            )),
+            Self::Cookie(cookie) => {
+                let response = self.login_response(token);
+                with_set_cookie(
+                    response,
+                    &cookie.set_refresh_cookie(refresh_token, max_age, path),
+                )
+            }
+        }
+    }
+
+    /// The refresh token a request carries in this transport's refresh cookie.
+    pub(crate) fn refresh_cookie(&self, headers: &HeaderMap) -> Option<String> {
+        match self {
+            Self::Bearer(_) => None,
+            Self::Cookie(cookie) => {
+                cookie_value(headers, &cookie.refresh_name()).filter(|v| !v.is_empty())
+            }
+        }
+    }
+
+    /// Adds the clearing `Set-Cookie` of the refresh cookie (a cookie transport's).
+    pub(crate) fn clear_refresh_cookie(&self, response: &mut Response, path: &str) {
+        if let Self::Cookie(cookie) = self {
+            // `Max-Age=0` deletes it.
+            let cleared = cookie.set_refresh_cookie("\"\"", 0, path);
+            if let Ok(value) = HeaderValue::from_str(&cleared) {
+                response.headers_mut().append(header::SET_COOKIE, value);
             }
         }
     }

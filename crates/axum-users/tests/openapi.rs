@@ -83,7 +83,12 @@ async fn at_the_root_the_document_is_unchanged() {
 
 #[tokio::test]
 async fn the_utoipa_document_writes_back_what_we_serve() {
-    let app = app().await;
+    for app in [app().await, common::app_with(common::with_sessions()).await] {
+        writes_back(app);
+    }
+}
+
+fn writes_back(app: common::TestApp) {
     let through_utoipa = serde_json::to_value(app.users.openapi_utoipa("").unwrap()).unwrap();
     let served = app.users.openapi();
     // Every path and operation comes through whole.

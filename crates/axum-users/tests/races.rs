@@ -9,7 +9,7 @@ use axum::Router;
 use axum_users::RateLimits;
 use axum_users::UserCreate;
 use axum_users::{AccessTokenStore, UserPatch, UserStore};
-use axum_users::{AxumUsers, PasswordPolicy, SqliteStore, User, UserSchema};
+use axum_users::{AxumUsers, PasswordPolicy, SqliteStore, User};
 use axum_users::{Backend, BearerTransport, DatabaseStrategy};
 use common::{fast_hasher, jwt_backend, send_to, urlencode, Reply, BCRYPT_GUINEVERE};
 use http::{Method, Request, StatusCode};
@@ -319,7 +319,7 @@ async fn redis_sessions_end_with_the_password() {
         common::skipped("redis_sessions_end_with_the_password: TEST_REDIS_URL is not set");
         return;
     };
-    let file = SqliteFile::new("redis-sessions");
+    let file = common::SqliteFile::new("redis-sessions");
     let prefix = format!("axum_users_test_{}:", uuid::Uuid::new_v4().simple());
     let tokens = axum_users::RedisStrategy::connect(&url, Some(3600))
         .await
@@ -561,40 +561,13 @@ impl Legacy for axum_users::PostgresStore {
     }
 }
 
-/// A SQLite file that several connections share, as the server uses it; removed afterwards.
-struct SqliteFile(std::path::PathBuf);
-
-impl SqliteFile {
-    fn new(test: &str) -> Self {
-        let name = format!("axum-users-{test}-{}.db", uuid::Uuid::new_v4().simple());
-        Self(std::env::temp_dir().join(name))
-    }
-
-    async fn store(&self) -> SqliteStore {
-        let url = format!("sqlite://{}", self.0.display());
-        let store = SqliteStore::connect(&url, UserSchema::new()).await.unwrap();
-        store.migrate().await.unwrap();
-        store
-    }
-}
-
-impl Drop for SqliteFile {
-    fn drop(&mut self) {
-        for suffix in ["", "-wal", "-shm"] {
-            let mut path = self.0.clone().into_os_string();
-            path.push(suffix);
-            let _ = std::fs::remove_file(path);
-        }
-    }
-}
-
 macro_rules! suite {
     ($($name:ident),* $(,)?) => {
         mod sqlite {
             $(
                 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
                 async fn $name() {
-                    let file = super::SqliteFile::new(stringify!($name));
+                    let file = super::common::SqliteFile::new(stringify!($name));
                     super::$name(file.store().await).await;
                 }
             )*

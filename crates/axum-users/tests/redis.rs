@@ -133,3 +133,88 @@ async fn redis_tokens_are_fastapi_users_keys_and_are_revoked() {
         .await
         .unwrap();
 }
+
+/// Refresh tokens on a Redis backend: rotation deletes the previous Redis token, and ending
+/// the session deletes the current one at once.
+#[tokio::test]
+async fn redis_sessions_refresh_and_end_at_once() {
+    let Some(url) = redis_url().await else {
+        return;
+    };
+    let strategy = RedisStrategy::connect(&url, Some(900)).await.unwrap();
+    let app = app_with(Options {
+        backends: vec![
+            Backend::new("redis", BearerTransport::new("auth/redis/login"), strategy)
+                .refresh_tokens(std::time::Duration::from_secs(3600)),
+        ],
+        sessions: Some(axum_users::SessionSettings::new("refresh-secret")),
+        ..Options::default()
+    })
+    .await;
+    let mut redis = redis::Client::open(url.as_str())
+        .unwrap()
+        .get_multiplexed_async_connection()
+        .await
+        .unwrap();
+    let exists = |token: String| {
+        let mut redis = redis.clone();
+        async move {
+            redis::cmd("EXISTS")
+                .arg(format!("fastapi_users_token:{token}"))
+                .query_async::<bool>(&mut redis)
+                .await
+                .unwrap()
+        }
+    };
+    let reply = app
+        .form(
+            "/auth/redis/login",
+            "username=king.arthur%40camelot.bt&password=guinevere",
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+    let first = reply.json()["access_token"].as_str().unwrap().to_owned();
+    let refresh = reply.json()["refresh_token"].as_str().unwrap().to_owned();
+    assert!(exists(first.clone()).await);
+
+    let reply = app
+        .json(
+            Method::POST,
+            "/auth/redis/refresh",
+            None,
+            &serde_json::json!({ "refresh_token": refresh }).to_string(),
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+    let second = reply.json()["access_token"].as_str().unwrap().to_owned();
+    assert!(!exists(first.clone()).await);
+    assert!(exists(second.clone()).await);
+    assert_eq!(
+        app.get("/users/me", Some(&first)).await.status,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        app.get("/users/me", Some(&second)).await.status,
+        StatusCode::OK
+    );
+
+    let sessions = app.get("/auth/sessions", Some(&second)).await.json();
+    let id = sessions[0]["id"].as_str().unwrap().to_owned();
+    assert_eq!(sessions[0]["current"], true);
+    let reply = app
+        .json(
+            Method::DELETE,
+            &format!("/auth/sessions/{id}"),
+            Some(&second),
+            "",
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::NO_CONTENT);
+    assert!(!exists(second.clone()).await);
+    let reply = app.get("/users/me", Some(&second)).await;
+    assert_eq!(
+        (reply.status, reply.body.as_str()),
+        (StatusCode::UNAUTHORIZED, r#"{"detail":"Unauthorized"}"#)
+    );
+    let _ = &mut redis;
+}

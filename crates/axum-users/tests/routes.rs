@@ -6,12 +6,22 @@
 mod common;
 
 use axum::body::Body;
-use common::{app, send_to};
+use common::{app, app_with, send_to, with_sessions, TestApp};
+
+/// The default application, and one with sessions and refresh tokens (more routes).
+async fn apps() -> [TestApp; 2] {
+    [app().await, app_with(with_sessions()).await]
+}
 use http::{Method, Request, StatusCode};
 
 #[tokio::test]
 async fn the_openapi_document_lists_exactly_the_documented_routes() {
-    let app = app().await;
+    for app in apps().await {
+        the_document_lists_the_routes_of(app);
+    }
+}
+
+fn the_document_lists_the_routes_of(app: TestApp) {
     let document = app.users.openapi();
     let mut listed: Vec<(String, String)> = document["paths"]
         .as_object()
@@ -44,12 +54,18 @@ async fn the_openapi_document_lists_exactly_the_documented_routes() {
 
 #[tokio::test]
 async fn the_router_answers_every_route_of_the_table() {
-    let app = app().await;
+    for app in apps().await {
+        the_router_answers_the_table_of(app).await;
+    }
+}
+
+async fn the_router_answers_the_table_of(app: TestApp) {
     let id = app.user("king.arthur@camelot.bt").await.id.to_string();
     for route in app.users.routes() {
         let path = route
             .path
             .replace("{id}", &id)
+            .replace("{session_id}", "none")
             .replace("{file}", "swagger-ui.css");
         assert!(route.matches(&path), "{} does not match {path}", route.path);
         for method in [Method::GET, Method::POST, Method::PATCH, Method::DELETE] {

@@ -713,6 +713,10 @@ mod pg {
             [
                 ("accesstoken", "created_at", "timestamp with time zone"),
                 ("accesstoken", "user_id", "uuid"),
+                // Ours, beside FastAPI Users' tables: ids of either kind as text, Unix times.
+                ("auth_session", "created_at", "bigint"),
+                ("auth_session", "id", "character varying"),
+                ("auth_session", "user_id", "character varying"),
                 ("oauth_account", "id", "uuid"),
                 ("oauth_account", "user_id", "uuid"),
                 ("user", "id", "uuid"),

@@ -6,6 +6,7 @@ use serde_json::{json, Map, Value};
 use crate::AxumUsers;
 
 mod document;
+mod sessions;
 
 use document::{error_response, field_schema, schema_ref, Document};
 
@@ -18,10 +19,16 @@ impl AxumUsers {
         let schemes = doc.security_schemes(self.backends());
         for backend in self.backends() {
             doc.auth_routes(backend);
+            if backend.refresh_lifetime().is_some() && self.sessions().is_some() {
+                doc.refresh_route(backend);
+            }
         }
         doc.register_route();
         doc.account_routes();
         doc.sessions_route();
+        if self.sessions().is_some() {
+            doc.session_routes();
+        }
         doc.users_routes();
         #[cfg(feature = "oauth")]
         if let Some(oauth) = self.oauth() {

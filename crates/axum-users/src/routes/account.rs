@@ -110,7 +110,7 @@ impl AxumUsers {
 
 /// Fields sent as FastAPI's embedded body parameters: a JSON object whose fields must be
 /// strings; any other body counts as missing them all.
-async fn embedded_strings(
+pub(super) async fn embedded_strings(
     users: &AxumUsers,
     parts: &Parts,
     body: Body,

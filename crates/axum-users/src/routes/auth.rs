@@ -30,7 +30,7 @@ impl AxumUsers {
     pub(crate) fn auth_endpoints(&self, backend: &str) -> Vec<Endpoint> {
         let login_name = backend.to_owned();
         let logout_name = backend.to_owned();
-        vec![
+        let mut endpoints = vec![
             Endpoint::new(
                 format!("/auth/{backend}/login"),
                 &[Method::POST],
@@ -49,29 +49,15 @@ impl AxumUsers {
                     },
                 ),
             ),
-        ]
+        ];
+        if let Some(backend) = self.backend(backend) {
+            endpoints.extend(self.refresh_endpoints(backend));
+        }
+        endpoints
     }
 }
 
-impl AxumUsers {
-    /// `POST /logout-everywhere` (mount under `/auth`): ends every session of the signed-in
-    /// user, on every backend. JWTs minted before are refused from then on (the user's token
-    /// version goes up), database and Redis tokens are deleted, and the answer clears the
-    /// cookie of every cookie backend. `204`; `401` without a valid token. Beyond FastAPI Users.
-    pub fn sessions_router<S: Clone + Send + Sync + 'static>(&self) -> Router<S> {
-        self.mount("/auth", self.sessions_endpoints())
-    }
-
-    pub(crate) fn sessions_endpoints(&self) -> Vec<Endpoint> {
-        vec![Endpoint::new(
-            "/auth/logout-everywhere",
-            &[Method::POST],
-            post(logout_everywhere),
-        )]
-    }
-}
-
-async fn logout_everywhere(
+pub(super) async fn logout_everywhere(
     State(users): State<AxumUsers>,
     request: Request,
 ) -> Result<Response, ApiError> {
@@ -82,7 +68,12 @@ async fn logout_everywhere(
     let mut response = StatusCode::NO_CONTENT.into_response();
     for backend in users.backends() {
         if matches!(backend.transport, Transport::Cookie(_)) {
-            let cleared = backend.transport.logout_response();
+            let mut cleared = backend.transport.logout_response();
+            if backend.refresh.is_some() {
+                backend
+                    .transport
+                    .clear_refresh_cookie(&mut cleared, &super::sessions::refresh_path(backend));
+            }
             for cookie in cleared.headers().get_all(header::SET_COOKIE) {
                 response
                     .headers_mut()
@@ -159,8 +150,7 @@ async fn login(users: AxumUsers, backend: &str, request: Request) -> Result<Resp
     if users.requires_verification() && !user.is_verified {
         return Err(ApiError::Code(ErrorCode::LoginUserNotVerified));
     }
-    let token = users.issue_token(backend, &user).await?;
-    let mut response = backend.transport.login_response(&token);
+    let mut response = users.sign_in(backend, &user, "password", &parts).await?;
     manager.logged_in(&user, Some(&parts), &mut response).await;
     Ok(response)
 }
@@ -174,5 +164,14 @@ async fn logout(users: AxumUsers, backend: &str, request: Request) -> Result<Res
         .await?;
     // As FastAPI Users: whichever backend authenticated, this backend's strategy revokes.
     backend.destroy_token(&auth.token, &auth.user).await?;
-    Ok(backend.transport.logout_response())
+    if let Some(session) = users.current_session(&auth.token).await? {
+        users.end_session(&session.id).await?;
+    }
+    let mut response = backend.transport.logout_response();
+    if backend.refresh.is_some() {
+        backend
+            .transport
+            .clear_refresh_cookie(&mut response, &super::sessions::refresh_path(backend));
+    }
+    Ok(response)
 }

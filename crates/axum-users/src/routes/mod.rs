@@ -14,6 +14,7 @@ pub(crate) mod health;
 #[cfg(feature = "oauth")]
 pub mod oauth;
 pub(crate) mod register;
+pub(crate) mod sessions;
 pub(crate) mod table;
 pub(crate) mod users;
 

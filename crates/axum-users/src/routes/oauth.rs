@@ -366,8 +366,9 @@ async fn callback(
     if !user.is_active {
         return Err(ApiError::Code(ErrorCode::LoginBadCredentials));
     }
-    let token = users.issue_token(backend, &user).await?;
-    let mut response = backend.transport.login_response(&token);
+    let mut response = users
+        .sign_in(backend, &user, &format!("oauth:{provider_name}"), &parts)
+        .await?;
     if let Some(url) = callback.state.get("redirect_url").and_then(Value::as_str) {
         // Checked at /authorize and signed into the state; checked again in case the list
         // changed since.

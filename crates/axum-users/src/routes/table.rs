@@ -107,6 +107,7 @@ impl AxumUsers {
         endpoints.extend(self.verify_endpoints());
         endpoints.extend(self.sessions_endpoints());
         endpoints.extend(self.users_endpoints());
+        endpoints.extend(self.user_sessions_endpoints());
         #[cfg(feature = "oauth")]
         for provider in self.oauth_providers() {
             for associate in [false, true] {

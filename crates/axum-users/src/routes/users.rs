@@ -21,10 +21,14 @@ use crate::{ApiError, AxumUsers, User};
 use serde_json::Value;
 
 impl AxumUsers {
-    /// `GET /me`, `PATCH /me`, and for superusers `GET`, `PATCH`, `DELETE /{id}` (mount under
+    /// `GET /me`, `PATCH /me`, and for superusers `GET`, `PATCH`, `DELETE /{id}`, `GET`,
+    /// `POST /` and `POST /{id}/reset-password`, and with sessions kept
+    /// `GET`, `DELETE /{id}/sessions` and `DELETE /{id}/sessions/{session_id}` (mount under
     /// `/users`).
     pub fn users_router<S: Clone + Send + Sync + 'static>(&self) -> Router<S> {
-        self.mount("/users", self.users_endpoints())
+        let mut endpoints = self.users_endpoints();
+        endpoints.extend(self.user_sessions_endpoints());
+        self.mount("/users", endpoints)
     }
 
     pub(crate) fn users_endpoints(&self) -> Vec<Endpoint> {

@@ -9,6 +9,12 @@ use serde_json::{Map, Value};
 use crate::{IdKind, User, UserId};
 
 mod cache;
+#[cfg(feature = "redis")]
+mod redis_sessions;
+#[cfg(feature = "redis")]
+pub use redis_sessions::RedisSessionStore;
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+mod sessions;
 pub use cache::CachingUserStore;
 
 #[cfg(feature = "sqlite")]

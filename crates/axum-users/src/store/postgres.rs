@@ -19,6 +19,11 @@ use crate::user::{FieldKind, UserSchema};
 use crate::{IdKind, User, UserId};
 
 const MIGRATION: &str = include_str!("../../migrations/postgres/0001_fastapi_users.sql");
+/// The `auth_session` table (axum-users' own; FastAPI Users ignores it), the same SQL on
+/// SQLite and PostgreSQL.
+const SESSIONS: &str = include_str!("../../migrations/sessions.sql");
+
+super::sessions::session_store!(PostgresStore, PgRow, map_err);
 
 /// Users in PostgreSQL, for deployments of several instances.
 ///
@@ -237,6 +242,10 @@ impl PostgresStore {
             _ => MIGRATION.to_owned(),
         };
         sqlx::raw_sql(AssertSqlSafe(migration))
+            .execute(&mut *tx)
+            .await
+            .map_err(map_err)?;
+        sqlx::raw_sql(SESSIONS)
             .execute(&mut *tx)
             .await
             .map_err(map_err)?;

@@ -21,6 +21,11 @@ use crate::user::UserSchema;
 use crate::{IdKind, User, UserId};
 
 const MIGRATION: &str = include_str!("../../migrations/sqlite/0001_fastapi_users.sql");
+/// The `auth_session` table (axum-users' own; FastAPI Users ignores it), the same SQL on
+/// SQLite and PostgreSQL.
+const SESSIONS: &str = include_str!("../../migrations/sessions.sql");
+
+super::sessions::session_store!(SqliteStore, SqliteRow, map_err);
 
 /// Users in SQLite (the embedded default).
 ///
@@ -197,6 +202,10 @@ impl SqliteStore {
             _ => MIGRATION.to_owned(),
         };
         sqlx::raw_sql(AssertSqlSafe(migration))
+            .execute(&self.pool)
+            .await
+            .map_err(map_err)?;
+        sqlx::raw_sql(SESSIONS)
             .execute(&self.pool)
             .await
             .map_err(map_err)?;

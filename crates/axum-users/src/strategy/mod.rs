@@ -111,6 +111,11 @@ pub trait Strategy: Send + Sync {
     ) -> impl Future<Output = Result<(), StrategyError>> + Send {
         async { Ok(()) }
     }
+    /// How long its tokens live (`None`: for ever, or unknown): a session without a refresh
+    /// token ends with its access token.
+    fn lifetime(&self) -> Option<Duration> {
+        None
+    }
     /// Whether the strategy's backend answers now, for readiness probes (`GET /ready`). The
     /// default (stateless strategies, and those that keep tokens in the user store) is `Ok`.
     fn ping(&self) -> impl Future<Output = Result<(), StrategyError>> + Send {
@@ -175,6 +180,10 @@ impl JwtStrategy {
 }
 
 impl Strategy for JwtStrategy {
+    fn lifetime(&self) -> Option<Duration> {
+        self.lifetime_seconds.map(Duration::from_secs)
+    }
+
     async fn read_token(&self, token: &str) -> Result<Option<UserId>, StrategyError> {
         Ok(Strategy::read_subject(self, token)
             .await?
@@ -274,6 +283,10 @@ impl DatabaseStrategy {
 }
 
 impl Strategy for DatabaseStrategy {
+    fn lifetime(&self) -> Option<Duration> {
+        self.lifetime
+    }
+
     async fn read_token(&self, token: &str) -> Result<Option<UserId>, StrategyError> {
         Ok(self.store.get_token(token, self.lifetime).await?)
     }

@@ -58,6 +58,10 @@ impl RedisStrategy {
 }
 
 impl Strategy for RedisStrategy {
+    fn lifetime(&self) -> Option<std::time::Duration> {
+        self.lifetime_seconds.map(std::time::Duration::from_secs)
+    }
+
     async fn ping(&self) -> Result<(), StrategyError> {
         let mut connection = self.connection.clone();
         redis::cmd("PING")

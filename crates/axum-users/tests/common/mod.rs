@@ -187,6 +187,8 @@ pub struct Options {
     pub schema: UserSchema,
     pub backends: Vec<Backend>,
     pub verified_redirect: Option<&'static str>,
+    /// Sessions kept in the test's store, with these settings.
+    pub sessions: Option<axum_users::SessionSettings>,
 }
 
 impl Default for Options {
@@ -207,7 +209,22 @@ impl Default for Options {
                 ),
             ],
             verified_redirect: None,
+            sessions: None,
         }
+    }
+}
+
+/// The two backends, both with refresh tokens, and sessions kept.
+pub fn with_sessions() -> Options {
+    let month = std::time::Duration::from_secs(30 * 24 * 3600);
+    Options {
+        sessions: Some(axum_users::SessionSettings::new("refresh-secret")),
+        backends: Options::default()
+            .backends
+            .into_iter()
+            .map(|backend| backend.refresh_tokens(month))
+            .collect(),
+        ..Options::default()
     }
 }
 
@@ -238,6 +255,9 @@ pub async fn app_with(options: Options) -> TestApp {
         .require_current_password(options.require_current_password);
     for backend in options.backends {
         builder = builder.backend(backend);
+    }
+    if let Some(settings) = options.sessions {
+        builder = builder.sessions(store.clone(), settings);
     }
     if let Some(url) = options.verified_redirect {
         builder = builder.verified_redirect(url);
@@ -426,4 +446,31 @@ pub async fn call(
         .body(Body::from(body.to_owned()))
         .unwrap();
     send_to(router, request).await
+}
+
+/// A SQLite file that several connections share, as the server uses it; removed afterwards.
+pub struct SqliteFile(std::path::PathBuf);
+
+impl SqliteFile {
+    pub fn new(test: &str) -> Self {
+        let name = format!("axum-users-{test}-{}.db", uuid::Uuid::new_v4().simple());
+        Self(std::env::temp_dir().join(name))
+    }
+
+    pub async fn store(&self) -> SqliteStore {
+        let url = format!("sqlite://{}", self.0.display());
+        let store = SqliteStore::connect(&url, UserSchema::new()).await.unwrap();
+        store.migrate().await.unwrap();
+        store
+    }
+}
+
+impl Drop for SqliteFile {
+    fn drop(&mut self) {
+        for suffix in ["", "-wal", "-shm"] {
+            let mut path = self.0.clone().into_os_string();
+            path.push(suffix);
+            let _ = std::fs::remove_file(path);
+        }
+    }
 }

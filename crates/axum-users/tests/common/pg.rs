@@ -52,6 +52,17 @@ impl Schema {
         Some(Self { store, name, url })
     }
 
+    /// Another store on the same schema, with its own pool: a second instance.
+    pub async fn second_pool(&self) -> PostgresStore {
+        let options = PgConnectOptions::from_str(&self.url)
+            .unwrap()
+            .options([("search_path", self.name.as_str())]);
+        PostgresStore::connect_with(options, UserSchema::new())
+            .await
+            .unwrap()
+            .with_id_kind(axum_users::UserStore::id_kind(&self.store))
+    }
+
     pub async fn drop(self) {
         self.store.pool().close().await;
         let mut admin = sqlx::PgConnection::connect(&self.url).await.unwrap();
