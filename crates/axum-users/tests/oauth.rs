@@ -35,6 +35,11 @@ struct App {
 }
 
 async fn app(providers: Vec<OAuthProvider>, settings: OAuthSettings) -> App {
+    app_with(providers, settings, false).await
+}
+
+/// With `sessions`, logins are kept as sessions and the JWT backend issues refresh tokens.
+async fn app_with(providers: Vec<OAuthProvider>, settings: OAuthSettings, sessions: bool) -> App {
     let store = SqliteStore::connect("sqlite::memory:", UserSchema::new())
         .await
         .unwrap();
@@ -45,13 +50,23 @@ async fn app(providers: Vec<OAuthProvider>, settings: OAuthSettings) -> App {
         .hooks(hooks.clone())
         .password_hasher(fast_hasher())
         .password_policy(PasswordPolicy::permissive())
-        .backend(jwt_backend())
+        .backend(if sessions {
+            jwt_backend().refresh_tokens(std::time::Duration::from_secs(3600))
+        } else {
+            jwt_backend()
+        })
         .backend(Backend::new(
             "cookie",
             CookieTransport::default().max_age(Some(3600)),
             JwtStrategy::new(SECRET, Some(3600)),
         ))
         .oauth(store.clone(), settings);
+    if sessions {
+        builder = builder.sessions(
+            store.clone(),
+            axum_users::SessionSettings::new("refresh secret"),
+        );
+    }
     for provider in providers {
         builder = builder.oauth_provider(provider);
     }
@@ -1066,4 +1081,45 @@ fn s256(verifier: &str) -> String {
     use sha2::Digest as _;
     base64::engine::general_purpose::URL_SAFE_NO_PAD
         .encode(sha2::Sha256::digest(verifier.as_bytes()))
+}
+
+/// An OAuth login is a session like a password login: listed with how the user signed in, and
+/// with a refresh token on a backend that issues them.
+#[tokio::test]
+async fn an_oauth_login_starts_a_session_with_a_refresh_token() {
+    let Some(mock) = mock_provider() else {
+        return;
+    };
+    let app = app_with(vec![oidc(&mock)], settings(), true).await;
+    let reply = sign_in(&app, "acc-1|gawain@camelot.bt|true").await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+    let body = reply.json();
+    let keys: Vec<&str> = body
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    assert_eq!(keys, ["access_token", "token_type", "refresh_token"]);
+    let access = body["access_token"].as_str().unwrap();
+    let request = Request::builder()
+        .uri("/auth/sessions")
+        .header("authorization", format!("Bearer {access}"))
+        .body(Body::empty())
+        .unwrap();
+    let listed = send_to(&app.router, request).await.json();
+    assert_eq!(listed.as_array().unwrap().len(), 1, "{listed}");
+    assert_eq!(listed[0]["method"], "oauth:mock");
+    assert_eq!(listed[0]["backend"], "jwt");
+    assert_eq!(listed[0]["refresh"], true);
+    assert_eq!(listed[0]["current"], true);
+    let request = Request::builder()
+        .method(Method::POST)
+        .uri("/auth/jwt/refresh")
+        .header("content-type", "application/json")
+        .body(Body::from(
+            json!({"refresh_token": body["refresh_token"]}).to_string(),
+        ))
+        .unwrap();
+    assert_eq!(send_to(&app.router, request).await.status, StatusCode::OK);
 }

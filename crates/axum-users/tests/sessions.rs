@@ -808,6 +808,52 @@ async fn a_user_keeps_a_bounded_number_of_sessions(store: impl TestStore) {
     }
 }
 
+/// A session whose refresh token outlived its lifetime is refused, not listed, and deleted by
+/// the store's purge (Redis expires it by itself).
+async fn expired_sessions_are_refused_and_purged(store: impl TestStore) {
+    let users = AxumUsers::builder(store.users())
+        .password_hasher(fast_hasher())
+        .password_policy(PasswordPolicy::new(3, 0))
+        .rate_limits(axum_users::RateLimits::off())
+        .sessions(store.sessions(), settings())
+        .backend(
+            Backend::new(
+                "jwt",
+                BearerTransport::new("auth/jwt/login"),
+                JwtStrategy::new(SECRET, Some(900)),
+            )
+            .refresh_tokens(Duration::from_secs(1)),
+        )
+        .build()
+        .unwrap();
+    seed(&users).await;
+    let app = Harness {
+        router: users.router(),
+        users,
+    };
+    let (access, refresh) = app.login("jwt", ARTHUR).await;
+    let id = app.first_session(&access).await;
+    tokio::time::sleep(Duration::from_millis(2100)).await;
+    assert_eq!(app.sessions(&access).await, Vec::<Value>::new());
+    invalid(&app.refresh("jwt", &refresh).await);
+    // The refusal ended it; a purge finds nothing left of it either way.
+    let sessions = store.sessions();
+    sessions
+        .delete_expired_sessions(common::now_unix())
+        .await
+        .unwrap();
+    assert!(sessions.get_session(&id).await.unwrap().is_none());
+    // One that is only expired (never presented again) is what the purge deletes.
+    let (access, _) = app.login("jwt", ARTHUR).await;
+    let id = app.first_session(&access).await;
+    tokio::time::sleep(Duration::from_millis(2100)).await;
+    sessions
+        .delete_expired_sessions(common::now_unix())
+        .await
+        .unwrap();
+    assert!(sessions.get_session(&id).await.unwrap().is_none());
+}
+
 async fn two_instances_see_each_others_revocations(one: impl TestStore, two: impl TestStore) {
     let a = harness(&one, settings()).await;
     let b = harness(&two, settings()).await;
@@ -985,4 +1031,5 @@ suite!(
     every_revocation_path_ends_sessions,
     rotation_revokes_the_previous_database_token,
     a_user_keeps_a_bounded_number_of_sessions,
+    expired_sessions_are_refused_and_purged,
 );
