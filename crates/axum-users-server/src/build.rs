@@ -15,7 +15,7 @@ use axum_users::{
 };
 use axum_users::{Backoff, Limit, RateLimits};
 use axum_users::{MailTemplates, OutboxMailer, SmtpMailer};
-use axum_users::{SessionSettings, SessionStore};
+use axum_users::{MfaSettings, SessionSettings, SessionStore};
 
 use crate::config::{redact_url, Config};
 
@@ -182,6 +182,13 @@ async fn assemble(config: &Config, serving: bool) -> anyhow::Result<(AxumUsers, 
         .requires_verification(config.require_verification);
     builder = oauth(builder, config, &store, &secret)?;
     builder = sessions(builder, config, &store, &secret, serving);
+    // A second factor users can turn on; recovery codes are kept as digests under a key
+    // derived from the secret.
+    let mfa = MfaSettings::new(config.app_name.clone(), format!("recovery-code:{secret}"));
+    builder = match &store {
+        Store::Sqlite(store) => builder.mfa(store.clone(), mfa),
+        Store::Postgres(store) => builder.mfa(store.clone(), mfa),
+    };
     let refresh = config
         .refresh_on()?
         .then(|| Duration::from_secs(config.refresh_token_lifetime));

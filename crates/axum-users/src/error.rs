@@ -100,6 +100,11 @@ pub enum ApiError {
     /// A backend (database, cache) failed or is unreachable: 503, logged, details withheld.
     #[error("service unavailable: {0}")]
     Unavailable(String),
+    /// A login whose password (or provider) was right, for a user with a second factor on:
+    /// `401 {"detail":"LOGIN_MFA_REQUIRED","mfa_token":"..."}`; `POST /auth/mfa/verify` with the
+    /// token and a code completes it.
+    #[error("LOGIN_MFA_REQUIRED")]
+    MfaRequired(String),
     /// A bug or an unexpected failure: 500 with a JSON body, logged, details withheld.
     #[error("internal error: {0}")]
     Internal(String),
@@ -119,6 +124,7 @@ impl ApiError {
             Self::Code(_) | Self::CodeWithReason { .. } => StatusCode::BAD_REQUEST,
             Self::Status(s) | Self::Custom { status: s, .. } => *s,
             Self::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::MfaRequired(_) => StatusCode::UNAUTHORIZED,
             Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -138,6 +144,9 @@ impl ApiError {
             Self::Unavailable(_) => Value::from("SERVICE_UNAVAILABLE"),
             Self::TooManyRequests(_) => Value::from("TOO_MANY_REQUESTS"),
             Self::Internal(_) => Value::from("Internal Server Error"),
+            Self::MfaRequired(token) => {
+                return json!({"detail": crate::mfa::LOGIN_MFA_REQUIRED, "mfa_token": token})
+            }
         };
         json!({ "detail": detail })
     }
@@ -256,6 +265,11 @@ impl IntoResponse for ApiError {
             response
                 .headers_mut()
                 .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+        }
+        if matches!(self, Self::MfaRequired(_)) {
+            response
+                .headers_mut()
+                .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
         }
         if let Self::TooManyRequests(wait) = &self {
             let seconds = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);

@@ -208,6 +208,16 @@ pub trait Hooks: Send + Sync {
     ) -> impl Future<Output = HookResult> + Send {
         async { Ok(()) }
     }
+    /// After the user's second factor changed (turned on or off, new recovery codes, a
+    /// recovery code used, a superuser's reset): tell the user, e.g. by e-mail.
+    fn on_after_mfa_change(
+        &self,
+        user: &User,
+        change: crate::mfa::MfaChange,
+        ctx: &HookContext<'_>,
+    ) -> impl Future<Output = HookResult> + Send {
+        async { Ok(()) }
+    }
 }
 
 /// No hooks: every step does only what FastAPI Users' base manager does.

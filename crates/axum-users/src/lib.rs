@@ -22,6 +22,7 @@ mod json;
 mod jwt;
 mod mail;
 mod manager;
+mod mfa;
 #[cfg(feature = "oauth")]
 mod oauth;
 mod openapi;
@@ -57,6 +58,10 @@ pub use mail::{
 #[cfg_attr(docsrs, doc(cfg(feature = "smtp")))]
 pub use mail::{OutboxMailer, SmtpMailer};
 pub use manager::{ManagerError, PasswordPolicy, UserManager};
+pub use mfa::{
+    MfaChallenge, MfaChange, MfaRecord, MfaSettings, MfaStore, LOGIN_MFA_REQUIRED,
+    MFA_ALREADY_ENABLED, MFA_INVALID_CODE, MFA_NOT_ENABLED, MFA_NOT_SET_UP, MFA_TOKEN_INVALID,
+};
 #[cfg(feature = "oauth")]
 #[cfg_attr(docsrs, doc(cfg(feature = "oauth")))]
 pub use oauth::{

@@ -9,6 +9,7 @@ use crate::background::Background;
 use crate::hooks::Hooks as _;
 use crate::hooks::{log_after, DynHooks, HookContext, HookError};
 use crate::mail::MailSettings;
+use crate::mfa::MfaStore as _;
 use crate::password::{PasswordError, PasswordHasher, Verified};
 use crate::session::SessionStore as _;
 use crate::store::UserStore as _;
@@ -138,6 +139,8 @@ pub struct UserManager {
     pub(crate) password_change_revokes_jwts: bool,
     /// Where sessions live, when they are kept: revoking a user's tokens ends them.
     pub(crate) sessions: Option<Arc<crate::session::DynSessionStore<'static>>>,
+    /// Where second factors live, when they are on: a deleted user's go with them.
+    pub(crate) mfa: Option<Arc<crate::mfa::DynMfaStore<'static>>>,
     /// What hooks reach through their context.
     pub(crate) mail: Arc<MailSettings>,
     pub(crate) background: Background,
@@ -593,6 +596,9 @@ impl UserManager {
         self.hooks.on_before_delete(user, &ctx).await?;
         self.store.delete(user.id).await?;
         self.revoke_tokens(user.id).await?;
+        if let Some(mfa) = &self.mfa {
+            mfa.delete_mfa(user.id).await?;
+        }
         let result = self.hooks.on_after_delete(user, &ctx).await;
         log_after("on_after_delete", user, result);
         Ok(())

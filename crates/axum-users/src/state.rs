@@ -55,6 +55,7 @@ struct Inner {
     cors_headers: Vec<String>,
     openapi_title: String,
     sessions: Option<crate::session::Sessions>,
+    mfa: Option<crate::mfa::Mfa>,
     /// [`AxumUsers::routes`], made once from the endpoints (the server asks it on every 404).
     routes: std::sync::OnceLock<Vec<crate::Route>>,
 }
@@ -116,6 +117,7 @@ impl AxumUsers {
             cors_headers: Vec::new(),
             openapi_title: "FastAPI".into(),
             sessions: None,
+            mfa: None,
             #[cfg(feature = "oauth")]
             oauth: None,
             #[cfg(feature = "oauth")]
@@ -246,6 +248,11 @@ impl AxumUsers {
         self.inner.sessions.as_ref()
     }
 
+    /// The second factor, when [`AxumUsersBuilder::mfa`] configured it.
+    pub(crate) fn mfa(&self) -> Option<&crate::mfa::Mfa> {
+        self.inner.mfa.as_ref()
+    }
+
     pub(crate) fn limits(&self) -> &RateLimits {
         &self.inner.limits
     }
@@ -367,6 +374,7 @@ pub struct AxumUsersBuilder {
     cors_headers: Vec<String>,
     openapi_title: String,
     sessions: Option<crate::session::Sessions>,
+    mfa: Option<crate::mfa::Mfa>,
     #[cfg(feature = "oauth")]
     oauth: Option<(
         Arc<crate::store::DynOAuthAccountStore<'static>>,
@@ -392,6 +400,25 @@ impl AxumUsersBuilder {
         settings: crate::session::SessionSettings,
     ) -> Self {
         self.sessions = Some(crate::session::Sessions::new(store, settings));
+        self
+    }
+
+    /// A second factor users can turn on (TOTP with recovery codes, in `store`: the SQL stores
+    /// keep it in `auth_mfa` tables): `/auth/mfa/totp/setup`, `/enable`, `/disable`,
+    /// `/auth/mfa/recovery-codes`, `GET /auth/mfa`, and a superuser's `DELETE /users/{id}/mfa`.
+    /// For a user with it on, every login answers `401 {"detail":"LOGIN_MFA_REQUIRED",
+    /// "mfa_token":...}`, which `POST /auth/mfa/verify` with a code completes through the same
+    /// backend. Users without it see exactly the answers of before.
+    #[must_use]
+    pub fn mfa(
+        mut self,
+        store: impl crate::mfa::MfaStore + 'static,
+        settings: crate::mfa::MfaSettings,
+    ) -> Self {
+        self.mfa = Some(crate::mfa::Mfa {
+            store: Arc::from(crate::mfa::DynMfaStore::new_box(store)),
+            settings,
+        });
         self
     }
 
@@ -755,6 +782,7 @@ impl AxumUsersBuilder {
                     strategies: self.backends.iter().map(|b| b.strategy.clone()).collect(),
                     password_change_revokes_jwts: self.password_change_revokes_jwts,
                     sessions: self.sessions.as_ref().map(|s| s.store.clone()),
+                    mfa: self.mfa.as_ref().map(|m| m.store.clone()),
                     mail: Arc::new(self.mail),
                     background: Background::new(self.background_limit),
                 },
@@ -774,6 +802,7 @@ impl AxumUsersBuilder {
                 cors_headers: self.cors_headers,
                 openapi_title: self.openapi_title,
                 sessions: self.sessions,
+                mfa: self.mfa,
             }),
         })
     }

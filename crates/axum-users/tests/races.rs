@@ -2,6 +2,7 @@
 //! the server acknowledges stands, single-use tokens are spent once, no session minted from an
 //! old password survives its change, and one address is one account. Each race runs 20 times.
 
+#[macro_use]
 mod common;
 
 use axum::body::Body;
@@ -561,41 +562,7 @@ impl Legacy for axum_users::PostgresStore {
     }
 }
 
-macro_rules! suite {
-    ($($name:ident),* $(,)?) => {
-        mod sqlite {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-                async fn $name() {
-                    let file = super::common::SqliteFile::new(stringify!($name));
-                    super::$name(file.store().await).await;
-                }
-            )*
-        }
-
-        #[cfg(feature = "postgres")]
-        mod postgres {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-                async fn $name() {
-                    let name = stringify!($name);
-                    let Some(db) = super::common::pg::Schema::create(
-                        &name[..name.len().min(20)],
-                        axum_users::UserSchema::new(),
-                    )
-                    .await
-                    else {
-                        return;
-                    };
-                    super::$name(db.store.clone()).await;
-                    db.drop().await;
-                }
-            )*
-        }
-    };
-}
-
-suite!(
+sql_suite!(
     ban_beats_own_password_change,
     demotion_and_email_change_stand,
     reset_token_is_spent_once,

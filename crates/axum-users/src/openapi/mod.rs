@@ -6,6 +6,7 @@ use serde_json::{json, Map, Value};
 use crate::AxumUsers;
 
 mod document;
+mod mfa;
 mod sessions;
 
 use document::{error_response, field_schema, schema_ref, Document};
@@ -30,6 +31,9 @@ impl AxumUsers {
             doc.session_routes();
         }
         doc.users_routes();
+        if self.mfa().is_some() {
+            doc.mfa_routes();
+        }
         #[cfg(feature = "oauth")]
         if let Some(oauth) = self.oauth() {
             let default_backend = self.backends().first().map(|b| b.name().to_owned());

@@ -14,8 +14,6 @@ use http::request::Parts;
 use http::{Method, StatusCode};
 use serde_json::Value;
 
-use super::body::read_body;
-use super::body::read_json_body;
 use super::table::Endpoint;
 use crate::error::ErrorCode;
 use crate::input::validate_email_value;
@@ -23,7 +21,7 @@ use crate::json::json_response;
 use crate::manager::ManagerError;
 use crate::ratelimit::Scope;
 use crate::tokens::TokenKind;
-use crate::validation::{RawBody, ValidationErrors, ValidationItem};
+use crate::validation::{ValidationErrors, ValidationItem};
 use crate::{ApiError, AxumUsers, User};
 
 impl AxumUsers {
@@ -108,36 +106,19 @@ impl AxumUsers {
     }
 }
 
-/// Fields sent as FastAPI's embedded body parameters: a JSON object whose fields must be
-/// strings; any other body counts as missing them all.
+/// Fields sent as FastAPI's embedded body parameters, every one required
+/// ([`super::body::string_fields`]).
 pub(super) async fn embedded_strings(
     users: &AxumUsers,
     parts: &Parts,
     body: Body,
     names: &[&str],
 ) -> Result<Vec<Value>, ApiError> {
-    let bytes = read_body(users, body).await?;
-    let raw = read_json_body(&parts.headers, &bytes)?;
-    let object = match raw {
-        RawBody::Json(Value::Object(map)) => map,
-        _ => Default::default(),
-    };
-    let mut errors = ValidationErrors::default();
-    let mut values = Vec::with_capacity(names.len());
-    for name in names {
-        match object.get(*name) {
-            None => errors.push(ValidationItem::missing(name, Value::Null)),
-            Some(value @ Value::String(_)) => values.push(value.clone()),
-            Some(other) => errors.push(ValidationItem::body_field(
-                "string_type",
-                name,
-                "Input should be a valid string",
-                other.clone(),
-            )),
-        }
-    }
-    errors.into_result()?;
-    Ok(values)
+    let values = super::body::string_fields(users, parts, body, names, names).await?;
+    Ok(values
+        .into_iter()
+        .map(|value| value.map(Value::from).unwrap_or_default())
+        .collect())
 }
 
 async fn email_body(users: &AxumUsers, parts: &Parts, body: Body) -> Result<String, ApiError> {

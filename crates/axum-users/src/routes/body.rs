@@ -246,6 +246,43 @@ pub(crate) async fn read_body(
     }
 }
 
+/// String fields of a JSON object body, as FastAPI reads embedded body parameters: any body
+/// that is not a JSON object counts as missing them all; a `required` one missing (or `null`)
+/// is a 422 item, and so is a value that is not a string; an optional one missing or `null` is
+/// `None`.
+pub(crate) async fn string_fields(
+    users: &crate::AxumUsers,
+    parts: &http::request::Parts,
+    body: axum::body::Body,
+    names: &[&str],
+    required: &[&str],
+) -> Result<Vec<Option<String>>, crate::ApiError> {
+    let bytes = read_body(users, body).await?;
+    let object = match read_json_body(&parts.headers, &bytes)? {
+        RawBody::Json(Value::Object(map)) => map,
+        _ => Default::default(),
+    };
+    let mut errors = ValidationErrors::default();
+    let mut values = Vec::with_capacity(names.len());
+    for name in names {
+        let needed = required.contains(name);
+        match object.get(*name) {
+            None if needed => errors.push(ValidationItem::missing(name, Value::Null)),
+            None | Some(Value::Null) if !needed => values.push(None),
+            Some(Value::String(text)) => values.push(Some(text.clone())),
+            Some(other) => errors.push(ValidationItem::body_field(
+                "string_type",
+                name,
+                "Input should be a valid string",
+                other.clone(),
+            )),
+            None => values.push(None),
+        }
+    }
+    errors.into_result()?;
+    Ok(values)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

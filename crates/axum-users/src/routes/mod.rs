@@ -11,6 +11,7 @@ pub(crate) mod admin;
 pub(crate) mod auth;
 pub(crate) mod body;
 pub(crate) mod health;
+pub(crate) mod mfa;
 #[cfg(feature = "oauth")]
 pub mod oauth;
 pub(crate) mod register;

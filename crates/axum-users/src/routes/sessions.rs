@@ -121,6 +121,18 @@ impl AxumUsers {
         method: &str,
         parts: &Parts,
     ) -> Result<Response, ApiError> {
+        self.require_second_factor(backend, user, method).await?;
+        self.complete_sign_in(backend, user, method, parts).await
+    }
+
+    /// [`Self::sign_in`] once every factor was given.
+    pub(crate) async fn complete_sign_in(
+        &self,
+        backend: &Backend,
+        user: &User,
+        method: &str,
+        parts: &Parts,
+    ) -> Result<Response, ApiError> {
         let Some(sessions) = self.sessions() else {
             let token = self.issue_token(backend, user).await?;
             return Ok(backend.transport.login_response(&token));

@@ -106,8 +106,10 @@ impl AxumUsers {
         endpoints.extend(self.reset_password_endpoints());
         endpoints.extend(self.verify_endpoints());
         endpoints.extend(self.sessions_endpoints());
+        endpoints.extend(self.mfa_endpoints());
         endpoints.extend(self.users_endpoints());
         endpoints.extend(self.user_sessions_endpoints());
+        endpoints.extend(self.user_mfa_endpoints());
         #[cfg(feature = "oauth")]
         for provider in self.oauth_providers() {
             for associate in [false, true] {

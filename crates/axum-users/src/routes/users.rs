@@ -28,6 +28,7 @@ impl AxumUsers {
     pub fn users_router<S: Clone + Send + Sync + 'static>(&self) -> Router<S> {
         let mut endpoints = self.users_endpoints();
         endpoints.extend(self.user_sessions_endpoints());
+        endpoints.extend(self.user_mfa_endpoints());
         self.mount("/users", endpoints)
     }
 

@@ -14,6 +14,8 @@ mod redis_sessions;
 #[cfg(feature = "redis")]
 pub use redis_sessions::RedisSessionStore;
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
+mod mfa_sql;
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
 mod sessions;
 pub use cache::CachingUserStore;
 

@@ -22,6 +22,10 @@ const MIGRATION: &str = include_str!("../../migrations/postgres/0001_fastapi_use
 /// The `auth_session` table (axum-users' own; FastAPI Users ignores it), the same SQL on
 /// SQLite and PostgreSQL.
 const SESSIONS: &str = include_str!("../../migrations/sessions.sql");
+/// The second-factor tables (axum-users' own), the same SQL on SQLite and PostgreSQL.
+const MFA: &str = include_str!("../../migrations/mfa.sql");
+
+super::mfa_sql::mfa_store!(PostgresStore, map_err);
 
 super::sessions::session_store!(PostgresStore, PgRow, map_err);
 
@@ -246,6 +250,10 @@ impl PostgresStore {
             .await
             .map_err(map_err)?;
         sqlx::raw_sql(SESSIONS)
+            .execute(&mut *tx)
+            .await
+            .map_err(map_err)?;
+        sqlx::raw_sql(MFA)
             .execute(&mut *tx)
             .await
             .map_err(map_err)?;

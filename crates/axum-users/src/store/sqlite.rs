@@ -24,6 +24,10 @@ const MIGRATION: &str = include_str!("../../migrations/sqlite/0001_fastapi_users
 /// The `auth_session` table (axum-users' own; FastAPI Users ignores it), the same SQL on
 /// SQLite and PostgreSQL.
 const SESSIONS: &str = include_str!("../../migrations/sessions.sql");
+/// The second-factor tables (axum-users' own), the same SQL on SQLite and PostgreSQL.
+const MFA: &str = include_str!("../../migrations/mfa.sql");
+
+super::mfa_sql::mfa_store!(SqliteStore, map_err);
 
 super::sessions::session_store!(SqliteStore, SqliteRow, map_err);
 
@@ -206,6 +210,10 @@ impl SqliteStore {
             .await
             .map_err(map_err)?;
         sqlx::raw_sql(SESSIONS)
+            .execute(&self.pool)
+            .await
+            .map_err(map_err)?;
+        sqlx::raw_sql(MFA)
             .execute(&self.pool)
             .await
             .map_err(map_err)?;

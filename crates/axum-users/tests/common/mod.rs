@@ -2,7 +2,7 @@
 //! backends (Bearer JWT and cookie JWT) over real SQLite, hooks that record their calls, and a
 //! helper that sends a request through the router.
 
-#![allow(dead_code)]
+#![allow(dead_code, unused_macros)]
 
 use std::sync::{Arc, Mutex};
 
@@ -189,6 +189,8 @@ pub struct Options {
     pub verified_redirect: Option<&'static str>,
     /// Sessions kept in the test's store, with these settings.
     pub sessions: Option<axum_users::SessionSettings>,
+    /// A second factor kept in the test's store, with these settings.
+    pub mfa: Option<axum_users::MfaSettings>,
 }
 
 impl Default for Options {
@@ -210,15 +212,18 @@ impl Default for Options {
             ],
             verified_redirect: None,
             sessions: None,
+            mfa: None,
         }
     }
 }
 
-/// The two backends, both with refresh tokens, and sessions kept.
+/// The two backends, both with refresh tokens, sessions kept, and a second factor (every route
+/// the library has).
 pub fn with_sessions() -> Options {
     let month = std::time::Duration::from_secs(30 * 24 * 3600);
     Options {
         sessions: Some(axum_users::SessionSettings::new("refresh-secret")),
+        mfa: Some(axum_users::MfaSettings::new("Camelot", "pepper")),
         backends: Options::default()
             .backends
             .into_iter()
@@ -258,6 +263,9 @@ pub async fn app_with(options: Options) -> TestApp {
     }
     if let Some(settings) = options.sessions {
         builder = builder.sessions(store.clone(), settings);
+    }
+    if let Some(settings) = options.mfa {
+        builder = builder.mfa(store.clone(), settings);
     }
     if let Some(url) = options.verified_redirect {
         builder = builder.verified_redirect(url);
@@ -473,4 +481,40 @@ impl Drop for SqliteFile {
             let _ = std::fs::remove_file(path);
         }
     }
+}
+
+/// One test per store for each listed `async fn test(store)`: `sqlite::test` on a SQLite file,
+/// `postgres::test` on a fresh PostgreSQL schema (`TEST_DATABASE_URL`).
+macro_rules! sql_suite {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $name() {
+                    let file = super::common::SqliteFile::new(stringify!($name));
+                    super::$name(file.store().await).await;
+                }
+            )*
+        }
+
+        #[cfg(feature = "postgres")]
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $name() {
+                    let name = stringify!($name);
+                    let Some(db) = super::common::pg::Schema::create(
+                        &name[..name.len().min(20)],
+                        axum_users::UserSchema::new(),
+                    )
+                    .await
+                    else {
+                        return;
+                    };
+                    super::$name(db.store.clone()).await;
+                    db.drop().await;
+                }
+            )*
+        }
+    };
 }
