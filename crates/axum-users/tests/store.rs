@@ -714,6 +714,11 @@ mod pg {
                 ("accesstoken", "created_at", "timestamp with time zone"),
                 ("accesstoken", "user_id", "uuid"),
                 // Ours, beside FastAPI Users' tables: ids of either kind as text, Unix times.
+                ("auth_mfa", "created_at", "bigint"),
+                ("auth_mfa", "user_id", "character varying"),
+                ("auth_mfa_challenge", "id", "character varying"),
+                ("auth_mfa_challenge", "user_id", "character varying"),
+                ("auth_recovery_code", "user_id", "character varying"),
                 ("auth_session", "created_at", "bigint"),
                 ("auth_session", "id", "character varying"),
                 ("auth_session", "user_id", "character varying"),
