@@ -1,6 +1,7 @@
 //! `examples/spa` in headless Chromium against the server binary: a front-end of an allowed
 //! origin signs in with the cookie, reads and changes `/users/me`; a page of an origin that is
-//! not allowed can neither read `/users/me` nor sign the browser in or out with the cookie.
+//! not allowed can neither read `/users/me` nor sign the browser in or out with the cookie; and
+//! the same page turns on a second factor (TOTP) and signs in with it.
 
 mod common;
 
@@ -53,43 +54,39 @@ async fn register(base: &str, email: &str, password: &str) {
     assert_eq!(response.status().as_u16(), 201);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn browser_the_spa_example_signs_in_across_origins_and_other_sites_cannot() {
+/// playwright-core's `node_modules` and Chromium; `None` skips, except under CI.
+fn browser() -> Option<String> {
     let modules = std::env::var("AXUM_USERS_TEST_NODE_MODULES").ok();
-    let Some(modules) = modules.filter(|_| std::path::Path::new("/usr/bin/chromium").exists())
-    else {
+    let found = modules.filter(|_| std::path::Path::new("/usr/bin/chromium").exists());
+    if found.is_none() {
         assert!(
             std::env::var_os("CI").is_none(),
             "CI must run the browser tests: .ci/run installs chromium and playwright-core"
         );
         eprintln!("skipped: no chromium or playwright-core");
-        return;
-    };
+    }
+    found
+}
+
+/// `examples/spa/index.html`, served at the root of an origin of its own.
+async fn spa_page() -> SocketAddr {
     let page = std::fs::read_to_string(concat!(
         env!("CARGO_MANIFEST_DIR"),
         "/../../examples/spa/index.html"
     ))
     .unwrap();
-    let spa = serve(Router::new().route("/", get(move || async move { Html(page) }))).await;
-    let evil = serve(Router::new().route("/", get(|| async { Html(EVIL) }))).await;
-    let app_origin = format!("http://localhost:{}", spa.port());
-    let server = start_in(
-        temp_dir("spa"),
-        &[("AXUM_USERS_ALLOWED_ORIGINS", app_origin.clone())],
-    )
-    .await;
-    register(&server.base, "guinevere@camelot.bt", "round-table").await;
-    register(&server.base, "mordred@camelot.bt", "treachery").await;
-    let api = server.base.replace("127.0.0.1", "localhost");
+    serve(Router::new().route("/", get(move || async move { Html(page) }))).await
+}
+
+/// Runs a script of `tests/browser` with Node; its one JSON line.
+fn run_browser(modules: &str, script: &str, args: &[String]) -> Value {
     let output = Command::new("node")
-        .arg(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/tests/browser/spa.cjs"
+        .arg(format!(
+            "{}/tests/browser/{script}",
+            env!("CARGO_MANIFEST_DIR")
         ))
-        .arg(format!("{app_origin}/?api={api}"))
-        .arg(format!("http://localhost:{}/?api={api}", evil.port()))
-        .args(["guinevere@camelot.bt", "round-table", "queen@camelot.bt"])
-        .env("NODE_PATH", &modules)
+        .args(args)
+        .env("NODE_PATH", modules)
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&output.stdout);
@@ -100,6 +97,76 @@ async fn browser_the_spa_example_signs_in_across_origins_and_other_sites_cannot(
     );
     let seen: Value = serde_json::from_str(stdout.trim()).unwrap();
     assert_eq!(seen["error"], Value::Null, "{seen}");
+    seen
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn browser_the_spa_turns_on_a_second_factor_and_signs_in_with_it() {
+    let Some(modules) = browser() else {
+        return;
+    };
+    let spa = spa_page().await;
+    let app_origin = format!("http://localhost:{}", spa.port());
+    let server = start_in(
+        temp_dir("spa-mfa"),
+        &[("AXUM_USERS_ALLOWED_ORIGINS", app_origin.clone())],
+    )
+    .await;
+    register(&server.base, "gawain@camelot.bt", "green-knight").await;
+    let api = server.base.replace("127.0.0.1", "localhost");
+    let seen = run_browser(
+        &modules,
+        "mfa.cjs",
+        &[
+            format!("{app_origin}/?api={api}"),
+            "gawain@camelot.bt".into(),
+            "green-knight".into(),
+        ],
+    );
+    assert_eq!(seen["stateBefore"], "Off.", "{seen}");
+    assert_eq!(seen["qrIsSvg"], true, "{seen}");
+    assert_eq!(seen["recoveryCodes"], 10, "{seen}");
+    assert_eq!(seen["stateOn"], "On (10 recovery codes left).", "{seen}");
+    assert_eq!(seen["prompted"], true, "{seen}");
+    assert_eq!(seen["withTotp"], "Signed in as gawain@camelot.bt", "{seen}");
+    assert_eq!(
+        seen["withRecovery"], "Signed in as gawain@camelot.bt",
+        "{seen}"
+    );
+    assert_eq!(seen["stateAfter"], "On (9 recovery codes left).", "{seen}");
+    assert_eq!(
+        seen["reused"], r#"Sign-in failed: {"detail":"MFA_INVALID_CODE"}"#,
+        "{seen}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn browser_the_spa_example_signs_in_across_origins_and_other_sites_cannot() {
+    let Some(modules) = browser() else {
+        return;
+    };
+    let spa = spa_page().await;
+    let evil = serve(Router::new().route("/", get(|| async { Html(EVIL) }))).await;
+    let app_origin = format!("http://localhost:{}", spa.port());
+    let server = start_in(
+        temp_dir("spa"),
+        &[("AXUM_USERS_ALLOWED_ORIGINS", app_origin.clone())],
+    )
+    .await;
+    register(&server.base, "guinevere@camelot.bt", "round-table").await;
+    register(&server.base, "mordred@camelot.bt", "treachery").await;
+    let api = server.base.replace("127.0.0.1", "localhost");
+    let seen = run_browser(
+        &modules,
+        "spa.cjs",
+        &[
+            format!("{app_origin}/?api={api}"),
+            format!("http://localhost:{}/?api={api}", evil.port()),
+            "guinevere@camelot.bt".into(),
+            "round-table".into(),
+            "queen@camelot.bt".into(),
+        ],
+    );
     assert_eq!(seen["before"], "Not signed in.", "{seen}");
     assert_eq!(
         seen["signedIn"], "Signed in as guinevere@camelot.bt",

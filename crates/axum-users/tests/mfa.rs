@@ -329,8 +329,21 @@ async fn enrolment_and_login_with_totp(store: impl TestStore) {
         json!({"totp_enabled": true, "recovery_codes_left": 9})
     );
 
-    // The cookie and database backends.
+    // The cookie and database backends; a cookie completion from a page of another site is
+    // refused before the code is spent.
     let challenge = app.challenge("cookie", ARTHUR).await;
+    let cross = Request::builder()
+        .method(Method::POST)
+        .uri("/auth/mfa/verify")
+        .header("content-type", "application/json")
+        .header("origin", "https://evil.example")
+        .body(Body::from(
+            json!({"mfa_token": challenge, "code": codes[1]}).to_string(),
+        ))
+        .unwrap();
+    let reply = send_to(&app.router, cross).await;
+    assert_eq!(reply.status, StatusCode::FORBIDDEN);
+    assert_eq!(reply.json(), json!({"detail": "CSRF_ORIGIN_NOT_ALLOWED"}));
     let reply = app.verify(&challenge, codes[1].as_str().unwrap()).await;
     assert_eq!(reply.status, StatusCode::NO_CONTENT, "{}", reply.body);
     assert!(reply

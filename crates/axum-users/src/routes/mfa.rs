@@ -366,6 +366,9 @@ async fn verify(State(users): State<AxumUsers>, request: Request) -> Result<Resp
         mfa.store.take_challenge(&challenge.id).await?;
         return Err(refused(MFA_TOKEN_INVALID));
     };
+    // A completion that sets the auth cookie is a cookie login: a page of another site must not
+    // sign the browser in to an account of its choosing ("login CSRF").
+    users.check_cookie_login(backend, &parts.headers)?;
     limits.check_account(&user.email).await?;
     let Some(kind) = spend_code(mfa, &user, &code).await? else {
         let attempts = mfa.store.fail_challenge(&challenge.id).await?;
