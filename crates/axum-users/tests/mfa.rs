@@ -52,11 +52,15 @@ struct App {
 }
 
 async fn app(store: impl TestStore) -> App {
+    app_with_limits(store, axum_users::RateLimits::off()).await
+}
+
+async fn app_with_limits(store: impl TestStore, limits: axum_users::RateLimits) -> App {
     let changes = Changes::default();
     let users = AxumUsers::builder(store.clone())
         .password_hasher(fast_hasher())
         .password_policy(PasswordPolicy::new(3, 0))
-        .rate_limits(axum_users::RateLimits::off())
+        .rate_limits(limits)
         .hooks(changes.clone())
         .sessions(store.clone(), SessionSettings::new("refresh secret"))
         .mfa(
@@ -583,7 +587,45 @@ async fn one_login_per_challenge_and_per_code_under_a_race(store: impl TestStore
     }
 }
 
+/// Code guesses for one user are limited per user, whatever the clients' addresses.
+async fn guesses_are_limited_per_user(store: impl TestStore) {
+    let mut limits = axum_users::RateLimits::default();
+    limits.login = Some(axum_users::Limit::per(4, 60));
+    limits.account = None;
+    let app = app_with_limits(store, limits).await;
+    let token = app.token(ARTHUR).await;
+    app.enrol(&token).await;
+    let challenge = app.challenge("jwt", ARTHUR).await;
+    let from = |n: u8, body: String| {
+        let mut request = Request::builder()
+            .method(Method::POST)
+            .uri("/auth/mfa/verify")
+            .header("content-type", "application/json")
+            .body(Body::from(body))
+            .unwrap();
+        let address = std::net::SocketAddr::from(([10, 0, 0, n], 4000));
+        request
+            .extensions_mut()
+            .insert(axum::extract::ConnectInfo(address));
+        request
+    };
+    let body = json!({"mfa_token": challenge, "code": "000000"}).to_string();
+    for n in 1..=4 {
+        let reply = send_to(&app.router, from(n, body.clone())).await;
+        refused(&reply, "MFA_INVALID_CODE");
+    }
+    let reply = send_to(&app.router, from(5, body)).await;
+    assert_eq!(
+        reply.status,
+        StatusCode::TOO_MANY_REQUESTS,
+        "{}",
+        reply.body
+    );
+    assert_eq!(reply.json(), json!({"detail": "TOO_MANY_REQUESTS"}));
+}
+
 sql_suite!(
+    guesses_are_limited_per_user,
     enrolment_and_login_with_totp,
     wrong_codes_end_the_challenge,
     disable_regenerate_and_reset,

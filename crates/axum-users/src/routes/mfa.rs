@@ -369,6 +369,8 @@ async fn verify(State(users): State<AxumUsers>, request: Request) -> Result<Resp
     // A completion that sets the auth cookie is a cookie login: a page of another site must not
     // sign the browser in to an account of its choosing ("login CSRF").
     users.check_cookie_login(backend, &parts.headers)?;
+    // Per user too: many clients guessing one user's codes are counted together.
+    limits.check_user(Scope::Login, user.id).await?;
     limits.check_account(&user.email).await?;
     let Some(kind) = spend_code(mfa, &user, &code).await? else {
         let attempts = mfa.store.fail_challenge(&challenge.id).await?;
