@@ -19,6 +19,8 @@ pub enum MailKind {
     Verify,
     /// Password reset.
     Reset,
+    /// A notice of a change to how the user signs in (a second factor turned on or off, ...).
+    Security,
     /// The application's own (a welcome message, a notice), by name.
     Custom(String),
 }
@@ -29,6 +31,7 @@ impl MailKind {
         match self {
             Self::Verify => "verify",
             Self::Reset => "reset",
+            Self::Security => "security",
             Self::Custom(name) => name,
         }
     }
@@ -150,16 +153,19 @@ impl Default for RetryPolicy {
 }
 
 /// The names of the templates, each overridable.
-pub const TEMPLATE_NAMES: [&str; 6] = [
+pub const TEMPLATE_NAMES: [&str; 9] = [
     "verify_subject.txt",
     "verify.txt",
     "verify.html",
     "reset_subject.txt",
     "reset.txt",
     "reset.html",
+    "security_subject.txt",
+    "security.txt",
+    "security.html",
 ];
 
-const DEFAULTS: [(&str, &str); 6] = [
+const DEFAULTS: [(&str, &str); 9] = [
     (
         "verify_subject.txt",
         include_str!("../templates/verify_subject.txt"),
@@ -172,6 +178,12 @@ const DEFAULTS: [(&str, &str); 6] = [
     ),
     ("reset.txt", include_str!("../templates/reset.txt")),
     ("reset.html", include_str!("../templates/reset.html")),
+    (
+        "security_subject.txt",
+        include_str!("../templates/security_subject.txt"),
+    ),
+    ("security.txt", include_str!("../templates/security.txt")),
+    ("security.html", include_str!("../templates/security.html")),
 ];
 
 /// The message templates (minijinja syntax; `.html` templates escape what they print).
@@ -333,6 +345,26 @@ impl Default for MailSettings {
 }
 
 impl MailSettings {
+    /// Renders and sends the security notice `change` (e.g. "two-factor sign-in was turned
+    /// on") to `user`, retrying with backoff; failures are logged. Nothing without a mailer.
+    pub(crate) async fn notify(&self, user: &crate::User, change: &str) {
+        if self.mailer.is_none() {
+            return;
+        }
+        let context = serde_json::json!({
+            "user": user.to_read(),
+            "change": change,
+            "app_name": self.app_name,
+        });
+        match self
+            .templates
+            .render_parts(MailKind::Security, "security", &user.email, &context)
+        {
+            Ok(email) => self.send(&email).await,
+            Err(error) => tracing::error!(%error, "cannot render the security notice"),
+        }
+    }
+
     /// Renders and sends, retrying with backoff. Never returns an error: failures are logged.
     pub(crate) async fn deliver(
         &self,

@@ -49,6 +49,7 @@ struct App {
     users: AxumUsers,
     router: Router,
     changes: Changes,
+    mailer: axum_users::MemoryMailer,
 }
 
 async fn app(store: impl TestStore) -> App {
@@ -57,11 +58,13 @@ async fn app(store: impl TestStore) -> App {
 
 async fn app_with_limits(store: impl TestStore, limits: axum_users::RateLimits) -> App {
     let changes = Changes::default();
+    let mailer = axum_users::MemoryMailer::new();
     let users = AxumUsers::builder(store.clone())
         .password_hasher(fast_hasher())
         .password_policy(PasswordPolicy::new(3, 0))
         .rate_limits(limits)
         .hooks(changes.clone())
+        .mailer(mailer.clone())
         .sessions(store.clone(), SessionSettings::new("refresh secret"))
         .mfa(
             store.clone(),
@@ -98,6 +101,7 @@ async fn app_with_limits(store: impl TestStore, limits: axum_users::RateLimits) 
         router: users.router(),
         users,
         changes,
+        mailer,
     }
 }
 
@@ -268,6 +272,22 @@ async fn enrolment_and_login_with_totp(store: impl TestStore) {
     let codes = reply.json()["recovery_codes"].as_array().unwrap().clone();
     assert_eq!(codes.len(), 10);
     assert_eq!(app.changes(), ["Enabled:king.arthur@camelot.bt"]);
+    // The user hears of it by e-mail, after the answer.
+    app.users.wait_background().await;
+    let sent = app.mailer.take();
+    assert_eq!(sent.len(), 1);
+    assert_eq!(sent[0].kind, axum_users::MailKind::Security);
+    assert_eq!(sent[0].to, ARTHUR);
+    assert_eq!(
+        sent[0].subject,
+        "two-factor sign-in was turned on: your axum-users account"
+    );
+    assert!(sent[0]
+        .text
+        .contains("If this was you, there is nothing to do."));
+    for code in &codes {
+        assert!(!sent[0].text.contains(code.as_str().unwrap()));
+    }
     let reply = app
         .call(Method::POST, "/auth/mfa/totp/setup", Some(&token), "")
         .await;

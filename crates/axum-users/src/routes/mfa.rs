@@ -118,6 +118,16 @@ impl AxumUsers {
             .on_after_mfa_change(user, change, &manager.context(Some(parts)))
             .await;
         log_after("on_after_mfa_change", user, result);
+        // Where there is a mailer the user hears of it too, after the answer.
+        let change = match change {
+            MfaChange::Enabled => "two-factor sign-in was turned on",
+            MfaChange::Disabled => "two-factor sign-in was turned off",
+            MfaChange::RecoveryCodesRegenerated => "new recovery codes replaced the old ones",
+            MfaChange::RecoveryCodeUsed => "a recovery code was used to sign in",
+            MfaChange::ResetByAdmin => "an administrator removed your two-factor sign-in",
+        };
+        let (mail, user) = (self.mail().clone(), user.clone());
+        self.spawn_background(async move { mail.notify(&user, change).await });
     }
 }
 
