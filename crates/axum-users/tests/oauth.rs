@@ -62,10 +62,15 @@ async fn app_with(providers: Vec<OAuthProvider>, settings: OAuthSettings, sessio
         ))
         .oauth(store.clone(), settings);
     if sessions {
-        builder = builder.sessions(
-            store.clone(),
-            axum_users::SessionSettings::new("refresh secret"),
-        );
+        builder = builder
+            .sessions(
+                store.clone(),
+                axum_users::SessionSettings::new("refresh secret"),
+            )
+            .mfa(
+                store.clone(),
+                axum_users::MfaSettings::new("Camelot", "pepper"),
+            );
     }
     for provider in providers {
         builder = builder.oauth_provider(provider);
@@ -1122,4 +1127,80 @@ async fn an_oauth_login_starts_a_session_with_a_refresh_token() {
         ))
         .unwrap();
     assert_eq!(send_to(&app.router, request).await.status, StatusCode::OK);
+}
+
+/// A user with a second factor who signs in through a provider gets the challenge too, and the
+/// code completes the login through the OAuth backend.
+#[tokio::test]
+async fn an_oauth_login_asks_for_the_second_factor() {
+    let Some(mock) = mock_provider() else {
+        return;
+    };
+    let app = app_with(vec![oidc(&mock)], settings(), true).await;
+    let reply = sign_in(&app, "acc-1|gawain@camelot.bt|true").await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+    let access = reply.json()["access_token"].as_str().unwrap().to_owned();
+    let post = |uri: &str, token: Option<&str>, body: serde_json::Value| {
+        let mut request = Request::builder()
+            .method(Method::POST)
+            .uri(uri)
+            .header("content-type", "application/json");
+        if let Some(token) = token {
+            request = request.header("authorization", format!("Bearer {token}"));
+        }
+        request.body(Body::from(body.to_string())).unwrap()
+    };
+    let setup = send_to(
+        &app.router,
+        post("/auth/mfa/totp/setup", Some(&access), json!({})),
+    )
+    .await;
+    let secret = setup.json()["secret"].as_str().unwrap().to_owned();
+    let totp = totp_rs::Builder::new()
+        .with_secret(totp_rs::Secret::try_from_base32(&secret).unwrap())
+        .build()
+        .unwrap();
+    let now = u64::try_from(common::now_unix()).unwrap();
+    let code = totp.generate(now).to_string();
+    let enabled = send_to(
+        &app.router,
+        post(
+            "/auth/mfa/totp/enable",
+            Some(&access),
+            json!({ "code": code }),
+        ),
+    )
+    .await;
+    assert_eq!(enabled.status, StatusCode::OK, "{}", enabled.body);
+
+    let reply = sign_in(&app, "acc-1|gawain@camelot.bt|true").await;
+    assert_eq!(reply.status, StatusCode::UNAUTHORIZED, "{}", reply.body);
+    assert_eq!(reply.json()["detail"], "LOGIN_MFA_REQUIRED");
+    let token = reply.json()["mfa_token"].as_str().unwrap().to_owned();
+    let next = totp.generate(now + 30).to_string();
+    let reply = send_to(
+        &app.router,
+        post(
+            "/auth/mfa/verify",
+            None,
+            json!({"mfa_token": token, "code": next}),
+        ),
+    )
+    .await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+    let access = reply.json()["access_token"].as_str().unwrap().to_owned();
+    let request = Request::builder()
+        .uri("/auth/sessions")
+        .header("authorization", format!("Bearer {access}"))
+        .body(Body::empty())
+        .unwrap();
+    let listed = send_to(&app.router, request).await.json();
+    assert!(
+        listed
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|s| s["method"] == "oauth:mock+totp"),
+        "{listed}"
+    );
 }
