@@ -140,6 +140,54 @@ async fn browser_the_spa_turns_on_a_second_factor_and_signs_in_with_it() {
     );
 }
 
+/// The refresh cookie in a real browser: sent to the refresh route across origins, never
+/// elsewhere, and it renews an expired access cookie; logout clears both.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn browser_the_spa_refreshes_an_expired_cookie_session() {
+    let Some(modules) = browser() else {
+        return;
+    };
+    let spa = spa_page().await;
+    let app_origin = format!("http://localhost:{}", spa.port());
+    let server = start_in(
+        temp_dir("spa-refresh"),
+        &[
+            ("AXUM_USERS_ALLOWED_ORIGINS", app_origin.clone()),
+            ("AXUM_USERS_REFRESH_TOKENS", "on".to_owned()),
+            ("AXUM_USERS_TOKEN_LIFETIME", "2".to_owned()),
+        ],
+    )
+    .await;
+    register(&server.base, "bedivere@camelot.bt", "last-to-leave").await;
+    let api = server.base.replace("127.0.0.1", "localhost");
+    let seen = run_browser(
+        &modules,
+        "refresh.cjs",
+        &[
+            format!("{app_origin}/?api={api}"),
+            "bedivere@camelot.bt".into(),
+            "last-to-leave".into(),
+        ],
+    );
+    assert_eq!(
+        seen["cookies"],
+        serde_json::json!([
+            "fastapiusersauth / true",
+            "fastapiusersauth_refresh /auth/cookie true"
+        ]),
+        "{seen}"
+    );
+    assert_eq!(
+        seen["afterExpiry"], "Signed in as bedivere@camelot.bt",
+        "{seen}"
+    );
+    // The first page load (no session yet) tried a refresh too, refused; the expired one
+    // renewed.
+    assert_eq!(seen["refreshes"], serde_json::json!([401, 204]), "{seen}");
+    assert_eq!(seen["cookiesAfterLogout"], serde_json::json!([]), "{seen}");
+    assert_eq!(seen["afterLogout"], "Not signed in.", "{seen}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn browser_the_spa_example_signs_in_across_origins_and_other_sites_cannot() {
     let Some(modules) = browser() else {
