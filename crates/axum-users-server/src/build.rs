@@ -15,7 +15,7 @@ use axum_users::{
 };
 use axum_users::{Backoff, Limit, RateLimits};
 use axum_users::{MailTemplates, OutboxMailer, SmtpMailer};
-use axum_users::{MfaSettings, SessionSettings, SessionStore};
+use axum_users::{MfaSettings, MfaStore, SessionSettings, SessionStore};
 
 use crate::config::{redact_url, Config};
 
@@ -242,7 +242,8 @@ fn sessions(
     let settings = SessionSettings::new(format!("refresh-token:{secret}"))
         .grace(Duration::from_secs(config.refresh_grace))
         .max_per_user(config.sessions_per_user);
-    fn purge<S: SessionStore + Clone + 'static>(store: &S) {
+    /// Hourly: expired sessions, and second-factor challenges of logins nobody finished.
+    fn purge<S: SessionStore + MfaStore + Clone + 'static>(store: &S) {
         let store = store.clone();
         tokio::spawn(async move {
             let mut interval = tokio::time::interval(Duration::from_secs(3600));
@@ -252,6 +253,11 @@ fn sessions(
                     Ok(0) => {}
                     Ok(count) => tracing::info!(count, "deleted expired sessions"),
                     Err(error) => tracing::warn!(%error, "cannot delete expired sessions"),
+                }
+                match store.delete_expired_challenges(jwt_now()).await {
+                    Ok(0) => {}
+                    Ok(count) => tracing::info!(count, "deleted expired second-factor challenges"),
+                    Err(error) => tracing::warn!(%error, "cannot delete expired challenges"),
                 }
             }
         });

@@ -165,6 +165,11 @@ pub trait MfaStore: Send + Sync {
     fn fail_challenge(&self, id: &str) -> impl Future<Output = Result<i64, StoreError>> + Send;
     /// Deletes a challenge; whether it was there (of two completions, one sees it).
     fn take_challenge(&self, id: &str) -> impl Future<Output = Result<bool, StoreError>> + Send;
+    /// Deletes the challenges that expired before `now` (Unix seconds): logins nobody finished.
+    fn delete_expired_challenges(
+        &self,
+        now: i64,
+    ) -> impl Future<Output = Result<u64, StoreError>> + Send;
 }
 
 /// How the second factor behaves.

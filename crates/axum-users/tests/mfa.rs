@@ -407,7 +407,7 @@ async fn enrolment_and_login_with_totp(store: impl TestStore) {
 }
 
 async fn wrong_codes_end_the_challenge(store: impl TestStore) {
-    let app = app(store).await;
+    let app = app(store.clone()).await;
     let token = app.token(ARTHUR).await;
     let (_, codes) = app.enrol(&token).await;
     let challenge = app.challenge("jwt", ARTHUR).await;
@@ -424,6 +424,12 @@ async fn wrong_codes_end_the_challenge(store: impl TestStore) {
         app.verify(&challenge, &codes[0]).await.status,
         StatusCode::OK
     );
+    // A login nobody finishes is purged once expired (the server does it hourly).
+    let abandoned = app.challenge("jwt", ARTHUR).await;
+    let now = common::now_unix();
+    assert_eq!(store.delete_expired_challenges(now).await.unwrap(), 0);
+    assert_eq!(store.delete_expired_challenges(now + 301).await.unwrap(), 1);
+    assert!(store.get_challenge(&abandoned).await.unwrap().is_none());
 }
 
 async fn disable_regenerate_and_reset(store: impl TestStore) {

@@ -221,6 +221,15 @@ macro_rules! mfa_store {
                 Ok(attempts.unwrap_or(i64::MAX))
             }
 
+            async fn delete_expired_challenges(&self, now: i64) -> Result<u64, crate::StoreError> {
+                let done = sqlx::query("DELETE FROM auth_mfa_challenge WHERE expires_at <= $1")
+                    .bind(now)
+                    .execute(&self.pool)
+                    .await
+                    .map_err($map_err)?;
+                Ok(done.rows_affected())
+            }
+
             async fn take_challenge(&self, id: &str) -> Result<bool, crate::StoreError> {
                 let done = sqlx::query("DELETE FROM auth_mfa_challenge WHERE id = $1")
                     .bind(id)
