@@ -173,7 +173,7 @@ async fn browser_the_spa_refreshes_an_expired_cookie_session() {
         seen["cookies"],
         serde_json::json!([
             "fastapiusersauth / true",
-            "fastapiusersauth_refresh /auth/cookie true"
+            "fastapiusersauth_refresh /auth/cookie/refresh true"
         ]),
         "{seen}"
     );
@@ -185,6 +185,7 @@ async fn browser_the_spa_refreshes_an_expired_cookie_session() {
     // renewed.
     assert_eq!(seen["refreshes"], serde_json::json!([401, 204]), "{seen}");
     assert_eq!(seen["cookiesAfterLogout"], serde_json::json!([]), "{seen}");
+    assert_eq!(seen["refreshAfterLogout"], 401, "{seen}");
     assert_eq!(seen["afterLogout"], "Not signed in.", "{seen}");
 }
 

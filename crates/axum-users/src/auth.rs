@@ -61,7 +61,7 @@ impl Backend {
     /// at each refresh), and `POST /auth/{name}/refresh` trades it for a new access token and a
     /// new refresh token: Bearer clients get it as `"refresh_token"` in the login's JSON,
     /// cookie clients as a second `HttpOnly` cookie (`<name>_refresh`) sent only to the
-    /// backend's routes. Needs [`AxumUsersBuilder::sessions`](crate::AxumUsersBuilder::sessions);
+    /// refresh route. Needs [`AxumUsersBuilder::sessions`](crate::AxumUsersBuilder::sessions);
     /// give the access tokens a short lifetime (e.g. 15 minutes).
     #[must_use]
     pub fn refresh_tokens(mut self, lifetime: std::time::Duration) -> Self {

@@ -81,7 +81,8 @@ pub struct CookieTransport {
     /// `SameSite`.
     pub samesite: SameSite,
     /// `Path` of the refresh cookie (`<name>_refresh`), when the backend issues refresh
-    /// tokens; `None`: the backend's routes at the conventional prefix, `/auth/<backend>`.
+    /// tokens; `None`: the backend's refresh route at the conventional prefix,
+    /// `/auth/<backend>/refresh`.
     pub refresh_path: Option<String>,
 }
 
@@ -137,7 +138,7 @@ impl CookieTransport {
     }
 
     /// `Path` of the refresh cookie: where the backend's `/refresh` and `/logout` are mounted
-    /// (default `/auth/<backend>`).
+    /// (default `/auth/<backend>/refresh`).
     #[must_use]
     pub fn refresh_path(mut self, path: impl Into<String>) -> Self {
         self.refresh_path = Some(path.into());

@@ -1,6 +1,6 @@
 // examples/spa in headless Chromium against a server with refresh tokens and 2-second access
 // tokens: sign in, let the access cookie expire, and reload: the page's 401 makes it refresh
-// with the refresh cookie (sent to /auth/cookie only) and carry on signed in. Then sign out:
+// with the refresh cookie (sent to /auth/cookie/refresh only) and carry on signed in. Then sign out:
 // the refresh cookie is cleared too, and a reload stays signed out. Prints one JSON line;
 // tests/spa.rs asserts on it.
 // Usage: node refresh.cjs SPA_URL EMAIL PASSWORD
@@ -36,14 +36,18 @@ const [spaUrl, email, password] = process.argv.slice(2);
     result.cookies = cookies.map((c) => `${c.name} ${c.path} ${c.httpOnly}`).sort();
     // The access cookie expires (Max-Age=2); the refresh cookie does not.
     await page.waitForTimeout(3000);
+    // The page starts as "Not signed in." and becomes signed in once its refresh went through.
     await page.reload();
-    await settled(page);
+    await page.waitForFunction(() => document.getElementById('status').textContent.startsWith('Signed in'), null, { timeout: 15000 });
     result.afterExpiry = await page.locator('#status').innerText();
     result.refreshes = refreshes.slice();
     await page.click('#logout');
     await page.waitForFunction(() => document.getElementById('status').textContent.startsWith('Not signed in'), null, { timeout: 15000 });
     result.cookiesAfterLogout = (await context.cookies()).map((c) => c.name).sort();
+    // Reloaded, the page tries its refresh (refused: the cookie is gone) and stays signed out.
+    const refused = page.waitForResponse((r) => r.url().endsWith('/auth/cookie/refresh'), { timeout: 15000 });
     await page.reload();
+    result.refreshAfterLogout = (await refused).status();
     await settled(page);
     result.afterLogout = await page.locator('#status').innerText();
   } catch (error) {

@@ -276,13 +276,13 @@ impl AxumUsers {
     }
 }
 
-/// Where the refresh cookie is sent: the backend's own routes.
+/// Where the refresh cookie is sent: the backend's refresh route, nowhere else.
 pub(super) fn refresh_path(backend: &Backend) -> String {
     match &backend.transport {
         Transport::Cookie(cookie) => cookie
             .refresh_path
             .clone()
-            .unwrap_or_else(|| format!("/auth/{}", backend.name)),
+            .unwrap_or_else(|| format!("/auth/{}/refresh", backend.name)),
         Transport::Bearer(_) => String::new(),
     }
 }
