@@ -220,11 +220,7 @@ impl MfaSettings {
         let mut mac = hmac::SimpleHmac::<sha2::Sha256>::new_from_slice(&self.pepper)
             .unwrap_or_else(|_| unreachable!("HMAC accepts keys of every length"));
         mac.update(normal.as_bytes());
-        mac.finalize()
-            .into_bytes()
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect()
+        crate::tokens::hex(&mac.finalize().into_bytes())
     }
 }
 

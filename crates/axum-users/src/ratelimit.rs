@@ -247,7 +247,7 @@ impl RateLimits {
     fn account_keys(email: &str) -> (String, String) {
         use sha2::Digest as _;
         let digest = sha2::Sha256::digest(crate::email::email_key(email).as_bytes());
-        let hex: String = digest[..16].iter().map(|b| format!("{b:02x}")).collect();
+        let hex = crate::tokens::hex(&digest[..16]);
         (
             format!("axum_users_rl:fail:{hex}"),
             format!("axum_users_rl:lock:{hex}"),

@@ -281,7 +281,7 @@ pub(crate) fn random_id() -> String {
 pub(crate) fn access_key(token: &str) -> String {
     use sha2::Digest as _;
     let digest = sha2::Sha256::digest(token.as_bytes());
-    digest.iter().map(|b| format!("{b:02x}")).collect()
+    crate::tokens::hex(&digest)
 }
 
 /// At most `max` characters of a client-supplied text.

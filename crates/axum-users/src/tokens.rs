@@ -99,3 +99,9 @@ impl TokenKind {
         }
     }
 }
+
+/// Lower-case hex of `bytes` (digests kept as text: access keys, recovery-code digests, limit
+/// keys).
+pub(crate) fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
