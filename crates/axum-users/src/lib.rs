@@ -26,6 +26,8 @@ mod mfa;
 #[cfg(feature = "oauth")]
 mod oauth;
 mod openapi;
+#[cfg(feature = "passkeys")]
+mod passkey;
 mod password;
 mod ratelimit;
 #[cfg(feature = "redis")]
@@ -67,6 +69,13 @@ pub use mfa::{
 pub use oauth::{
     OAuthProvider, OAuthSettings, ProviderAccount, ProviderError, ProviderTokens,
     OAUTH_ACCOUNT_ALREADY_LINKED, OAUTH_PROVIDER_ERROR, OAUTH_REDIRECT_NOT_ALLOWED, STATE_AUDIENCE,
+};
+#[cfg(feature = "passkeys")]
+#[cfg_attr(docsrs, doc(cfg(feature = "passkeys")))]
+pub use passkey::{
+    AddPasskey, CeremonyKind, PasskeyCeremony, PasskeyConfigError, PasskeyRecord, PasskeySettings,
+    PasskeyStore, PASSKEY_ALREADY_REGISTERED, PASSKEY_CEREMONY_INVALID, PASSKEY_INVALID,
+    PASSKEY_LIMIT_REACHED,
 };
 pub use password::{Argon2Params, PasswordError, PasswordHasher, Verified};
 pub use ratelimit::{Backoff, Limit, LimitError, RateLimits};

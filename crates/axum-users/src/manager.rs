@@ -141,6 +141,9 @@ pub struct UserManager {
     pub(crate) sessions: Option<Arc<crate::session::DynSessionStore<'static>>>,
     /// Where second factors live, when they are on: a deleted user's go with them.
     pub(crate) mfa: Option<Arc<crate::mfa::DynMfaStore<'static>>>,
+    /// Where passkeys live, when they are on: a deleted user's go with them.
+    #[cfg(feature = "passkeys")]
+    pub(crate) passkeys: Option<Arc<crate::passkey::DynPasskeyStore<'static>>>,
     /// What hooks reach through their context.
     pub(crate) mail: Arc<MailSettings>,
     pub(crate) background: Background,
@@ -598,6 +601,11 @@ impl UserManager {
         self.revoke_tokens(user.id).await?;
         if let Some(mfa) = &self.mfa {
             mfa.delete_mfa(user.id).await?;
+        }
+        #[cfg(feature = "passkeys")]
+        if let Some(passkeys) = &self.passkeys {
+            use crate::passkey::PasskeyStore as _;
+            passkeys.delete_user_passkeys(user.id).await?;
         }
         let result = self.hooks.on_after_delete(user, &ctx).await;
         log_after("on_after_delete", user, result);

@@ -44,6 +44,10 @@ pub enum MfaChange {
     RecoveryCodeUsed,
     /// A superuser removed the user's second factor.
     ResetByAdmin,
+    /// The user registered a passkey.
+    PasskeyAdded,
+    /// The user deleted a passkey.
+    PasskeyRemoved,
 }
 
 /// A user's TOTP enrolment as the store keeps it.

@@ -56,6 +56,8 @@ struct Inner {
     openapi_title: String,
     sessions: Option<crate::session::Sessions>,
     mfa: Option<crate::mfa::Mfa>,
+    #[cfg(feature = "passkeys")]
+    passkeys: Option<crate::passkey::Passkeys>,
     /// [`AxumUsers::routes`], made once from the endpoints (the server asks it on every 404).
     routes: std::sync::OnceLock<Vec<crate::Route>>,
 }
@@ -118,6 +120,8 @@ impl AxumUsers {
             openapi_title: "FastAPI".into(),
             sessions: None,
             mfa: None,
+            #[cfg(feature = "passkeys")]
+            passkeys: None,
             #[cfg(feature = "oauth")]
             oauth: None,
             #[cfg(feature = "oauth")]
@@ -253,6 +257,12 @@ impl AxumUsers {
         self.inner.mfa.as_ref()
     }
 
+    /// Passkeys, when [`AxumUsersBuilder::passkeys`] configured them.
+    #[cfg(feature = "passkeys")]
+    pub(crate) fn passkeys(&self) -> Option<&crate::passkey::Passkeys> {
+        self.inner.passkeys.as_ref()
+    }
+
     pub(crate) fn limits(&self) -> &RateLimits {
         &self.inner.limits
     }
@@ -375,6 +385,8 @@ pub struct AxumUsersBuilder {
     openapi_title: String,
     sessions: Option<crate::session::Sessions>,
     mfa: Option<crate::mfa::Mfa>,
+    #[cfg(feature = "passkeys")]
+    passkeys: Option<crate::passkey::Passkeys>,
     #[cfg(feature = "oauth")]
     oauth: Option<(
         Arc<crate::store::DynOAuthAccountStore<'static>>,
@@ -417,6 +429,26 @@ impl AxumUsersBuilder {
     ) -> Self {
         self.mfa = Some(crate::mfa::Mfa {
             store: Arc::from(crate::mfa::DynMfaStore::new_box(store)),
+            settings,
+        });
+        self
+    }
+
+    /// Passkeys (WebAuthn) kept in `store` (the SQL stores keep them in `auth_passkey`
+    /// tables): a signed-in user registers them (`/auth/passkeys/register/begin|finish`),
+    /// lists, renames and deletes them (`/auth/passkeys`), and anyone signs in with one
+    /// without a password (`/auth/passkeys/login/begin|finish`) through any backend. User
+    /// verification is required, so a passkey sign-in needs no TOTP code after it.
+    #[cfg(feature = "passkeys")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "passkeys")))]
+    #[must_use]
+    pub fn passkeys(
+        mut self,
+        store: impl crate::passkey::PasskeyStore + 'static,
+        settings: crate::passkey::PasskeySettings,
+    ) -> Self {
+        self.passkeys = Some(crate::passkey::Passkeys {
+            store: Arc::from(crate::passkey::DynPasskeyStore::new_box(store)),
             settings,
         });
         self
@@ -783,6 +815,8 @@ impl AxumUsersBuilder {
                     password_change_revokes_jwts: self.password_change_revokes_jwts,
                     sessions: self.sessions.as_ref().map(|s| s.store.clone()),
                     mfa: self.mfa.as_ref().map(|m| m.store.clone()),
+                    #[cfg(feature = "passkeys")]
+                    passkeys: self.passkeys.as_ref().map(|p| p.store.clone()),
                     mail: Arc::new(self.mail),
                     background: Background::new(self.background_limit),
                 },
@@ -803,6 +837,8 @@ impl AxumUsersBuilder {
                 openapi_title: self.openapi_title,
                 sessions: self.sessions,
                 mfa: self.mfa,
+                #[cfg(feature = "passkeys")]
+                passkeys: self.passkeys,
             }),
         })
     }

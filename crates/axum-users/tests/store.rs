@@ -718,6 +718,17 @@ mod pg {
                 ("auth_mfa", "user_id", "character varying"),
                 ("auth_mfa_challenge", "id", "character varying"),
                 ("auth_mfa_challenge", "user_id", "character varying"),
+                // Passkeys: with the feature (on in --all-features runs).
+                #[cfg(feature = "passkeys")]
+                ("auth_passkey", "created_at", "bigint"),
+                #[cfg(feature = "passkeys")]
+                ("auth_passkey", "id", "character varying"),
+                #[cfg(feature = "passkeys")]
+                ("auth_passkey", "user_id", "character varying"),
+                #[cfg(feature = "passkeys")]
+                ("auth_passkey_ceremony", "id", "character varying"),
+                #[cfg(feature = "passkeys")]
+                ("auth_passkey_ceremony", "user_id", "character varying"),
                 ("auth_recovery_code", "user_id", "character varying"),
                 ("auth_session", "created_at", "bigint"),
                 ("auth_session", "id", "character varying"),

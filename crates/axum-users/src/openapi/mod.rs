@@ -7,6 +7,8 @@ use crate::AxumUsers;
 
 mod document;
 mod mfa;
+#[cfg(feature = "passkeys")]
+mod passkeys;
 mod sessions;
 
 use document::{error_response, field_schema, schema_ref, Document};
@@ -33,6 +35,11 @@ impl AxumUsers {
         doc.users_routes();
         if self.mfa().is_some() {
             doc.mfa_routes();
+        }
+        #[cfg(feature = "passkeys")]
+        if self.passkeys().is_some() {
+            let names: Vec<&str> = self.backends().iter().map(|b| b.name()).collect();
+            doc.passkey_routes(&names);
         }
         #[cfg(feature = "oauth")]
         if let Some(oauth) = self.oauth() {
@@ -237,6 +244,14 @@ fn add_protection_responses(paths: &mut Map<String, Value>) {
                 "/auth/request-verify-token",
                 "/auth/reset-password",
                 "/auth/verify",
+                "/auth/mfa/verify",
+                "/auth/mfa/totp/enable",
+                "/auth/mfa/totp/disable",
+                "/auth/mfa/recovery-codes",
+                "/auth/passkeys/register/begin",
+                "/auth/passkeys/register/finish",
+                "/auth/passkeys/login/begin",
+                "/auth/passkeys/login/finish",
             ]
             .contains(&path)
     };

@@ -257,12 +257,34 @@ pub(crate) async fn string_fields(
     names: &[&str],
     required: &[&str],
 ) -> Result<Vec<Option<String>>, crate::ApiError> {
+    let object = object_body(users, parts, body).await?;
+    let mut errors = ValidationErrors::default();
+    let values = string_values(&object, names, required, &mut errors);
+    errors.into_result()?;
+    Ok(values)
+}
+
+/// A JSON object body (any other body reads as an empty object, as FastAPI's embedded
+/// parameters do).
+pub(crate) async fn object_body(
+    users: &crate::AxumUsers,
+    parts: &http::request::Parts,
+    body: axum::body::Body,
+) -> Result<serde_json::Map<String, Value>, crate::ApiError> {
     let bytes = read_body(users, body).await?;
-    let object = match read_json_body(&parts.headers, &bytes)? {
+    Ok(match read_json_body(&parts.headers, &bytes)? {
         RawBody::Json(Value::Object(map)) => map,
         _ => Default::default(),
-    };
-    let mut errors = ValidationErrors::default();
+    })
+}
+
+/// [`string_fields`] of an object read already, its 422 items added to `errors`.
+pub(crate) fn string_values(
+    object: &serde_json::Map<String, Value>,
+    names: &[&str],
+    required: &[&str],
+    errors: &mut ValidationErrors,
+) -> Vec<Option<String>> {
     let mut values = Vec::with_capacity(names.len());
     for name in names {
         let needed = required.contains(name);
@@ -279,8 +301,7 @@ pub(crate) async fn string_fields(
             None => values.push(None),
         }
     }
-    errors.into_result()?;
-    Ok(values)
+    values
 }
 
 #[cfg(test)]

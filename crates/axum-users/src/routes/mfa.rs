@@ -26,14 +26,15 @@ use crate::ratelimit::Scope;
 use crate::session::random_id;
 use crate::{ApiError, AxumUsers, User};
 
-fn refused(code: &'static str) -> ApiError {
+/// `400 {"detail": code}`: a rule of the second factor or of passkeys refused the request.
+pub(super) fn refused(code: &'static str) -> ApiError {
     ApiError::Custom {
         status: StatusCode::BAD_REQUEST,
         detail: Value::from(code),
     }
 }
 
-fn no_store(mut response: Response) -> Response {
+pub(super) fn no_store(mut response: Response) -> Response {
     response
         .headers_mut()
         .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
@@ -111,7 +112,7 @@ impl AxumUsers {
         Err(ApiError::MfaRequired(challenge.id))
     }
 
-    async fn mfa_changed(&self, user: &User, change: MfaChange, parts: &Parts) {
+    pub(super) async fn mfa_changed(&self, user: &User, change: MfaChange, parts: &Parts) {
         let manager = self.manager();
         let result = manager
             .hooks
@@ -125,6 +126,8 @@ impl AxumUsers {
             MfaChange::RecoveryCodesRegenerated => "new recovery codes replaced the old ones",
             MfaChange::RecoveryCodeUsed => "a recovery code was used to sign in",
             MfaChange::ResetByAdmin => "an administrator removed your two-factor sign-in",
+            MfaChange::PasskeyAdded => "a passkey was added to your account",
+            MfaChange::PasskeyRemoved => "a passkey was removed from your account",
         };
         let (mail, user) = (self.mail().clone(), user.clone());
         self.spawn_background(async move { mail.notify(&user, change).await });
@@ -137,7 +140,8 @@ fn mfa(users: &AxumUsers) -> Result<&Mfa, ApiError> {
         .ok_or_else(|| ApiError::Internal("the second factor vanished".into()))
 }
 
-async fn caller(users: &AxumUsers, parts: &Parts) -> Result<User, ApiError> {
+/// The signed-in user (active; cookie requests from allowed origins only).
+pub(super) async fn caller(users: &AxumUsers, parts: &Parts) -> Result<User, ApiError> {
     Ok(users
         .signed_in(&parts.method, &parts.headers, false)
         .await?

@@ -14,6 +14,8 @@ pub(crate) mod health;
 pub(crate) mod mfa;
 #[cfg(feature = "oauth")]
 pub mod oauth;
+#[cfg(feature = "passkeys")]
+mod passkeys;
 pub(crate) mod register;
 pub(crate) mod sessions;
 pub(crate) mod table;

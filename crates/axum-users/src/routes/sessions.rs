@@ -288,7 +288,7 @@ pub(super) fn refresh_path(backend: &Backend) -> String {
 }
 
 /// Unix seconds as RFC 3339 (`2026-12-02T05:00:00Z`).
-fn timestamp(unix: i64) -> Value {
+pub(super) fn timestamp(unix: i64) -> Value {
     time::OffsetDateTime::from_unix_timestamp(unix)
         .ok()
         .and_then(|at| {

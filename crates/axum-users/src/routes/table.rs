@@ -107,6 +107,8 @@ impl AxumUsers {
         endpoints.extend(self.verify_endpoints());
         endpoints.extend(self.sessions_endpoints());
         endpoints.extend(self.mfa_endpoints());
+        #[cfg(feature = "passkeys")]
+        endpoints.extend(self.passkeys_endpoints());
         endpoints.extend(self.users_endpoints());
         endpoints.extend(self.user_sessions_endpoints());
         endpoints.extend(self.user_mfa_endpoints());

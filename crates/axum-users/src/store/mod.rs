@@ -15,6 +15,8 @@ mod redis_sessions;
 pub use redis_sessions::RedisSessionStore;
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
 mod mfa_sql;
+#[cfg(all(feature = "passkeys", any(feature = "sqlite", feature = "postgres")))]
+mod passkeys_sql;
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
 mod sessions;
 pub use cache::CachingUserStore;

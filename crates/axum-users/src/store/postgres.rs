@@ -26,6 +26,10 @@ const SESSIONS: &str = include_str!("../../migrations/sessions.sql");
 const MFA: &str = include_str!("../../migrations/mfa.sql");
 
 super::mfa_sql::mfa_store!(PostgresStore, map_err);
+#[cfg(feature = "passkeys")]
+const PASSKEYS: &str = include_str!("../../migrations/passkeys.sql");
+#[cfg(feature = "passkeys")]
+super::passkeys_sql::passkey_store!(PostgresStore, PgRow, map_err);
 
 super::sessions::session_store!(PostgresStore, PgRow, map_err);
 
@@ -254,6 +258,11 @@ impl PostgresStore {
             .await
             .map_err(map_err)?;
         sqlx::raw_sql(MFA)
+            .execute(&mut *tx)
+            .await
+            .map_err(map_err)?;
+        #[cfg(feature = "passkeys")]
+        sqlx::raw_sql(PASSKEYS)
             .execute(&mut *tx)
             .await
             .map_err(map_err)?;

@@ -28,6 +28,10 @@ const SESSIONS: &str = include_str!("../../migrations/sessions.sql");
 const MFA: &str = include_str!("../../migrations/mfa.sql");
 
 super::mfa_sql::mfa_store!(SqliteStore, map_err);
+#[cfg(feature = "passkeys")]
+const PASSKEYS: &str = include_str!("../../migrations/passkeys.sql");
+#[cfg(feature = "passkeys")]
+super::passkeys_sql::passkey_store!(SqliteStore, SqliteRow, map_err);
 
 super::sessions::session_store!(SqliteStore, SqliteRow, map_err);
 
@@ -214,6 +218,11 @@ impl SqliteStore {
             .await
             .map_err(map_err)?;
         sqlx::raw_sql(MFA)
+            .execute(&self.pool)
+            .await
+            .map_err(map_err)?;
+        #[cfg(feature = "passkeys")]
+        sqlx::raw_sql(PASSKEYS)
             .execute(&self.pool)
             .await
             .map_err(map_err)?;
