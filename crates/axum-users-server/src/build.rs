@@ -15,7 +15,9 @@ use axum_users::{
 };
 use axum_users::{Backoff, Limit, RateLimits};
 use axum_users::{MailTemplates, OutboxMailer, SmtpMailer};
-use axum_users::{MfaSettings, MfaStore, SessionSettings, SessionStore};
+use axum_users::{
+    MfaSettings, MfaStore, PasskeySettings, PasskeyStore, SessionSettings, SessionStore,
+};
 
 use crate::config::{redact_url, Config};
 
@@ -189,6 +191,11 @@ async fn assemble(config: &Config, serving: bool) -> anyhow::Result<(AxumUsers, 
         Store::Sqlite(store) => builder.mfa(store.clone(), mfa),
         Store::Postgres(store) => builder.mfa(store.clone(), mfa),
     };
+    let passkeys = passkey_settings(config)?;
+    builder = match &store {
+        Store::Sqlite(store) => builder.passkeys(store.clone(), passkeys),
+        Store::Postgres(store) => builder.passkeys(store.clone(), passkeys),
+    };
     let refresh = config
         .refresh_on()?
         .then(|| Duration::from_secs(config.refresh_token_lifetime));
@@ -229,6 +236,32 @@ async fn assemble(config: &Config, serving: bool) -> anyhow::Result<(AxumUsers, 
     Ok((users, store))
 }
 
+/// The passkeys' relying party, checked before the server starts: `localhost` and the bind
+/// address's port unless configured.
+fn passkey_settings(config: &Config) -> anyhow::Result<PasskeySettings> {
+    let rp_id = config
+        .webauthn_rp_id
+        .as_deref()
+        .map(str::trim)
+        .filter(|id| !id.is_empty())
+        .unwrap_or("localhost");
+    let mut origins: Vec<String> = comma_list(&config.webauthn_origins)
+        .map(str::to_owned)
+        .collect();
+    if origins.is_empty() {
+        let port = config
+            .bind
+            .rsplit_once(':')
+            .map_or("8000", |(_, port)| port);
+        origins.push(format!("http://localhost:{port}"));
+    }
+    PasskeySettings::new(rp_id, &config.app_name, origins).map_err(|e| {
+        anyhow::anyhow!(
+            "invalid configuration: AXUM_USERS_WEBAUTHN_RP_ID / AXUM_USERS_WEBAUTHN_ORIGINS: {e}"
+        )
+    })
+}
+
 /// Sessions in the database (the `auth_session` table), their expired rows deleted hourly by
 /// a serving instance. The refresh tokens' key is derived from the secret, so that it differs
 /// from the JWTs' key.
@@ -242,8 +275,9 @@ fn sessions(
     let settings = SessionSettings::new(format!("refresh-token:{secret}"))
         .grace(Duration::from_secs(config.refresh_grace))
         .max_per_user(config.sessions_per_user);
-    /// Hourly: expired sessions, and second-factor challenges of logins nobody finished.
-    fn purge<S: SessionStore + MfaStore + Clone + 'static>(store: &S) {
+    /// Hourly: expired sessions, and second-factor challenges and passkey ceremonies nobody
+    /// finished.
+    fn purge<S: SessionStore + MfaStore + PasskeyStore + Clone + 'static>(store: &S) {
         let store = store.clone();
         tokio::spawn(async move {
             let mut interval = tokio::time::interval(Duration::from_secs(3600));
@@ -258,6 +292,11 @@ fn sessions(
                     Ok(0) => {}
                     Ok(count) => tracing::info!(count, "deleted expired second-factor challenges"),
                     Err(error) => tracing::warn!(%error, "cannot delete expired challenges"),
+                }
+                match store.delete_expired_ceremonies(jwt_now()).await {
+                    Ok(0) => {}
+                    Ok(count) => tracing::info!(count, "deleted expired passkey ceremonies"),
+                    Err(error) => tracing::warn!(%error, "cannot delete expired ceremonies"),
                 }
             }
         });

@@ -60,6 +60,12 @@ pub struct Config {
     /// unset: no metrics.
     pub metrics_bind: Option<String>,
     pub allowed_origins: String,
+    /// The passkeys' (WebAuthn) relying party id: the site's domain, which every origin below
+    /// is on. Unset: `localhost`.
+    pub webauthn_rp_id: Option<String>,
+    /// The origins pages use passkeys from, comma-separated (`https://example.com`). Unset:
+    /// `http://localhost:<port>` of the bind address.
+    pub webauthn_origins: String,
     /// Request headers the allowed origins may send, besides the default list.
     pub cors_headers: String,
     pub require_current_password: bool,
@@ -152,6 +158,8 @@ impl Default for Config {
             background_limit: 1024,
             metrics_bind: None,
             allowed_origins: String::new(),
+            webauthn_rp_id: None,
+            webauthn_origins: String::new(),
             cors_headers: String::new(),
             require_current_password: false,
             password_change_revokes_jwts: false,

@@ -54,10 +54,28 @@ enum Command {
         #[command(subcommand)]
         command: admin::UsersCommand,
     },
+    /// Print the current TOTP code of a secret (base32, as `/auth/mfa/totp/setup` answers it):
+    /// what an authenticator app would show, for trying the second factor from a shell.
+    TotpCode {
+        /// The base32 secret.
+        secret: String,
+    },
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if let Some(Command::TotpCode { secret }) = &cli.command {
+        return match totp_code(secret) {
+            Ok(code) => {
+                println!("{code}");
+                ExitCode::SUCCESS
+            }
+            Err(err) => {
+                eprintln!("error: {err:#}");
+                ExitCode::FAILURE
+            }
+        };
+    }
     let config = match Config::load(cli.config.as_deref()) {
         Ok(config) => config,
         Err(err) => {
@@ -83,6 +101,8 @@ fn main() -> ExitCode {
                 admin::create_superuser(config, &email, password).await
             }
             Command::Users { command } => admin::users(config, command).await,
+            // Answered above, before the configuration is read.
+            Command::TotpCode { .. } => Ok(()),
             Command::Migrate => build::open_store(&config).await.map(|_| {
                 tracing::info!("database schema is up to date");
             }),
@@ -109,6 +129,21 @@ fn init_logging(config: &Config) {
     } else {
         builder.init();
     }
+}
+
+/// The current code of a TOTP secret: SHA-1, 6 digits, 30-second steps, as the server checks.
+fn totp_code(secret: &str) -> anyhow::Result<String> {
+    let secret = totp_rs::Secret::try_from_base32(secret.trim())
+        .map_err(|_| anyhow::anyhow!("the secret is not base32 (A-Z, 2-7)"))?;
+    let totp = totp_rs::Builder::new()
+        .with_secret(secret)
+        .build()
+        .map_err(|e| anyhow::anyhow!("not a usable TOTP secret: {e}"))?;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .context("the clock is before 1970")?
+        .as_secs();
+    Ok(totp.generate(now).to_string())
 }
 
 /// Reads a password for a new superuser: the flag, the environment, or the terminal.

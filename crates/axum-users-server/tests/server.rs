@@ -328,6 +328,12 @@ async fn serves_openapi_and_docs_without_a_cdn() {
             "/auth/mfa/totp/enable",
             "/auth/mfa/totp/setup",
             "/auth/mfa/verify",
+            "/auth/passkeys",
+            "/auth/passkeys/login/begin",
+            "/auth/passkeys/login/finish",
+            "/auth/passkeys/register/begin",
+            "/auth/passkeys/register/finish",
+            "/auth/passkeys/{id}",
             "/auth/register",
             "/auth/request-verify-token",
             "/auth/reset-password",
@@ -402,7 +408,7 @@ async fn serves_openapi_and_docs_without_a_cdn() {
 #[test]
 fn bad_configuration_fails_with_one_clear_line() {
     let dir = temp_dir("config");
-    let cases: [(&[(&str, &str)], &str); 24] = [
+    let cases: [(&[(&str, &str)], &str); 26] = [
         (&[("AXUM_USERS_METRICS_BIND", "nowhere")], "error: invalid configuration: AXUM_USERS_METRICS_BIND \"nowhere\" is not an address:port: invalid socket address syntax\n"),
         (&[("AXUM_USERS_BACKGROUND_LIMIT", "many")], ""),
         (&[("AXUM_USERS_ID_TYPE", "serial")], "error: invalid configuration: AXUM_USERS_ID_TYPE must be uuid or integer (got \"serial\")\n"),
@@ -411,6 +417,8 @@ fn bad_configuration_fails_with_one_clear_line() {
         (&[("AXUM_USERS_BACKENDS", "jwt,ldap")], "error: invalid configuration: AXUM_USERS_BACKENDS: unknown backend \"ldap\" (jwt, cookie, db, redis)\n"),
         (&[("AXUM_USERS_ALLOWED_ORIGINS", "https://app.camelot.bt, camelot.bt")], "error: invalid configuration: AXUM_USERS_ALLOWED_ORIGINS: \"camelot.bt\" is not an origin (scheme://host[:port])\n"),
         (&[("AXUM_USERS_RATE_LIMITS", "on"), ("AXUM_USERS_RATE_LIMIT_LOGIN", "fast")], "error: invalid configuration: AXUM_USERS_RATE_LIMIT_LOGIN must be N/SECONDS (e.g. 20/60) or off, got \"fast\"\n"),
+        (&[("AXUM_USERS_WEBAUTHN_ORIGINS", "https://camelot.bt")], "error: invalid configuration: AXUM_USERS_WEBAUTHN_RP_ID / AXUM_USERS_WEBAUTHN_ORIGINS: invalid passkey relying party id \"localhost\": it must be the host of every origin or a parent domain of it (https://camelot.bt is not)\n"),
+        (&[("AXUM_USERS_WEBAUTHN_RP_ID", "camelot.bt"), ("AXUM_USERS_WEBAUTHN_ORIGINS", "https://camelot.bt, camelot.bt")], "error: invalid configuration: AXUM_USERS_WEBAUTHN_RP_ID / AXUM_USERS_WEBAUTHN_ORIGINS: invalid passkey origin \"camelot.bt\": expected scheme://host[:port], e.g. https://example.com\n"),
         (&[("AXUM_USERS_RATE_LIMITS", "sometimes")], "error: invalid configuration: AXUM_USERS_RATE_LIMITS must be on or off, got \"sometimes\"\n"),
         (&[("AXUM_USERS_RATE_LIMITS", "on"), ("AXUM_USERS_LOGIN_BACKOFF", "5/1")], "error: invalid configuration: AXUM_USERS_LOGIN_BACKOFF must be FREE/FIRST_SECONDS/MAX_SECONDS (e.g. 5/1/900) or off, got \"5/1\"\n"),
         (&[("AXUM_USERS_RATE_LIMITS", "on"), ("AXUM_USERS_TRUSTED_PROXIES", "10.0.0.1, proxy.local")], "error: invalid configuration: AXUM_USERS_TRUSTED_PROXIES: \"proxy.local\" is not an IP address\n"),
@@ -555,6 +563,26 @@ async fn readme_refresh_example_works_as_written() {
     assert_eq!(settings, [("AXUM_USERS_REFRESH_TOKENS", "on".to_owned())]);
     let server = start_in(temp_dir("readme-refresh"), &settings).await;
     run_readme_script(&server, code.next().unwrap());
+}
+
+/// The README's second-factor walkthrough: enrol with the `totp-code` helper standing in for an
+/// authenticator app, a login answering the challenge, a recovery code completing it once.
+#[tokio::test]
+async fn readme_mfa_walkthrough_works_as_written() {
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../README.md")).unwrap();
+    let block = readme
+        .split("<!-- readme-mfa:start -->")
+        .nth(1)
+        .and_then(|rest| rest.split("<!-- readme-mfa:end -->").next())
+        .unwrap();
+    let script: String = block
+        .lines()
+        .filter(|line| !line.starts_with("```"))
+        .collect::<Vec<_>>()
+        .join("\n");
+    let server = start_in(temp_dir("readme-mfa"), &[]).await;
+    run_readme_script(&server, &script);
 }
 
 /// Runs README commands against `server`, each documented answer (`# ...` lines) compared with

@@ -140,6 +140,56 @@ async fn browser_the_spa_turns_on_a_second_factor_and_signs_in_with_it() {
     );
 }
 
+/// Passkeys in a real browser: Chromium's virtual authenticator (through CDP) registers a
+/// discoverable credential from the page, which then signs in with no user name or password.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn browser_the_spa_registers_a_passkey_and_signs_in_with_it() {
+    let Some(modules) = browser() else {
+        return;
+    };
+    let spa = spa_page().await;
+    let app_origin = format!("http://localhost:{}", spa.port());
+    let server = start_in(
+        temp_dir("spa-passkey"),
+        &[
+            ("AXUM_USERS_ALLOWED_ORIGINS", app_origin.clone()),
+            ("AXUM_USERS_WEBAUTHN_ORIGINS", app_origin.clone()),
+        ],
+    )
+    .await;
+    register(&server.base, "percival@camelot.bt", "holy-grail").await;
+    let api = server.base.replace("127.0.0.1", "localhost");
+    let seen = run_browser(
+        &modules,
+        "passkey.cjs",
+        &[
+            format!("{app_origin}/?api={api}"),
+            "percival@camelot.bt".into(),
+            "holy-grail".into(),
+        ],
+    );
+    assert_eq!(
+        seen["passkeys"],
+        serde_json::json!(["This browser"]),
+        "{seen}"
+    );
+    assert_eq!(seen["resident"], serde_json::json!([true]), "{seen}");
+    assert_eq!(seen["second"], "Not added: InvalidStateError", "{seen}");
+    assert_eq!(seen["signedOut"], "Not signed in.", "{seen}");
+    assert_eq!(
+        seen["withPasskey"], "Signed in as percival@camelot.bt",
+        "{seen}"
+    );
+    assert_eq!(seen["me"], "200 percival@camelot.bt", "{seen}");
+    assert_eq!(seen["signCount"], 2, "{seen}");
+    assert!(
+        seen["unverified"]
+            .as_str()
+            .is_some_and(|s| s.starts_with("Sign-in failed: ")),
+        "{seen}"
+    );
+}
+
 /// The refresh cookie in a real browser: sent to the refresh route across origins, never
 /// elsewhere, and it renews an expired access cookie; logout clears both.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
