@@ -10,14 +10,15 @@ use axum_users::{
     SqliteStore, TokenKind, TokenSettings, UserSchema,
 };
 use axum_users::{
+    AuditSettings, AuditStore, BeforeRegister, MfaSettings, MfaStore, PasskeySettings,
+    PasskeyStore, SessionSettings, SessionStore, WebhookEndpoint, WebhookSettings, WebhookStore,
+};
+use axum_users::{
     Backend, BearerTransport, CookieTransport, DatabaseStrategy, ExpiredDeletion, JwtStrategy,
     RedisStrategy,
 };
 use axum_users::{Backoff, Limit, RateLimits};
 use axum_users::{MailTemplates, OutboxMailer, SmtpMailer};
-use axum_users::{
-    MfaSettings, MfaStore, PasskeySettings, PasskeyStore, SessionSettings, SessionStore,
-};
 
 use crate::config::{redact_url, Config};
 
@@ -191,6 +192,18 @@ async fn assemble(config: &Config, serving: bool) -> anyhow::Result<(AxumUsers, 
         Store::Sqlite(store) => builder.mfa(store.clone(), mfa),
         Store::Postgres(store) => builder.mfa(store.clone(), mfa),
     };
+    // The audit trail, in the database; the hourly purge applies its retention.
+    let audit = AuditSettings::new(retention(config));
+    builder = match &store {
+        Store::Sqlite(store) => builder.audit(store.clone(), audit),
+        Store::Postgres(store) => builder.audit(store.clone(), audit),
+    };
+    if let Some(settings) = webhook_settings(config)? {
+        builder = match &store {
+            Store::Sqlite(store) => builder.webhooks(store.clone(), settings),
+            Store::Postgres(store) => builder.webhooks(store.clone(), settings),
+        };
+    }
     let passkeys = passkey_settings(config)?;
     builder = match &store {
         Store::Sqlite(store) => builder.passkeys(store.clone(), passkeys),
@@ -236,6 +249,60 @@ async fn assemble(config: &Config, serving: bool) -> anyhow::Result<(AxumUsers, 
     Ok((users, store))
 }
 
+/// The receivers of `AXUM_USERS_WEBHOOKS`, signed with `AXUM_USERS_WEBHOOK_SECRET`; `None`
+/// without receivers.
+fn webhook_settings(config: &Config) -> anyhow::Result<Option<WebhookSettings>> {
+    let entries: Vec<&str> = config
+        .webhooks
+        .split(';')
+        .map(str::trim)
+        .filter(|e| !e.is_empty())
+        .collect();
+    let before = config
+        .webhook_before_register
+        .as_deref()
+        .map(str::trim)
+        .filter(|u| !u.is_empty());
+    if entries.is_empty() && before.is_none() {
+        return Ok(None);
+    }
+    let secret = config
+        .webhook_secret
+        .as_deref()
+        .filter(|s| !s.is_empty())
+        .ok_or_else(|| {
+            anyhow::anyhow!(
+                "invalid configuration: webhooks need AXUM_USERS_WEBHOOK_SECRET (the key receivers \
+                 check signatures with)"
+            )
+        })?;
+    let mut endpoints = Vec::new();
+    for entry in entries {
+        let (url, events) = entry.split_once(char::is_whitespace).unwrap_or((entry, ""));
+        let endpoint = WebhookEndpoint::new(url, secret, comma_list(events))
+            .map_err(|e| anyhow::anyhow!("invalid configuration: AXUM_USERS_WEBHOOKS: {e}"))?;
+        endpoints.push(endpoint);
+    }
+    let mut settings = WebhookSettings::new(endpoints);
+    if let Some(url) = before {
+        let endpoint = WebhookEndpoint::new(url, secret, Vec::<String>::new()).map_err(|e| {
+            anyhow::anyhow!("invalid configuration: AXUM_USERS_WEBHOOK_BEFORE_REGISTER: {e}")
+        })?;
+        let mut hook = BeforeRegister::new(endpoint);
+        hook.fail_open = config.webhook_before_register_fail_open;
+        settings.before_register = Some(hook);
+    }
+    Ok(Some(settings))
+}
+
+/// How long audit events are kept (`0` days: for ever).
+fn retention(config: &Config) -> Duration {
+    match config.audit_retention_days {
+        0 => Duration::MAX,
+        days => Duration::from_secs(days.saturating_mul(24 * 3600)),
+    }
+}
+
 /// The passkeys' relying party, checked before the server starts: `localhost` and the bind
 /// address's port unless configured.
 fn passkey_settings(config: &Config) -> anyhow::Result<PasskeySettings> {
@@ -277,7 +344,12 @@ fn sessions(
         .max_per_user(config.sessions_per_user);
     /// Hourly: expired sessions, and second-factor challenges and passkey ceremonies nobody
     /// finished.
-    fn purge<S: SessionStore + MfaStore + PasskeyStore + Clone + 'static>(store: &S) {
+    fn purge<
+        S: SessionStore + MfaStore + PasskeyStore + AuditStore + WebhookStore + Clone + 'static,
+    >(
+        store: &S,
+        retention: Duration,
+    ) {
         let store = store.clone();
         tokio::spawn(async move {
             let mut interval = tokio::time::interval(Duration::from_secs(3600));
@@ -298,19 +370,31 @@ fn sessions(
                     Ok(count) => tracing::info!(count, "deleted expired passkey ceremonies"),
                     Err(error) => tracing::warn!(%error, "cannot delete expired ceremonies"),
                 }
+                let keep = i64::try_from(retention.as_millis()).unwrap_or(i64::MAX);
+                let before = jwt_now().saturating_mul(1000).saturating_sub(keep);
+                match store.delete_events_before(before).await {
+                    Ok(0) => {}
+                    Ok(count) => tracing::info!(count, "deleted audit events past retention"),
+                    Err(error) => tracing::warn!(%error, "cannot delete old audit events"),
+                }
+                match store.delete_finished_deliveries(before).await {
+                    Ok(0) => {}
+                    Ok(count) => tracing::info!(count, "deleted finished webhook deliveries"),
+                    Err(error) => tracing::warn!(%error, "cannot delete webhook deliveries"),
+                }
             }
         });
     }
     match store {
         Store::Sqlite(store) => {
             if serving {
-                purge(store);
+                purge(store, retention(config));
             }
             builder.sessions(store.clone(), settings)
         }
         Store::Postgres(store) => {
             if serving {
-                purge(store);
+                purge(store, retention(config));
             }
             builder.sessions(store.clone(), settings)
         }

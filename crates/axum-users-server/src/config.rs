@@ -60,6 +60,18 @@ pub struct Config {
     /// unset: no metrics.
     pub metrics_bind: Option<String>,
     pub allowed_origins: String,
+    /// Webhook receivers, `;`-separated, each a URL optionally followed by the event types it
+    /// wants (comma-separated): `https://a.example/hook user.registered,login.failed`.
+    pub webhooks: String,
+    /// A receiver asked before each registration, which may refuse it.
+    pub webhook_before_register: Option<String>,
+    /// `true`: a before-registration receiver that fails lets registrations through (else
+    /// they are refused with 503).
+    pub webhook_before_register_fail_open: bool,
+    /// The key webhooks are signed with: `whsec_<base64>` (Standard Webhooks) or any string.
+    pub webhook_secret: Option<String>,
+    /// Days the audit trail keeps events (`0`: forever).
+    pub audit_retention_days: u64,
     /// The passkeys' (WebAuthn) relying party id: the site's domain, which every origin below
     /// is on. Unset: `localhost`.
     pub webauthn_rp_id: Option<String>,
@@ -158,6 +170,11 @@ impl Default for Config {
             background_limit: 1024,
             metrics_bind: None,
             allowed_origins: String::new(),
+            webhooks: String::new(),
+            webhook_secret: None,
+            webhook_before_register: None,
+            webhook_before_register_fail_open: false,
+            audit_retention_days: 90,
             webauthn_rp_id: None,
             webauthn_origins: String::new(),
             cors_headers: String::new(),

@@ -9,6 +9,7 @@ use axum::extract::Request;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::Router;
 use axum_users::AxumUsers;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
 
 use crate::build::build_to_serve;
@@ -29,7 +30,12 @@ pub fn router(users: &AxumUsers) -> Router {
         Some(cors) => router.layer(cors),
         None => router,
     };
-    router.layer(TraceLayer::new_for_http())
+    // Every request carries an `X-Request-Id` (the client's or proxy's, else a new UUID),
+    // which the audit trail records and the answer echoes.
+    router
+        .layer(TraceLayer::new_for_http())
+        .layer(PropagateRequestIdLayer::x_request_id())
+        .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
 }
 
 /// `/users/me/` → 307 to `http://host/users/me`, as Starlette does when the other form is a
@@ -68,6 +74,11 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         )
     })?;
     let (users, store) = build_to_serve(&config).await?;
+    // Webhooks queued by this or any instance (or a previous run) are sent from here.
+    tokio::spawn({
+        let users = users.clone();
+        async move { users.deliver_webhooks().await }
+    });
     let metrics = match &config.metrics_bind {
         Some(bind) => Some(crate::metrics::serve(bind, store).await?),
         None => None,

@@ -107,7 +107,7 @@ async fn the_openapi_document_survives_schemathesis() {
         ],
     );
     assert!(ok, "{report}");
-    assert!(report.contains("Tested: 40"), "{report}");
+    assert!(report.contains("Tested: 43"), "{report}");
     assert!(!report.contains("Runtime Error"), "{report}");
 
     // Then "log out everywhere" alone: the first valid call ends the session, the rest are 401s.

@@ -340,9 +340,12 @@ async fn serves_openapi_and_docs_without_a_cdn() {
             "/auth/sessions",
             "/auth/sessions/{id}",
             "/auth/verify",
+            "/events",
             "/users",
             "/users/me",
+            "/users/me/events",
             "/users/{id}",
+            "/users/{id}/events",
             "/users/{id}/mfa",
             "/users/{id}/reset-password",
             "/users/{id}/sessions",
@@ -408,7 +411,7 @@ async fn serves_openapi_and_docs_without_a_cdn() {
 #[test]
 fn bad_configuration_fails_with_one_clear_line() {
     let dir = temp_dir("config");
-    let cases: [(&[(&str, &str)], &str); 26] = [
+    let cases: [(&[(&str, &str)], &str); 28] = [
         (&[("AXUM_USERS_METRICS_BIND", "nowhere")], "error: invalid configuration: AXUM_USERS_METRICS_BIND \"nowhere\" is not an address:port: invalid socket address syntax\n"),
         (&[("AXUM_USERS_BACKGROUND_LIMIT", "many")], ""),
         (&[("AXUM_USERS_ID_TYPE", "serial")], "error: invalid configuration: AXUM_USERS_ID_TYPE must be uuid or integer (got \"serial\")\n"),
@@ -419,6 +422,8 @@ fn bad_configuration_fails_with_one_clear_line() {
         (&[("AXUM_USERS_RATE_LIMITS", "on"), ("AXUM_USERS_RATE_LIMIT_LOGIN", "fast")], "error: invalid configuration: AXUM_USERS_RATE_LIMIT_LOGIN must be N/SECONDS (e.g. 20/60) or off, got \"fast\"\n"),
         (&[("AXUM_USERS_WEBAUTHN_ORIGINS", "https://camelot.bt")], "error: invalid configuration: AXUM_USERS_WEBAUTHN_RP_ID / AXUM_USERS_WEBAUTHN_ORIGINS: invalid passkey relying party id \"localhost\": it must be the host of every origin or a parent domain of it (https://camelot.bt is not)\n"),
         (&[("AXUM_USERS_WEBAUTHN_RP_ID", "camelot.bt"), ("AXUM_USERS_WEBAUTHN_ORIGINS", "https://camelot.bt, camelot.bt")], "error: invalid configuration: AXUM_USERS_WEBAUTHN_RP_ID / AXUM_USERS_WEBAUTHN_ORIGINS: invalid passkey origin \"camelot.bt\": expected scheme://host[:port], e.g. https://example.com\n"),
+        (&[("AXUM_USERS_WEBHOOKS", "https://hooks.camelot.bt/auth")], "error: invalid configuration: webhooks need AXUM_USERS_WEBHOOK_SECRET (the key receivers check signatures with)\n"),
+        (&[("AXUM_USERS_WEBHOOKS", "https://hooks.camelot.bt/auth login.maybe"), ("AXUM_USERS_WEBHOOK_SECRET", "k")], "error: invalid configuration: AXUM_USERS_WEBHOOKS: unknown webhook event type \"login.maybe\"\n"),
         (&[("AXUM_USERS_RATE_LIMITS", "sometimes")], "error: invalid configuration: AXUM_USERS_RATE_LIMITS must be on or off, got \"sometimes\"\n"),
         (&[("AXUM_USERS_RATE_LIMITS", "on"), ("AXUM_USERS_LOGIN_BACKOFF", "5/1")], "error: invalid configuration: AXUM_USERS_LOGIN_BACKOFF must be FREE/FIRST_SECONDS/MAX_SECONDS (e.g. 5/1/900) or off, got \"5/1\"\n"),
         (&[("AXUM_USERS_RATE_LIMITS", "on"), ("AXUM_USERS_TRUSTED_PROXIES", "10.0.0.1, proxy.local")], "error: invalid configuration: AXUM_USERS_TRUSTED_PROXIES: \"proxy.local\" is not an IP address\n"),
@@ -1429,5 +1434,100 @@ async fn metrics_count_requests_on_their_own_address() {
             body.lines().any(|l| l.starts_with(gauge)),
             "{gauge} in {body}"
         );
+    }
+}
+
+/// Webhooks survive a crash: the receiver is down while the server records two registrations,
+/// the server is killed (SIGKILL) with the deliveries still queued, and once the receiver is up
+/// the restarted server sends each event once, signed.
+#[tokio::test]
+async fn webhooks_are_delivered_after_a_kill_9() {
+    use std::sync::{Arc, Mutex};
+    let port = free_port();
+    let envs = [
+        (
+            "AXUM_USERS_WEBHOOKS",
+            format!("http://127.0.0.1:{port}/hook user.registered"),
+        ),
+        (
+            "AXUM_USERS_WEBHOOK_SECRET",
+            "whsec_c2VjcmV0IGtleQ==".to_owned(),
+        ),
+    ];
+    let dir = temp_dir("webhooks-kill");
+    let mut first = start_in(dir.clone(), &envs).await;
+    for email in ["tristan@camelot.bt", "isolde@camelot.bt"] {
+        let response = reqwest::Client::new()
+            .post(format!("{}/auth/register", first.base))
+            .json(&serde_json::json!({"email": email, "password": "love-potion"}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status().as_u16(), 201);
+    }
+    // SIGKILL: no shutdown, nothing flushed.
+    first.child.kill().unwrap();
+    first.child.wait().unwrap();
+    // The directory (the database) stays for the next run.
+    first.dir = temp_dir("webhooks-kill-unused");
+
+    let seen: Arc<Mutex<Vec<(String, serde_json::Value, bool)>>> = Arc::default();
+    let receiver = axum::Router::new().route(
+        "/hook",
+        axum::routing::post({
+            let seen = seen.clone();
+            move |headers: http::HeaderMap, body: String| {
+                let seen = seen.clone();
+                async move {
+                    use base64::Engine as _;
+                    use hmac::{KeyInit as _, Mac as _};
+                    let header = |n: &str| headers[n].to_str().unwrap().to_owned();
+                    let mut mac =
+                        hmac::SimpleHmac::<sha2::Sha256>::new_from_slice(b"secret key").unwrap();
+                    mac.update(
+                        format!(
+                            "{}.{}.{body}",
+                            header("webhook-id"),
+                            header("webhook-timestamp")
+                        )
+                        .as_bytes(),
+                    );
+                    let expected = format!(
+                        "v1,{}",
+                        base64::engine::general_purpose::STANDARD
+                            .encode(mac.finalize().into_bytes())
+                    );
+                    seen.lock().unwrap().push((
+                        header("webhook-id"),
+                        serde_json::from_str(&body).unwrap(),
+                        header("webhook-signature") == expected,
+                    ));
+                    http::StatusCode::NO_CONTENT
+                }
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
+        .await
+        .unwrap();
+    tokio::spawn(async move { axum::serve(listener, receiver).await });
+    let _second = start_in(dir, &envs).await;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while seen.lock().unwrap().len() < 2 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{:?}",
+            seen.lock().unwrap()
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    let seen = seen.lock().unwrap().clone();
+    assert_eq!(seen.len(), 2, "{seen:?}");
+    assert_ne!(seen[0].0, seen[1].0);
+    for (_, body, signed) in &seen {
+        assert!(signed, "{body}");
+        assert_eq!(body["type"], "user.registered");
+        assert!(body["data"]["user_id"].is_string(), "{body}");
     }
 }

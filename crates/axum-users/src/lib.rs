@@ -9,6 +9,7 @@
 //   strategies and stores: strategy, transport, store, redis_conn
 //   model: user, validation (Pydantic-shaped items), email, id, jwt
 
+mod audit;
 mod auth;
 mod background;
 mod csrf;
@@ -42,7 +43,10 @@ mod tokens;
 mod transport;
 mod user;
 mod validation;
+#[cfg(feature = "webhooks")]
+mod webhook;
 
+pub use audit::{AuditEvent, AuditSettings, AuditStore, EventQuery, EVENT_TYPES};
 pub use auth::{AuthError, Authenticated, Backend, Guard};
 pub use csrf::CSRF_ORIGIN_NOT_ALLOWED;
 pub use email::{email_key, normalize_email, InvalidEmail};
@@ -108,6 +112,12 @@ pub use user::{
     CustomField, FieldKind, SchemaError, UpdateField, User, UserCreate, UserSchema, UserUpdate,
 };
 pub use validation::{ValidationErrors, ValidationItem};
+#[cfg(feature = "webhooks")]
+#[cfg_attr(docsrs, doc(cfg(feature = "webhooks")))]
+pub use webhook::{
+    BeforeRegister, Delivery, WebhookConfigError, WebhookEndpoint, WebhookSettings, WebhookStore,
+    REGISTER_REJECTED,
+};
 
 /// The README's Rust examples, compiled and run as doctests so that they stay true.
 #[cfg(doctest)]

@@ -58,6 +58,9 @@ struct Inner {
     mfa: Option<crate::mfa::Mfa>,
     #[cfg(feature = "passkeys")]
     passkeys: Option<crate::passkey::Passkeys>,
+    audit: Option<crate::audit::Audit>,
+    #[cfg(feature = "webhooks")]
+    webhooks: Option<crate::webhook::Webhooks>,
     /// [`AxumUsers::routes`], made once from the endpoints (the server asks it on every 404).
     routes: std::sync::OnceLock<Vec<crate::Route>>,
 }
@@ -122,6 +125,9 @@ impl AxumUsers {
             mfa: None,
             #[cfg(feature = "passkeys")]
             passkeys: None,
+            audit: None,
+            #[cfg(feature = "webhooks")]
+            webhooks: None,
             #[cfg(feature = "oauth")]
             oauth: None,
             #[cfg(feature = "oauth")]
@@ -257,6 +263,17 @@ impl AxumUsers {
         self.inner.mfa.as_ref()
     }
 
+    /// The webhooks, when [`AxumUsersBuilder::webhooks`] configured them.
+    #[cfg(feature = "webhooks")]
+    pub(crate) fn webhooks(&self) -> Option<&crate::webhook::Webhooks> {
+        self.inner.webhooks.as_ref()
+    }
+
+    /// The audit trail, when [`AxumUsersBuilder::audit`] configured it.
+    pub(crate) fn audit(&self) -> Option<&crate::audit::Audit> {
+        self.inner.audit.as_ref()
+    }
+
     /// Passkeys, when [`AxumUsersBuilder::passkeys`] configured them.
     #[cfg(feature = "passkeys")]
     pub(crate) fn passkeys(&self) -> Option<&crate::passkey::Passkeys> {
@@ -387,6 +404,9 @@ pub struct AxumUsersBuilder {
     mfa: Option<crate::mfa::Mfa>,
     #[cfg(feature = "passkeys")]
     passkeys: Option<crate::passkey::Passkeys>,
+    audit: Option<crate::audit::Audit>,
+    #[cfg(feature = "webhooks")]
+    webhooks: Option<crate::webhook::Webhooks>,
     #[cfg(feature = "oauth")]
     oauth: Option<(
         Arc<crate::store::DynOAuthAccountStore<'static>>,
@@ -431,6 +451,42 @@ impl AxumUsersBuilder {
             store: Arc::from(crate::mfa::DynMfaStore::new_box(store)),
             settings,
         });
+        self
+    }
+
+    /// An audit trail in `store` (the SQL stores keep it in `auth_event`): every security
+    /// event (registrations, logins and their failures with the reason, logouts, password and
+    /// e-mail changes, verifications, second-factor and passkey changes, sessions ended,
+    /// lockouts, superusers' actions) with its time, user, acting superuser, client address,
+    /// user agent and `X-Request-Id`, also logged (target `axum_users::audit`). Read at
+    /// `GET /users/me/events`, and by superusers at `GET /users/{id}/events` and `GET /events`;
+    /// [`AxumUsers::purge_events`] applies the retention.
+    #[must_use]
+    pub fn audit(
+        mut self,
+        store: impl crate::audit::AuditStore + 'static,
+        settings: crate::audit::AuditSettings,
+    ) -> Self {
+        self.audit = Some(crate::audit::Audit {
+            store: Arc::from(crate::audit::DynAuditStore::new_box(store)),
+            settings,
+        });
+        self
+    }
+
+    /// Webhooks: each audit event an endpoint wants is queued in `store` (the SQL stores keep
+    /// the queue in `auth_webhook_delivery`) by the request that records it, and sent by
+    /// [`AxumUsers::deliver_webhooks`] (spawn it once), signed, at least once, retried with
+    /// backoff, one user's in order. Needs [`Self::audit`], whose events they are.
+    #[cfg(feature = "webhooks")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "webhooks")))]
+    #[must_use]
+    pub fn webhooks(
+        mut self,
+        store: impl crate::webhook::WebhookStore + 'static,
+        settings: crate::webhook::WebhookSettings,
+    ) -> Self {
+        self.webhooks = Some(crate::webhook::Webhooks::new(store, settings));
         self
     }
 
@@ -839,6 +895,9 @@ impl AxumUsersBuilder {
                 mfa: self.mfa,
                 #[cfg(feature = "passkeys")]
                 passkeys: self.passkeys,
+                audit: self.audit,
+                #[cfg(feature = "webhooks")]
+                webhooks: self.webhooks,
             }),
         })
     }

@@ -714,6 +714,8 @@ mod pg {
                 ("accesstoken", "created_at", "timestamp with time zone"),
                 ("accesstoken", "user_id", "uuid"),
                 // Ours, beside FastAPI Users' tables: ids of either kind as text, Unix times.
+                ("auth_event", "id", "character varying"),
+                ("auth_event", "user_id", "character varying"),
                 ("auth_mfa", "created_at", "bigint"),
                 ("auth_mfa", "user_id", "character varying"),
                 ("auth_mfa_challenge", "id", "character varying"),
@@ -733,6 +735,12 @@ mod pg {
                 ("auth_session", "created_at", "bigint"),
                 ("auth_session", "id", "character varying"),
                 ("auth_session", "user_id", "character varying"),
+                #[cfg(feature = "webhooks")]
+                ("auth_webhook_delivery", "created_at", "bigint"),
+                #[cfg(feature = "webhooks")]
+                ("auth_webhook_delivery", "id", "character varying"),
+                #[cfg(feature = "webhooks")]
+                ("auth_webhook_delivery", "user_id", "character varying"),
                 ("oauth_account", "id", "uuid"),
                 ("oauth_account", "user_id", "uuid"),
                 ("user", "id", "uuid"),

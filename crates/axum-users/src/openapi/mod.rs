@@ -6,6 +6,7 @@ use serde_json::{json, Map, Value};
 use crate::AxumUsers;
 
 mod document;
+mod events;
 mod mfa;
 #[cfg(feature = "passkeys")]
 mod passkeys;
@@ -35,6 +36,9 @@ impl AxumUsers {
         doc.users_routes();
         if self.mfa().is_some() {
             doc.mfa_routes();
+        }
+        if self.audit().is_some() {
+            doc.event_routes();
         }
         #[cfg(feature = "passkeys")]
         if self.passkeys().is_some() {

@@ -144,6 +144,12 @@ async fn email_job(
     let job = users.clone();
     users.spawn_background(async move {
         if let Some(user) = job.lookup(&email).await {
+            let kind_name = match kind {
+                TokenKind::Verify => "email.verification_requested",
+                TokenKind::Reset => "password.reset_requested",
+            };
+            job.record_user(kind_name, &user, &parts, serde_json::json!({}))
+                .await;
             match kind {
                 TokenKind::Verify => job.send_verification(&user, Some(&parts)).await,
                 TokenKind::Reset => job.send_reset(&user, Some(&parts)).await,
@@ -185,7 +191,12 @@ async fn verify_link(
         return Err(ValidationErrors(vec![item]).into());
     };
     let status = match users.manager().verify(&token, Some(&parts)).await {
-        Ok(_) => "verified",
+        Ok(user) => {
+            users
+                .record_user("email.verified", &user, &parts, serde_json::json!({}))
+                .await;
+            "verified"
+        }
         Err(ManagerError::InvalidToken) => ErrorCode::VerifyUserBadToken.as_str(),
         Err(ManagerError::UserAlreadyVerified) => ErrorCode::VerifyUserAlreadyVerified.as_str(),
         Err(other) => return Err(other.into()),
@@ -229,7 +240,12 @@ async fn verify(State(users): State<AxumUsers>, request: Request) -> Result<Resp
     users.limits().check(Scope::Token, &parts).await?;
     let values = embedded_strings(&users, &parts, body, &["token"]).await?;
     match users.manager().verify(text(&values[0]), Some(&parts)).await {
-        Ok(user) => Ok(json_response(StatusCode::OK, &user.to_read())),
+        Ok(user) => {
+            users
+                .record_user("email.verified", &user, &parts, serde_json::json!({}))
+                .await;
+            Ok(json_response(StatusCode::OK, &user.to_read()))
+        }
         Err(ManagerError::InvalidToken) => Err(ApiError::Code(ErrorCode::VerifyUserBadToken)),
         Err(ManagerError::UserAlreadyVerified) => {
             Err(ApiError::Code(ErrorCode::VerifyUserAlreadyVerified))
@@ -257,7 +273,12 @@ async fn reset_password(
         .reset_password(text(&values[0]), text(&values[1]), Some(&parts))
         .await
     {
-        Ok(_) => Ok(json_response(StatusCode::OK, &Value::Null)),
+        Ok(user) => {
+            users
+                .record_user("password.reset", &user, &parts, serde_json::json!({}))
+                .await;
+            Ok(json_response(StatusCode::OK, &Value::Null))
+        }
         Err(ManagerError::InvalidToken | ManagerError::UserInactive) => {
             Err(ApiError::Code(ErrorCode::ResetPasswordBadToken))
         }

@@ -165,7 +165,7 @@ pub(crate) async fn create_user(
     request: Request,
 ) -> Result<Response, ApiError> {
     let (parts, body) = request.into_parts();
-    users.caller(&parts, true).await?;
+    let admin = users.caller(&parts, true).await?;
     let bytes = read_body(&users, body).await?;
     let mut raw = read_json_body(&parts.headers, &bytes)?;
     let mut invite = false;
@@ -184,6 +184,15 @@ pub(crate) async fn create_user(
         .create(input, false, Some(&parts))
         .await
         .map_err(super::register::register_error)?;
+    users
+        .record(
+            "user.created",
+            Some(user.id),
+            Some(admin.id),
+            &parts,
+            json!({ "invited": invite }),
+        )
+        .await;
     let response = json_response(StatusCode::CREATED, &user.to_read());
     if invite {
         let job = users.clone();
@@ -200,7 +209,16 @@ pub(crate) async fn send_reset_password(
     request: Request,
 ) -> Result<Response, ApiError> {
     let (parts, _) = request.into_parts();
-    let user = users.named_user(&parts, path).await?;
+    let (admin, user) = users.named_user_and_caller(&parts, path).await?;
+    users
+        .record(
+            "password.reset_requested",
+            Some(user.id),
+            Some(admin.id),
+            &parts,
+            json!({}),
+        )
+        .await;
     let job = users.clone();
     users.spawn_background(async move { job.send_reset(&user, Some(&parts)).await });
     Ok(json_response(StatusCode::ACCEPTED, &Value::Null))

@@ -65,6 +65,10 @@ pub(super) async fn logout_everywhere(
         .signed_in(request.method(), request.headers(), false)
         .await?;
     users.manager().logout_everywhere(&auth.user).await?;
+    let (parts, _) = request.into_parts();
+    users
+        .record_user("logout.everywhere", &auth.user, &parts, json!({}))
+        .await;
     let mut response = StatusCode::NO_CONTENT.into_response();
     for backend in users.backends() {
         if matches!(backend.transport, Transport::Cookie(_)) {
@@ -137,17 +141,43 @@ async fn login(users: AxumUsers, backend: &str, request: Request) -> Result<Resp
     if username.chars().count() > MAX_USERNAME_CHARS {
         return Err(ApiError::Code(ErrorCode::LoginBadCredentials));
     }
-    limits.check_account(&username).await?;
     let manager = users.manager();
+    if let Err(error) = limits.check_account(&username).await {
+        if matches!(error, crate::ratelimit::LimitError::TooMany(_)) {
+            let known = manager.get_by_email(&username).await?.map(|u| u.id);
+            let detail = json!({ "email": username });
+            users
+                .record("login.locked", known, None, &parts, detail)
+                .await;
+        }
+        return Err(error.into());
+    }
     let user = match manager.authenticate(&username, &password).await? {
         Some(user) if user.is_active => user,
-        _ => {
+        found => {
             limits.login_failed(&username).await?;
+            // The account, when there is one (the failure path only: as costly for every
+            // address, since the hash was imitated for unknown ones).
+            let (known, reason) = match found {
+                Some(user) => (Some(user.id), "inactive"),
+                None => (
+                    manager.get_by_email(&username).await?.map(|u| u.id),
+                    "bad_credentials",
+                ),
+            };
+            let detail = json!({"email": username, "reason": reason});
+            users
+                .record("login.failed", known, None, &parts, detail)
+                .await;
             return Err(ApiError::Code(ErrorCode::LoginBadCredentials));
         }
     };
     limits.login_succeeded(&username).await?;
     if users.requires_verification() && !user.is_verified {
+        let detail = json!({"email": username, "reason": "unverified"});
+        users
+            .record_user("login.failed", &user, &parts, detail)
+            .await;
         return Err(ApiError::Code(ErrorCode::LoginUserNotVerified));
     }
     let mut response = users.sign_in(backend, &user, "password", &parts).await?;
@@ -167,6 +197,11 @@ async fn logout(users: AxumUsers, backend: &str, request: Request) -> Result<Res
     if let Some(session) = users.current_session(&auth.token).await? {
         users.end_session(&session.id).await?;
     }
+    let (parts, _) = request.into_parts();
+    let detail = json!({ "backend": backend.name });
+    users
+        .record_user("logout", &auth.user, &parts, detail)
+        .await;
     let mut response = backend.transport.logout_response();
     if backend.refresh.is_some() {
         backend

@@ -119,6 +119,19 @@ impl AxumUsers {
             .on_after_mfa_change(user, change, &manager.context(Some(parts)))
             .await;
         log_after("on_after_mfa_change", user, result);
+        let kind = match change {
+            MfaChange::Enabled => "mfa.enabled",
+            MfaChange::Disabled => "mfa.disabled",
+            MfaChange::RecoveryCodesRegenerated => "mfa.recovery_codes_regenerated",
+            MfaChange::RecoveryCodeUsed => "mfa.recovery_code_used",
+            MfaChange::PasskeyAdded => "passkey.added",
+            MfaChange::PasskeyRemoved => "passkey.removed",
+            // Recorded where the acting superuser is known.
+            MfaChange::ResetByAdmin => "",
+        };
+        if !kind.is_empty() {
+            self.record_user(kind, user, parts, json!({})).await;
+        }
         // Where there is a mailer the user hears of it too, after the answer.
         let change = match change {
             MfaChange::Enabled => "two-factor sign-in was turned on",
@@ -389,6 +402,10 @@ async fn verify(State(users): State<AxumUsers>, request: Request) -> Result<Resp
     let Some(kind) = spend_code(mfa, &user, &code).await? else {
         let attempts = mfa.store.fail_challenge(&challenge.id).await?;
         limits.login_failed(&user.email).await?;
+        let detail = json!({"email": user.email, "reason": "mfa_invalid_code"});
+        users
+            .record_user("login.failed", &user, &parts, detail)
+            .await;
         if attempts >= mfa.settings.max_attempts {
             mfa.store.take_challenge(&challenge.id).await?;
         }
@@ -421,8 +438,17 @@ async fn reset_user_mfa(
     request: Request,
 ) -> Result<Response, ApiError> {
     let (parts, _) = request.into_parts();
-    let user = users.named_user(&parts, path).await?;
+    let (admin, user) = users.named_user_and_caller(&parts, path).await?;
     mfa(&users)?.store.delete_mfa(user.id).await?;
+    users
+        .record(
+            "mfa.reset",
+            Some(user.id),
+            Some(admin.id),
+            &parts,
+            json!({}),
+        )
+        .await;
     users
         .mfa_changed(&user, MfaChange::ResetByAdmin, &parts)
         .await;

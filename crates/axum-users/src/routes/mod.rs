@@ -10,6 +10,7 @@ pub(crate) mod account;
 pub(crate) mod admin;
 pub(crate) mod auth;
 pub(crate) mod body;
+pub(crate) mod events;
 pub(crate) mod health;
 pub(crate) mod mfa;
 #[cfg(feature = "oauth")]

@@ -424,6 +424,10 @@ async fn resolve_user(
             return Err(ApiError::Code(ErrorCode::OauthUserAlreadyExists));
         }
         add_link(config, provider, callback, user.id).await?;
+        let detail = serde_json::json!({"provider": provider, "by": "email"});
+        users
+            .record_user("oauth.linked", &user, parts, detail)
+            .await;
         return Ok(user);
     }
     let verified = settings.is_verified_by_default && callback.account.email_verified;
@@ -439,6 +443,10 @@ async fn resolve_user(
     };
     add_link(config, provider, callback, user.id).await?;
     manager.registered(&user, Some(parts)).await;
+    let detail = serde_json::json!({ "provider": provider });
+    users
+        .record_user("user.registered", &user, parts, detail)
+        .await;
     Ok(user)
 }
 
@@ -491,6 +499,13 @@ async fn associate_callback(
         Some(_) => return Err(bad_request(OAUTH_ACCOUNT_ALREADY_LINKED)),
         None => add_link(config, provider_name, &callback, user.id).await?,
     }
+    let detail = serde_json::json!({
+        "provider": provider_name,
+        "account_id": callback.account.account_id,
+    });
+    users
+        .record_user("oauth.linked", &user, &parts, detail)
+        .await;
     users
         .manager()
         .updated(&user, &Map::new(), Some(&parts))

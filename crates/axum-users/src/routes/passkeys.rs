@@ -500,12 +500,17 @@ async fn login_finish(
         .ok_or_else(|| refused(PASSKEY_INVALID))?;
     let mut passkey: Passkey =
         serde_json::from_str(&record.passkey).map_err(internal("stored passkey"))?;
-    let result = webauthn
+    let verified = webauthn
         .finish_discoverable_authentication_v2(&credential, state, &passkey)
-        .map_err(|_| refused(PASSKEY_INVALID))?;
-    if !result.user_verified() {
+        .ok()
+        .filter(webauthn_rs::prelude::AuthenticationResult::user_verified);
+    let Some(result) = verified else {
+        let detail = json!({"reason": "passkey_invalid", "passkey_id": record.id});
+        users
+            .record("login.failed", Some(record.user_id), None, &parts, detail)
+            .await;
         return Err(refused(PASSKEY_INVALID));
-    }
+    };
     passkey.update_credential(&result);
     let state = serde_json::to_string(&passkey).map_err(internal("passkey"))?;
     passkeys

@@ -42,11 +42,27 @@ async fn register(State(users): State<AxumUsers>, request: Request) -> Result<Re
     let bytes = read_body(&users, body).await?;
     let raw = read_json_body(&parts.headers, &bytes)?;
     let input = parse_create(raw, users.manager().schema())?;
+    #[cfg(feature = "webhooks")]
+    users
+        .before_register(serde_json::json!({
+            "email": input.email,
+            "fields": input.fields,
+            "at": crate::routes::events::now_rfc3339(),
+            "ip": users.limits().client_ip(&parts).map(|ip| ip.to_string()),
+            "user_agent": parts
+                .headers
+                .get(http::header::USER_AGENT)
+                .and_then(|v| v.to_str().ok()),
+        }))
+        .await?;
     let user = users
         .manager()
         .create(input, true, Some(&parts))
         .await
         .map_err(register_error)?;
+    users
+        .record_user("user.registered", &user, &parts, serde_json::json!({}))
+        .await;
     let response = json_response(StatusCode::CREATED, &user.to_read());
     if users.verify_on_register() {
         let job = users.clone();

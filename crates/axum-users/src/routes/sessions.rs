@@ -121,7 +121,14 @@ impl AxumUsers {
         method: &str,
         parts: &Parts,
     ) -> Result<Response, ApiError> {
-        self.require_second_factor(backend, user, method).await?;
+        if let Err(error) = self.require_second_factor(backend, user, method).await {
+            if matches!(error, ApiError::MfaRequired(_)) {
+                let detail = json!({"method": method, "backend": backend.name});
+                self.record_user("login.mfa_required", user, parts, detail)
+                    .await;
+            }
+            return Err(error);
+        }
         self.complete_sign_in(backend, user, method, parts).await
     }
 
@@ -133,8 +140,11 @@ impl AxumUsers {
         method: &str,
         parts: &Parts,
     ) -> Result<Response, ApiError> {
+        let detail = json!({"method": method, "backend": backend.name});
         let Some(sessions) = self.sessions() else {
             let token = self.issue_token(backend, user).await?;
+            self.record_user("login.succeeded", user, parts, detail)
+                .await;
             return Ok(backend.transport.login_response(&token));
         };
         let token = backend.write_token(user).await?;
@@ -164,6 +174,8 @@ impl AxumUsers {
             return Err(ApiError::Code(crate::ErrorCode::LoginBadCredentials));
         }
         self.bound_sessions(sessions, user, &session.id).await?;
+        self.record_user("login.succeeded", user, parts, detail)
+            .await;
         Ok(self.token_answer(backend, sessions, &session))
     }
 
@@ -425,6 +437,16 @@ async fn rotate(
             "a rotated refresh token was presented again: the session is ended"
         );
         users.end_session(&session.id).await?;
+        let detail = json!({"session_id": session.id, "reason": "refresh_token_reused"});
+        users
+            .record(
+                "session.revoked",
+                Some(session.user_id),
+                None,
+                parts,
+                detail,
+            )
+            .await;
     }
     Err(refresh_invalid())
 }
@@ -462,7 +484,11 @@ async fn end_other_sessions(
 ) -> Result<Response, ApiError> {
     let (parts, _) = request.into_parts();
     let (user, current) = caller_and_session(&users, &parts).await?;
-    users.end_sessions_but(&user, current.as_deref()).await?;
+    let ended = users.end_sessions_but(&user, current.as_deref()).await?;
+    let detail = json!({"count": ended, "reason": "others_ended"});
+    users
+        .record_user("session.revoked", &user, &parts, detail)
+        .await;
     Ok(no_content())
 }
 
@@ -474,13 +500,20 @@ async fn end_own_session(
     let auth = users
         .signed_in(request.method(), request.headers(), false)
         .await?;
+    let (parts, _) = request.into_parts();
     let id = path.map(|Path(id)| id).map_err(|_| ApiError::NOT_FOUND)?;
-    end_if_owned(&users, &auth.user, &id).await
+    end_if_owned(&users, &auth.user, &id, &parts, None).await
 }
 
 /// Ends session `id` if it is `user`'s; 404 otherwise (another user's session is not
 /// revealed to exist).
-async fn end_if_owned(users: &AxumUsers, user: &User, id: &str) -> Result<Response, ApiError> {
+async fn end_if_owned(
+    users: &AxumUsers,
+    user: &User,
+    id: &str,
+    parts: &Parts,
+    actor: Option<&User>,
+) -> Result<Response, ApiError> {
     let sessions = users
         .sessions()
         .ok_or_else(|| ApiError::Internal("sessions vanished".into()))?;
@@ -490,6 +523,16 @@ async fn end_if_owned(users: &AxumUsers, user: &User, id: &str) -> Result<Respon
     match sessions.store.get_session(id).await? {
         Some(session) if session.user_id == user.id => {
             users.end_session(id).await?;
+            let detail = json!({ "session_id": id });
+            users
+                .record(
+                    "session.revoked",
+                    Some(user.id),
+                    actor.map(|a| a.id),
+                    parts,
+                    detail,
+                )
+                .await;
             Ok(no_content())
         }
         _ => Err(ApiError::NOT_FOUND),
@@ -514,8 +557,17 @@ async fn end_user_sessions(
     request: Request,
 ) -> Result<Response, ApiError> {
     let (parts, _) = request.into_parts();
-    let user = users.named_user(&parts, path).await?;
+    let (admin, user) = users.named_user_and_caller(&parts, path).await?;
     users.manager().logout_everywhere(&user).await?;
+    users
+        .record(
+            "logout.everywhere",
+            Some(user.id),
+            Some(admin.id),
+            &parts,
+            json!({}),
+        )
+        .await;
     Ok(no_content())
 }
 
@@ -525,12 +577,12 @@ async fn end_user_session(
     request: Request,
 ) -> Result<Response, ApiError> {
     let (parts, _) = request.into_parts();
-    users.caller(&parts, true).await?;
+    let admin = users.caller(&parts, true).await?;
     let (id, session_id) = path.map(|Path(p)| p).map_err(|_| ApiError::NOT_FOUND)?;
     let user = match users.manager().parse_id(&id) {
         Some(id) => users.manager().get(id).await?,
         None => None,
     }
     .ok_or(ApiError::NOT_FOUND)?;
-    end_if_owned(&users, &user, &session_id).await
+    end_if_owned(&users, &user, &session_id, &parts, Some(&admin)).await
 }

@@ -112,6 +112,8 @@ impl AxumUsers {
         endpoints.extend(self.users_endpoints());
         endpoints.extend(self.user_sessions_endpoints());
         endpoints.extend(self.user_mfa_endpoints());
+        endpoints.extend(self.user_events_endpoints());
+        endpoints.extend(self.events_endpoints());
         #[cfg(feature = "oauth")]
         for provider in self.oauth_providers() {
             for associate in [false, true] {

@@ -18,7 +18,7 @@ use crate::manager::ManagerError;
 use crate::user::{UpdateField, UserUpdate};
 use crate::validation::RawBody;
 use crate::{ApiError, AxumUsers, User};
-use serde_json::Value;
+use serde_json::{json, Value};
 
 impl AxumUsers {
     /// `GET /me`, `PATCH /me`, and for superusers `GET`, `PATCH`, `DELETE /{id}`, `GET`,
@@ -29,6 +29,7 @@ impl AxumUsers {
         let mut endpoints = self.users_endpoints();
         endpoints.extend(self.user_sessions_endpoints());
         endpoints.extend(self.user_mfa_endpoints());
+        endpoints.extend(self.user_events_endpoints());
         self.mount("/users", endpoints)
     }
 
@@ -83,9 +84,18 @@ impl AxumUsers {
         parts: &Parts,
         path: Result<Path<String>, PathRejection>,
     ) -> Result<User, ApiError> {
-        self.caller(parts, true).await?;
+        Ok(self.named_user_and_caller(parts, path).await?.1)
+    }
+
+    /// [`Self::named_user`], and the superuser who asks.
+    pub(crate) async fn named_user_and_caller(
+        &self,
+        parts: &Parts,
+        path: Result<Path<String>, PathRejection>,
+    ) -> Result<(User, User), ApiError> {
+        let admin = self.caller(parts, true).await?;
         let id = path.ok().map(|Path(id)| id);
-        self.user_or_404(id.as_deref()).await
+        Ok((admin, self.user_or_404(id.as_deref()).await?))
     }
 
     async fn user_or_404(&self, id: Option<&str>) -> Result<User, ApiError> {
@@ -154,18 +164,37 @@ async fn limit_hashing(users: &AxumUsers, caller: &User) -> Result<(), ApiError>
     Ok(())
 }
 
+/// Writes an update by `actor` (the user, or a superuser) and records it: `user.updated` with
+/// the fields sent, and `password.changed` / `email.changed` when those changed.
 async fn apply_update(
     users: &AxumUsers,
     user: User,
     update: UserUpdate,
     parts: &Parts,
+    actor: &User,
 ) -> Result<Response, ApiError> {
-    let user = users
+    let before = user.email.clone();
+    let fields: Vec<String> = update.raw.keys().cloned().collect();
+    let password = sets_password(&update);
+    let updated = users
         .manager()
         .update(user, update, Some(parts))
         .await
         .map_err(update_error)?;
-    Ok(json_response(StatusCode::OK, &user.to_read()))
+    let (id, by) = (Some(updated.id), Some(actor.id));
+    users
+        .record("user.updated", id, by, parts, json!({ "fields": fields }))
+        .await;
+    if password {
+        users
+            .record("password.changed", id, by, parts, json!({}))
+            .await;
+    }
+    if updated.email != before {
+        let detail = json!({"from": before, "to": updated.email});
+        users.record("email.changed", id, by, parts, detail).await;
+    }
+    Ok(json_response(StatusCode::OK, &updated.to_read()))
 }
 
 async fn patch_me(State(users): State<AxumUsers>, request: Request) -> Result<Response, ApiError> {
@@ -205,7 +234,8 @@ async fn patch_me(State(users): State<AxumUsers>, request: Request) -> Result<Re
             });
         }
     }
-    apply_update(&users, user, update, &parts).await
+    let actor = user.clone();
+    apply_update(&users, user, update, &parts, &actor).await
 }
 
 async fn get_user(
@@ -231,7 +261,7 @@ async fn patch_user(
     if sets_password(&update) {
         limit_hashing(&users, &admin).await?;
     }
-    apply_update(&users, user, update, &parts).await
+    apply_update(&users, user, update, &parts, &admin).await
 }
 
 async fn delete_user(
@@ -240,8 +270,18 @@ async fn delete_user(
     request: Request,
 ) -> Result<Response, ApiError> {
     let (parts, _) = request.into_parts();
-    users.caller(&parts, true).await?;
+    let admin = users.caller(&parts, true).await?;
     let user = users.user_or_404(id).await?;
     users.manager().delete(&user, Some(&parts)).await?;
+    let detail = json!({ "email": user.email });
+    users
+        .record(
+            "user.deleted",
+            Some(user.id),
+            Some(admin.id),
+            &parts,
+            detail,
+        )
+        .await;
     Ok(StatusCode::NO_CONTENT.into_response())
 }

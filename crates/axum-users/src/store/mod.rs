@@ -14,11 +14,15 @@ mod redis_sessions;
 #[cfg(feature = "redis")]
 pub use redis_sessions::RedisSessionStore;
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
+mod audit_sql;
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
 mod mfa_sql;
 #[cfg(all(feature = "passkeys", any(feature = "sqlite", feature = "postgres")))]
 mod passkeys_sql;
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
 mod sessions;
+#[cfg(all(feature = "webhooks", any(feature = "sqlite", feature = "postgres")))]
+mod webhook_sql;
 pub use cache::CachingUserStore;
 
 #[cfg(feature = "sqlite")]

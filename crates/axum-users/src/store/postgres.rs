@@ -26,6 +26,12 @@ const SESSIONS: &str = include_str!("../../migrations/sessions.sql");
 const MFA: &str = include_str!("../../migrations/mfa.sql");
 
 super::mfa_sql::mfa_store!(PostgresStore, map_err);
+const AUDIT: &str = include_str!("../../migrations/audit.sql");
+super::audit_sql::audit_store!(PostgresStore, map_err);
+#[cfg(feature = "webhooks")]
+const WEBHOOKS: &str = include_str!("../../migrations/webhooks.sql");
+#[cfg(feature = "webhooks")]
+super::webhook_sql::webhook_store!(PostgresStore, map_err);
 #[cfg(feature = "passkeys")]
 const PASSKEYS: &str = include_str!("../../migrations/passkeys.sql");
 #[cfg(feature = "passkeys")]
@@ -258,6 +264,15 @@ impl PostgresStore {
             .await
             .map_err(map_err)?;
         sqlx::raw_sql(MFA)
+            .execute(&mut *tx)
+            .await
+            .map_err(map_err)?;
+        sqlx::raw_sql(AUDIT)
+            .execute(&mut *tx)
+            .await
+            .map_err(map_err)?;
+        #[cfg(feature = "webhooks")]
+        sqlx::raw_sql(WEBHOOKS)
             .execute(&mut *tx)
             .await
             .map_err(map_err)?;

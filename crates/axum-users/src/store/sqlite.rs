@@ -28,6 +28,12 @@ const SESSIONS: &str = include_str!("../../migrations/sessions.sql");
 const MFA: &str = include_str!("../../migrations/mfa.sql");
 
 super::mfa_sql::mfa_store!(SqliteStore, map_err);
+const AUDIT: &str = include_str!("../../migrations/audit.sql");
+super::audit_sql::audit_store!(SqliteStore, map_err);
+#[cfg(feature = "webhooks")]
+const WEBHOOKS: &str = include_str!("../../migrations/webhooks.sql");
+#[cfg(feature = "webhooks")]
+super::webhook_sql::webhook_store!(SqliteStore, map_err);
 #[cfg(feature = "passkeys")]
 const PASSKEYS: &str = include_str!("../../migrations/passkeys.sql");
 #[cfg(feature = "passkeys")]
@@ -218,6 +224,15 @@ impl SqliteStore {
             .await
             .map_err(map_err)?;
         sqlx::raw_sql(MFA)
+            .execute(&self.pool)
+            .await
+            .map_err(map_err)?;
+        sqlx::raw_sql(AUDIT)
+            .execute(&self.pool)
+            .await
+            .map_err(map_err)?;
+        #[cfg(feature = "webhooks")]
+        sqlx::raw_sql(WEBHOOKS)
             .execute(&self.pool)
             .await
             .map_err(map_err)?;
