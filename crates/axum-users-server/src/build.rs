@@ -192,6 +192,12 @@ async fn assemble(config: &Config, serving: bool) -> anyhow::Result<(AxumUsers, 
         Store::Sqlite(store) => builder.mfa(store.clone(), mfa),
         Store::Postgres(store) => builder.mfa(store.clone(), mfa),
     };
+    if config.confirm_email_changes {
+        builder = match &store {
+            Store::Sqlite(store) => builder.confirm_email_changes(store.clone()),
+            Store::Postgres(store) => builder.confirm_email_changes(store.clone()),
+        };
+    }
     // The audit trail, in the database; the hourly purge applies its retention.
     let audit = AuditSettings::new(retention(config));
     builder = match &store {

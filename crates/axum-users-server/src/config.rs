@@ -70,6 +70,8 @@ pub struct Config {
     pub webhook_before_register_fail_open: bool,
     /// The key webhooks are signed with: `whsec_<base64>` (Standard Webhooks) or any string.
     pub webhook_secret: Option<String>,
+    /// A user's own e-mail change waits for a link sent to the new address.
+    pub confirm_email_changes: bool,
     /// Days the audit trail keeps events (`0`: forever).
     pub audit_retention_days: u64,
     /// The passkeys' (WebAuthn) relying party id: the site's domain, which every origin below
@@ -174,6 +176,7 @@ impl Default for Config {
             webhook_secret: None,
             webhook_before_register: None,
             webhook_before_register_fail_open: false,
+            confirm_email_changes: false,
             audit_retention_days: 90,
             webauthn_rp_id: None,
             webauthn_origins: String::new(),

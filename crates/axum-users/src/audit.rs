@@ -28,6 +28,7 @@ pub const EVENT_TYPES: &[&str] = &[
     "password.reset",
     "password.reset_requested",
     "email.changed",
+    "email.change_requested",
     "email.verified",
     "email.verification_requested",
     "oauth.linked",

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use http::request::Parts;
 
 use crate::background::Background;
+use crate::email_change::EmailChangeStore as _;
 use crate::hooks::Hooks as _;
 use crate::hooks::{log_after, DynHooks, HookContext, HookError};
 use crate::mail::MailSettings;
@@ -141,6 +142,8 @@ pub struct UserManager {
     pub(crate) sessions: Option<Arc<crate::session::DynSessionStore<'static>>>,
     /// Where second factors live, when they are on: a deleted user's go with them.
     pub(crate) mfa: Option<Arc<crate::mfa::DynMfaStore<'static>>>,
+    /// Where pending e-mail changes wait, when changes are confirmed by the new address.
+    pub(crate) email_changes: Option<Arc<crate::email_change::DynEmailChangeStore<'static>>>,
     /// Where passkeys live, when they are on: a deleted user's go with them.
     #[cfg(feature = "passkeys")]
     pub(crate) passkeys: Option<Arc<crate::passkey::DynPasskeyStore<'static>>>,
@@ -445,6 +448,74 @@ impl UserManager {
         self.verify_tokens.mint(claims).map_err(ManagerError::Token)
     }
 
+    /// A verification token for an address the user asked to switch to (a confirmed e-mail
+    /// change): [`Self::verify`] with it switches the address.
+    pub(crate) fn email_change_token(
+        &self,
+        user: &User,
+        email: &str,
+    ) -> Result<String, ManagerError> {
+        let mut claims = serde_json::Map::new();
+        claims.insert("sub".into(), user.id.to_string().into());
+        claims.insert("email".into(), email.into());
+        self.verify_tokens.mint(claims).map_err(ManagerError::Token)
+    }
+
+    /// The address `user` asked to switch to, while its link is valid.
+    pub async fn pending_email(&self, user: &User) -> Result<Option<String>, ManagerError> {
+        let Some(changes) = &self.email_changes else {
+            return Ok(None);
+        };
+        let lifetime = i64::try_from(self.verify_tokens.lifetime.as_secs()).unwrap_or(i64::MAX);
+        let since = crate::jwt::now_unix().saturating_sub(lifetime);
+        Ok(changes.pending_email(user.id, since).await?)
+    }
+
+    /// A confirmed e-mail change: the token is for the address user `sub` asked to switch to.
+    /// The pending change is taken (once), then the address switched if it is still free and
+    /// the user still at the address of before; the user is then verified. `None`: not such a
+    /// token.
+    async fn confirm_email_change(
+        &self,
+        sub: &str,
+        email: &str,
+        request: Option<&Parts>,
+    ) -> Result<Option<(User, String)>, ManagerError> {
+        let Some(changes) = &self.email_changes else {
+            return Ok(None);
+        };
+        let Some(user) = self.parse_id(sub) else {
+            return Ok(None);
+        };
+        let Some(user) = self.store.get(user).await? else {
+            return Ok(None);
+        };
+        if user.email == email || !changes.take_pending_email(user.id, email).await? {
+            return Ok(None);
+        }
+        let mut patch = UserPatch {
+            email: Some(email.to_owned()),
+            is_verified: Some(true),
+            ..UserPatch::default()
+        };
+        patch.expect.email = Some(user.email.clone());
+        let updated = match self.store.update(user.id, &patch).await {
+            Ok(Some(updated)) => updated,
+            // Taken meanwhile, or the user's address changed: the link is spent for nothing.
+            Ok(None) | Err(StoreError::Conflict) => return Err(ManagerError::InvalidToken),
+            Err(other) => return Err(other.into()),
+        };
+        let mut change = serde_json::Map::new();
+        change.insert("email".into(), email.into());
+        self.updated(&updated, &change, request).await;
+        let result = self
+            .hooks
+            .on_after_verify(&updated, &self.context(request))
+            .await;
+        log_after("on_after_verify", &updated, result);
+        Ok(Some((updated, user.email)))
+    }
+
     /// Issues a verification token and hands it to `on_after_request_verify`. Refused for
     /// inactive and already verified users.
     pub async fn request_verify(
@@ -472,6 +543,15 @@ impl UserManager {
     /// token issued before an e-mail change is dead); not yet verified. Inactive users can be
     /// verified.
     pub async fn verify(&self, token: &str, request: Option<&Parts>) -> Result<User, ManagerError> {
+        Ok(self.verify_or_switch(token, request).await?.0)
+    }
+
+    /// [`Self::verify`], and the address of before when the token confirmed an e-mail change.
+    pub(crate) async fn verify_or_switch(
+        &self,
+        token: &str,
+        request: Option<&Parts>,
+    ) -> Result<(User, Option<String>), ManagerError> {
         let claims = self
             .verify_tokens
             .read(token)
@@ -480,6 +560,9 @@ impl UserManager {
         let (Some(sub), Some(email)) = (text("sub"), text("email")) else {
             return Err(ManagerError::InvalidToken);
         };
+        if let Some((user, before)) = self.confirm_email_change(sub, email, request).await? {
+            return Ok((user, Some(before)));
+        }
         let user = self
             .store
             .get_by_email(email)
@@ -512,7 +595,7 @@ impl UserManager {
             .on_after_verify(&user, &self.context(request))
             .await;
         log_after("on_after_verify", &user, result);
-        Ok(user)
+        Ok((user, None))
     }
 
     /// Issues a reset token and hands it to `on_after_forgot_password`. The token carries a

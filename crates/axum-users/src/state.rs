@@ -128,6 +128,7 @@ impl AxumUsers {
             audit: None,
             #[cfg(feature = "webhooks")]
             webhooks: None,
+            email_changes: None,
             #[cfg(feature = "oauth")]
             oauth: None,
             #[cfg(feature = "oauth")]
@@ -407,6 +408,7 @@ pub struct AxumUsersBuilder {
     audit: Option<crate::audit::Audit>,
     #[cfg(feature = "webhooks")]
     webhooks: Option<crate::webhook::Webhooks>,
+    email_changes: Option<Arc<crate::email_change::DynEmailChangeStore<'static>>>,
     #[cfg(feature = "oauth")]
     oauth: Option<(
         Arc<crate::store::DynOAuthAccountStore<'static>>,
@@ -451,6 +453,24 @@ impl AxumUsersBuilder {
             store: Arc::from(crate::mfa::DynMfaStore::new_box(store)),
             settings,
         });
+        self
+    }
+
+    /// E-mail changes confirmed by the new address (off: FastAPI Users' behaviour, the
+    /// address switches at once). A user's own `PATCH /users/me` with a new address keeps the
+    /// old one, mails the new one a verification link (the verification templates and
+    /// `verify_url`) and the old one a notice, and answers the user with `pending_email`
+    /// (also on `GET /users/me`); the link (`POST /auth/verify` or `GET /auth/verify?token=`)
+    /// switches the address if it is still free, and verifies it. The change waits in `store`
+    /// (the SQL stores: `auth_email_change`). A superuser's `PATCH /users/{id}` switches at once.
+    #[must_use]
+    pub fn confirm_email_changes(
+        mut self,
+        store: impl crate::email_change::EmailChangeStore + 'static,
+    ) -> Self {
+        self.email_changes = Some(Arc::from(
+            crate::email_change::DynEmailChangeStore::new_box(store),
+        ));
         self
     }
 
@@ -871,6 +891,7 @@ impl AxumUsersBuilder {
                     password_change_revokes_jwts: self.password_change_revokes_jwts,
                     sessions: self.sessions.as_ref().map(|s| s.store.clone()),
                     mfa: self.mfa.as_ref().map(|m| m.store.clone()),
+                    email_changes: self.email_changes,
                     #[cfg(feature = "passkeys")]
                     passkeys: self.passkeys.as_ref().map(|p| p.store.clone()),
                     mail: Arc::new(self.mail),

@@ -714,6 +714,7 @@ mod pg {
                 ("accesstoken", "created_at", "timestamp with time zone"),
                 ("accesstoken", "user_id", "uuid"),
                 // Ours, beside FastAPI Users' tables: ids of either kind as text, Unix times.
+                ("auth_email_change", "user_id", "character varying"),
                 ("auth_event", "id", "character varying"),
                 ("auth_event", "user_id", "character varying"),
                 ("auth_mfa", "created_at", "bigint"),

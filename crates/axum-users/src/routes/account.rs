@@ -95,6 +95,17 @@ impl AxumUsers {
         }
     }
 
+    /// Records a verification, and the switch of address when it confirmed an e-mail change.
+    async fn verified(&self, user: &User, before: Option<String>, parts: &Parts) {
+        let detail = serde_json::json!({ "email": user.email });
+        self.record_user("email.verified", user, parts, detail)
+            .await;
+        if let Some(before) = before {
+            let detail = serde_json::json!({"from": before, "to": user.email});
+            self.record_user("email.changed", user, parts, detail).await;
+        }
+    }
+
     /// The user behind an e-mail address, in a background job: errors are logged.
     async fn lookup(&self, email: &str) -> Option<User> {
         self.manager()
@@ -190,11 +201,9 @@ async fn verify_link(
         };
         return Err(ValidationErrors(vec![item]).into());
     };
-    let status = match users.manager().verify(&token, Some(&parts)).await {
-        Ok(user) => {
-            users
-                .record_user("email.verified", &user, &parts, serde_json::json!({}))
-                .await;
+    let status = match users.manager().verify_or_switch(&token, Some(&parts)).await {
+        Ok((user, before)) => {
+            users.verified(&user, before, &parts).await;
             "verified"
         }
         Err(ManagerError::InvalidToken) => ErrorCode::VerifyUserBadToken.as_str(),
@@ -239,11 +248,13 @@ async fn verify(State(users): State<AxumUsers>, request: Request) -> Result<Resp
     let (parts, body) = request.into_parts();
     users.limits().check(Scope::Token, &parts).await?;
     let values = embedded_strings(&users, &parts, body, &["token"]).await?;
-    match users.manager().verify(text(&values[0]), Some(&parts)).await {
-        Ok(user) => {
-            users
-                .record_user("email.verified", &user, &parts, serde_json::json!({}))
-                .await;
+    match users
+        .manager()
+        .verify_or_switch(text(&values[0]), Some(&parts))
+        .await
+    {
+        Ok((user, before)) => {
+            users.verified(&user, before, &parts).await;
             Ok(json_response(StatusCode::OK, &user.to_read()))
         }
         Err(ManagerError::InvalidToken) => Err(ApiError::Code(ErrorCode::VerifyUserBadToken)),

@@ -127,7 +127,68 @@ fn update_error(err: ManagerError) -> ApiError {
 async fn me(State(users): State<AxumUsers>, request: Request) -> Result<Response, ApiError> {
     let (parts, _) = request.into_parts();
     let user = users.caller(&parts, false).await?;
-    Ok(json_response(StatusCode::OK, &user.to_read()))
+    let pending = users.manager().pending_email(&user).await?;
+    Ok(json_response(
+        StatusCode::OK,
+        &read_with_pending(&user, pending),
+    ))
+}
+
+/// The user as FastAPI Users shows it, with `pending_email` while a confirmed e-mail change
+/// waits for its link (never otherwise, so FastAPI Users' clients see the same keys).
+fn read_with_pending(user: &User, pending: Option<String>) -> Value {
+    let mut read = user.to_read();
+    if let (Some(pending), Some(object)) = (pending, read.as_object_mut()) {
+        object.insert("pending_email".into(), Value::from(pending));
+    }
+    read
+}
+
+/// With confirmed e-mail changes on, a new address in the user's own update is taken out of
+/// it and waits: the new address is mailed a verification link, the old one a notice. The
+/// address the change waits for, if any.
+async fn hold_email_change(
+    users: &AxumUsers,
+    user: &User,
+    update: &mut UserUpdate,
+    parts: &Parts,
+) -> Result<Option<String>, ApiError> {
+    let manager = users.manager();
+    let Some(changes) = &manager.email_changes else {
+        return Ok(None);
+    };
+    let new = update.fields.iter().find_map(|field| match field {
+        UpdateField::Email(email) if *email != user.email => Some(email.clone()),
+        _ => None,
+    });
+    let Some(new) = new else {
+        return Ok(None);
+    };
+    if manager.get_by_email(&new).await?.is_some() {
+        return Err(ApiError::Code(ErrorCode::UpdateUserEmailAlreadyExists));
+    }
+    update
+        .fields
+        .retain(|field| !matches!(field, UpdateField::Email(_)));
+    update.raw.remove("email");
+    use crate::email_change::EmailChangeStore as _;
+    changes
+        .set_pending_email(user.id, &new, crate::jwt::now_unix())
+        .await?;
+    let token = manager.email_change_token(user, &new)?;
+    users
+        .record_user("email.change_requested", user, parts, json!({ "to": new }))
+        .await;
+    let (mail, lifetime) = (users.mail().clone(), manager.verify_tokens.lifetime);
+    let (old, mut to) = (user.clone(), user.clone());
+    to.email = new.clone();
+    let notice = format!("a change of your e-mail address to {new} was asked for");
+    users.spawn_background(async move {
+        mail.deliver(crate::tokens::TokenKind::Verify, &to, &token, lifetime)
+            .await;
+        mail.notify(&old, &notice).await;
+    });
+    Ok(Some(new))
 }
 
 fn me_method_not_allowed() -> Response {
@@ -165,13 +226,15 @@ async fn limit_hashing(users: &AxumUsers, caller: &User) -> Result<(), ApiError>
 }
 
 /// Writes an update by `actor` (the user, or a superuser) and records it: `user.updated` with
-/// the fields sent, and `password.changed` / `email.changed` when those changed.
+/// the fields sent, and `password.changed` / `email.changed` when those changed. `pending`: an
+/// e-mail change waiting for its link, shown in the answer.
 async fn apply_update(
     users: &AxumUsers,
     user: User,
     update: UserUpdate,
     parts: &Parts,
     actor: &User,
+    pending: Option<String>,
 ) -> Result<Response, ApiError> {
     let before = user.email.clone();
     let fields: Vec<String> = update.raw.keys().cloned().collect();
@@ -194,7 +257,10 @@ async fn apply_update(
         let detail = json!({"from": before, "to": updated.email});
         users.record("email.changed", id, by, parts, detail).await;
     }
-    Ok(json_response(StatusCode::OK, &updated.to_read()))
+    Ok(json_response(
+        StatusCode::OK,
+        &read_with_pending(&updated, pending),
+    ))
 }
 
 async fn patch_me(State(users): State<AxumUsers>, request: Request) -> Result<Response, ApiError> {
@@ -207,7 +273,7 @@ async fn patch_me(State(users): State<AxumUsers>, request: Request) -> Result<Re
             .map(str::to_owned),
         _ => None,
     };
-    let update = parse_update(raw, users.manager().schema(), true)?;
+    let mut update = parse_update(raw, users.manager().schema(), true)?;
     let sensitive = update.fields.iter().any(|field| match field {
         UpdateField::Password(_) => true,
         UpdateField::Email(email) => *email != user.email,
@@ -234,8 +300,13 @@ async fn patch_me(State(users): State<AxumUsers>, request: Request) -> Result<Re
             });
         }
     }
+    let pending = hold_email_change(&users, &user, &mut update, &parts).await?;
+    let pending = match pending {
+        Some(pending) => Some(pending),
+        None => users.manager().pending_email(&user).await?,
+    };
     let actor = user.clone();
-    apply_update(&users, user, update, &parts, &actor).await
+    apply_update(&users, user, update, &parts, &actor, pending).await
 }
 
 async fn get_user(
@@ -261,7 +332,7 @@ async fn patch_user(
     if sets_password(&update) {
         limit_hashing(&users, &admin).await?;
     }
-    apply_update(&users, user, update, &parts, &admin).await
+    apply_update(&users, user, update, &parts, &admin, None).await
 }
 
 async fn delete_user(

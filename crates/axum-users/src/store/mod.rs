@@ -16,6 +16,8 @@ pub use redis_sessions::RedisSessionStore;
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
 mod audit_sql;
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
+mod email_change_sql;
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
 mod mfa_sql;
 #[cfg(all(feature = "passkeys", any(feature = "sqlite", feature = "postgres")))]
 mod passkeys_sql;

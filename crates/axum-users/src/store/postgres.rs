@@ -28,6 +28,8 @@ const MFA: &str = include_str!("../../migrations/mfa.sql");
 super::mfa_sql::mfa_store!(PostgresStore, map_err);
 const AUDIT: &str = include_str!("../../migrations/audit.sql");
 super::audit_sql::audit_store!(PostgresStore, map_err);
+const EMAIL_CHANGES: &str = include_str!("../../migrations/email_change.sql");
+super::email_change_sql::email_change_store!(PostgresStore, map_err);
 #[cfg(feature = "webhooks")]
 const WEBHOOKS: &str = include_str!("../../migrations/webhooks.sql");
 #[cfg(feature = "webhooks")]
@@ -268,6 +270,10 @@ impl PostgresStore {
             .await
             .map_err(map_err)?;
         sqlx::raw_sql(AUDIT)
+            .execute(&mut *tx)
+            .await
+            .map_err(map_err)?;
+        sqlx::raw_sql(EMAIL_CHANGES)
             .execute(&mut *tx)
             .await
             .map_err(map_err)?;

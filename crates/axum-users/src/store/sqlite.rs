@@ -30,6 +30,8 @@ const MFA: &str = include_str!("../../migrations/mfa.sql");
 super::mfa_sql::mfa_store!(SqliteStore, map_err);
 const AUDIT: &str = include_str!("../../migrations/audit.sql");
 super::audit_sql::audit_store!(SqliteStore, map_err);
+const EMAIL_CHANGES: &str = include_str!("../../migrations/email_change.sql");
+super::email_change_sql::email_change_store!(SqliteStore, map_err);
 #[cfg(feature = "webhooks")]
 const WEBHOOKS: &str = include_str!("../../migrations/webhooks.sql");
 #[cfg(feature = "webhooks")]
@@ -228,6 +230,10 @@ impl SqliteStore {
             .await
             .map_err(map_err)?;
         sqlx::raw_sql(AUDIT)
+            .execute(&self.pool)
+            .await
+            .map_err(map_err)?;
+        sqlx::raw_sql(EMAIL_CHANGES)
             .execute(&self.pool)
             .await
             .map_err(map_err)?;
