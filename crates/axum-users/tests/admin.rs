@@ -393,6 +393,110 @@ async fn postgres_superusers_list_search_and_filter_users() {
     db.drop().await;
 }
 
+/// `created_after` / `created_before` (RFC 3339): the users created since a moment, or before
+/// it; a user whose creation time is unknown (a FastAPI Users database's) matches neither.
+async fn created_filters<S: UserStore + Clone + 'static>(store: S, raw: impl AsyncFnOnce(&str)) {
+    let (users, router) = app(store).await;
+    let token = login(&router, "merlin@camelot.bt").await;
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    let since = time::OffsetDateTime::now_utc()
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap();
+    let percival = users
+        .create_user(
+            json!({"email": "percival@camelot.bt", "password": "grail", "first_name": "Percival"}),
+        )
+        .await
+        .unwrap();
+    // As a user of a FastAPI Users database: no creation time.
+    raw(&percival.id.to_string()).await;
+    users
+        .create_user(
+            json!({"email": "tristan@camelot.bt", "password": "grail", "first_name": "Tristan"}),
+        )
+        .await
+        .unwrap();
+    let emails = |page: Value| -> Vec<String> {
+        page["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|u| u["email"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let encoded = common::urlencode(&since);
+    let reply = call(
+        &router,
+        Method::GET,
+        &format!("/users?created_after={encoded}"),
+        Some(&token),
+        "",
+    )
+    .await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+    assert_eq!(reply.json()["total"], 1);
+    assert_eq!(emails(reply.json()), ["tristan@camelot.bt"]);
+    let reply = call(
+        &router,
+        Method::GET,
+        &format!("/users?created_before={encoded}&size=100"),
+        Some(&token),
+        "",
+    )
+    .await;
+    assert_eq!(reply.json()["total"], 9);
+    assert!(!emails(reply.json()).contains(&"percival@camelot.bt".to_owned()));
+    let reply = call(
+        &router,
+        Method::GET,
+        "/users?created_after=yesterday",
+        Some(&token),
+        "",
+    )
+    .await;
+    assert_eq!(reply.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(
+        reply.json(),
+        json!({"detail": [{"type": "datetime_from_date_parsing", "loc": ["query", "created_after"],
+            "msg": "Input should be a valid datetime (RFC 3339)", "input": "yesterday"}]})
+    );
+}
+
+#[tokio::test]
+async fn sqlite_superusers_filter_users_by_creation_time() {
+    let store = SqliteStore::connect("sqlite::memory:", schema())
+        .await
+        .unwrap();
+    store.migrate().await.unwrap();
+    let pool = store.pool().clone();
+    created_filters(store, async move |id: &str| {
+        sqlx::query("DELETE FROM auth_user_created WHERE user_id = ?")
+            .bind(id)
+            .execute(&pool)
+            .await
+            .unwrap();
+    })
+    .await;
+}
+
+#[cfg(feature = "postgres")]
+#[tokio::test]
+async fn postgres_superusers_filter_users_by_creation_time() {
+    let Some(db) = common::pg::Schema::create("admin_created", schema()).await else {
+        return;
+    };
+    let pool = db.store.pool().clone();
+    created_filters(db.store.clone(), async move |id: &str| {
+        sqlx::query("DELETE FROM auth_user_created WHERE user_id = $1")
+            .bind(id)
+            .execute(&pool)
+            .await
+            .unwrap();
+    })
+    .await;
+    db.drop().await;
+}
+
 /// A store of the application's own that does not list users answers 501, and says why.
 #[tokio::test]
 async fn a_store_without_listing_answers_501() {

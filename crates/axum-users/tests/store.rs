@@ -736,6 +736,8 @@ mod pg {
                 ("auth_session", "created_at", "bigint"),
                 ("auth_session", "id", "character varying"),
                 ("auth_session", "user_id", "character varying"),
+                ("auth_user_created", "created_at", "bigint"),
+                ("auth_user_created", "user_id", "character varying"),
                 #[cfg(feature = "webhooks")]
                 ("auth_webhook_delivery", "created_at", "bigint"),
                 #[cfg(feature = "webhooks")]

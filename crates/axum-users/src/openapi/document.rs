@@ -425,6 +425,9 @@ impl Document {
             flag("is_active"),
             flag("is_verified"),
             flag("is_superuser"),
+            {"name": "created_after", "in": "query", "required": false, "schema": {"type": "string", "format": "date-time", "title": "Created After"},
+             "description": "Created at or after (users from before axum-users kept creation times match neither bound)."},
+            {"name": "created_before", "in": "query", "required": false, "schema": {"type": "string", "format": "date-time", "title": "Created Before"}},
             {"name": "sort", "in": "query", "required": false, "schema": {"enum": ["email", "-email"], "type": "string", "default": "email", "title": "Sort"}}
         ]));
         let mut create = operation(

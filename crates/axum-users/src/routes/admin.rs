@@ -125,6 +125,21 @@ fn read_query(users: &AxumUsers, raw: &str) -> Result<(UserQuery, u64, u64), Api
                     }
                 }
             }
+            "created_after" | "created_before" => {
+                match time::OffsetDateTime::parse(
+                    value.trim(),
+                    &time::format_description::well_known::Rfc3339,
+                ) {
+                    Ok(at) if name == "created_after" => {
+                        query.created_after = Some(at.unix_timestamp());
+                    }
+                    Ok(at) => query.created_before = Some(at.unix_timestamp()),
+                    Err(_) => errors.push(item(
+                        "datetime_from_date_parsing",
+                        "Input should be a valid datetime (RFC 3339)".into(),
+                    )),
+                }
+            }
             "sort" => match value.as_ref() {
                 "email" => query.descending = false,
                 "-email" => query.descending = true,

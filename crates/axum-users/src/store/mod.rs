@@ -76,6 +76,11 @@ pub struct UserQuery {
     pub is_superuser: Option<bool>,
     /// Custom fields equal to these values (`null`: not set), by name.
     pub fields: Map<String, Value>,
+    /// Created at or after this time (Unix seconds). Users created before axum-users kept
+    /// creation times (a FastAPI Users database's) match neither bound.
+    pub created_after: Option<i64>,
+    /// Created before this time (Unix seconds).
+    pub created_before: Option<i64>,
     /// Order by e-mail from Z to A (and id descending) instead of A to Z.
     pub descending: bool,
     /// Users skipped.
@@ -92,6 +97,8 @@ impl Default for UserQuery {
             is_verified: None,
             is_superuser: None,
             fields: Map::new(),
+            created_after: None,
+            created_before: None,
             descending: false,
             offset: 0,
             limit: 50,
@@ -781,6 +788,15 @@ pub(crate) fn list_statements(
             }
         }
     }
+    for (bound, operator) in [(query.created_after, ">="), (query.created_before, "<")] {
+        if let Some(at) = bound {
+            let param = next(Param::Int(Some(at)), "");
+            conditions.push(format!(
+                "CAST(id AS TEXT) IN (SELECT user_id FROM auth_user_created \
+                 WHERE created_at {operator} {param})"
+            ));
+        }
+    }
     let filter = if conditions.is_empty() {
         String::new()
     } else {
@@ -801,6 +817,17 @@ pub(crate) fn list_statements(
          LIMIT {limit} OFFSET {offset}"
     );
     (page, count, params)
+}
+
+/// Records when a user was created (in the transaction that creates it).
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+pub(crate) const RECORD_CREATED: &str =
+    "INSERT INTO auth_user_created (user_id, created_at) VALUES ($1, $2)";
+
+/// Seconds since the Unix epoch.
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+pub(crate) fn now_seconds() -> i64 {
+    crate::jwt::now_unix()
 }
 
 /// The page's and the count's arguments, from [`list_statements`]' parameters (the count takes

@@ -29,6 +29,7 @@ super::mfa_sql::mfa_store!(PostgresStore, map_err);
 const AUDIT: &str = include_str!("../../migrations/audit.sql");
 super::audit_sql::audit_store!(PostgresStore, map_err);
 const EMAIL_CHANGES: &str = include_str!("../../migrations/email_change.sql");
+const USER_CREATED: &str = include_str!("../../migrations/user_created.sql");
 super::email_change_sql::email_change_store!(PostgresStore, map_err);
 #[cfg(feature = "webhooks")]
 const WEBHOOKS: &str = include_str!("../../migrations/webhooks.sql");
@@ -274,6 +275,10 @@ impl PostgresStore {
             .await
             .map_err(map_err)?;
         sqlx::raw_sql(EMAIL_CHANGES)
+            .execute(&mut *tx)
+            .await
+            .map_err(map_err)?;
+        sqlx::raw_sql(USER_CREATED)
             .execute(&mut *tx)
             .await
             .map_err(map_err)?;
@@ -547,10 +552,18 @@ impl UserStore for PostgresStore {
             super::bind_param::<sqlx::Postgres>(&mut args, id)?;
         }
         self.bind_columns(&mut args, user)?;
+        let mut tx = self.pool.begin().await.map_err(map_err)?;
         let id: String = sqlx::query_scalar_with(AssertSqlSafe(self.insert.as_str()), args)
-            .fetch_one(&self.pool)
+            .fetch_one(&mut *tx)
             .await
             .map_err(map_err)?;
+        sqlx::query(super::RECORD_CREATED)
+            .bind(&id)
+            .bind(super::now_seconds())
+            .execute(&mut *tx)
+            .await
+            .map_err(map_err)?;
+        tx.commit().await.map_err(map_err)?;
         super::read_id(self.ids, &id)
     }
 
@@ -578,6 +591,11 @@ impl UserStore for PostgresStore {
             return Ok(());
         };
         query.execute(&self.pool).await.map_err(map_err)?;
+        sqlx::query("DELETE FROM auth_user_created WHERE user_id = $1")
+            .bind(id.to_string())
+            .execute(&self.pool)
+            .await
+            .map_err(map_err)?;
         Ok(())
     }
 }

@@ -31,6 +31,7 @@ super::mfa_sql::mfa_store!(SqliteStore, map_err);
 const AUDIT: &str = include_str!("../../migrations/audit.sql");
 super::audit_sql::audit_store!(SqliteStore, map_err);
 const EMAIL_CHANGES: &str = include_str!("../../migrations/email_change.sql");
+const USER_CREATED: &str = include_str!("../../migrations/user_created.sql");
 super::email_change_sql::email_change_store!(SqliteStore, map_err);
 #[cfg(feature = "webhooks")]
 const WEBHOOKS: &str = include_str!("../../migrations/webhooks.sql");
@@ -234,6 +235,10 @@ impl SqliteStore {
             .await
             .map_err(map_err)?;
         sqlx::raw_sql(EMAIL_CHANGES)
+            .execute(&self.pool)
+            .await
+            .map_err(map_err)?;
+        sqlx::raw_sql(USER_CREATED)
             .execute(&self.pool)
             .await
             .map_err(map_err)?;
@@ -491,10 +496,18 @@ impl UserStore for SqliteStore {
                 .map_err(|e| StoreError::Other(e.to_string()))?;
         }
         self.bind_columns(&mut args, user)?;
+        let mut tx = self.pool.begin().await.map_err(map_err)?;
         let id: String = sqlx::query_scalar_with(AssertSqlSafe(self.insert.as_str()), args)
-            .fetch_one(&self.pool)
+            .fetch_one(&mut *tx)
             .await
             .map_err(map_err)?;
+        sqlx::query(super::RECORD_CREATED)
+            .bind(&id)
+            .bind(super::now_seconds())
+            .execute(&mut *tx)
+            .await
+            .map_err(map_err)?;
+        tx.commit().await.map_err(map_err)?;
         super::read_id(self.ids, &id)
     }
 
@@ -524,6 +537,7 @@ impl UserStore for SqliteStore {
         for sql in [
             "DELETE FROM accesstoken WHERE user_id = ?",
             "DELETE FROM oauth_account WHERE user_id = ?",
+            "DELETE FROM auth_user_created WHERE user_id = ?",
             "DELETE FROM user WHERE id = ?",
         ] {
             sqlx::query(sql)
