@@ -1352,9 +1352,18 @@ async fn the_users_command_manages_users_while_the_server_runs() {
 #[tokio::test]
 async fn metrics_count_requests_on_their_own_address() {
     let port = free_port();
+    // A webhook receiver that is down: its failures and the queue show.
+    let receiver = free_port();
     let server = start_in(
         temp_dir("metrics"),
-        &[("AXUM_USERS_METRICS_BIND", format!("127.0.0.1:{port}"))],
+        &[
+            ("AXUM_USERS_METRICS_BIND", format!("127.0.0.1:{port}")),
+            (
+                "AXUM_USERS_WEBHOOKS",
+                format!("http://127.0.0.1:{receiver}/hook user.registered"),
+            ),
+            ("AXUM_USERS_WEBHOOK_SECRET", "k".to_owned()),
+        ],
     )
     .await;
     let client = reqwest::Client::new();
@@ -1425,6 +1434,31 @@ async fn metrics_count_requests_on_their_own_address() {
     ] {
         assert!(body.lines().any(|l| l == line), "{line} in {body}");
     }
+    // The registration's webhook: one failed attempt (connection refused), still queued.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let body = loop {
+        let (_, body) = text(
+            client
+                .get(format!("http://127.0.0.1:{port}/metrics"))
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await;
+        if body
+            .lines()
+            .any(|l| l.starts_with("axum_users_webhook_failures_total "))
+        {
+            break body;
+        }
+        assert!(Instant::now() < deadline, "{body}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert!(
+        body.lines()
+            .any(|l| l == "axum_users_webhook_queue_depth 1"),
+        "{body}"
+    );
     for gauge in [
         "axum_users_background_jobs ",
         "axum_users_db_pool_connections ",

@@ -414,11 +414,13 @@ impl MailSettings {
                     return;
                 }
                 Err(error) if attempt < self.retry.attempts => {
+                    crate::telemetry::count("axum_users_email_failures_total");
                     tracing::warn!(%error, kind, attempt, retry_in = ?delay, "e-mail delivery failed; will retry");
                     tokio::time::sleep(delay).await;
                     delay = (delay * 2).min(self.retry.max_delay);
                 }
                 Err(error) => {
+                    crate::telemetry::count("axum_users_email_failures_total");
                     tracing::error!(%error, kind, attempt, "e-mail delivery failed; giving up");
                 }
             }

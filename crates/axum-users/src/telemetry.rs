@@ -9,6 +9,15 @@ pub(crate) fn gauge(name: &'static str, delta: f64) {
     let _ = (name, delta);
 }
 
+/// Sets a gauge.
+#[cfg_attr(not(feature = "webhooks"), allow(dead_code))]
+pub(crate) fn set_gauge(name: &'static str, value: f64) {
+    #[cfg(feature = "metrics")]
+    metrics::gauge!(name).set(value);
+    #[cfg(not(feature = "metrics"))]
+    let _ = (name, value);
+}
+
 /// Records a duration in seconds.
 pub(crate) fn seconds(name: &'static str, elapsed: std::time::Duration) {
     #[cfg(feature = "metrics")]

@@ -217,6 +217,8 @@ pub trait WebhookStore: Send + Sync {
         retry_at: Option<i64>,
         error: &str,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
+    /// How many deliveries wait (not delivered, not given up).
+    fn pending_deliveries(&self) -> impl Future<Output = Result<u64, StoreError>> + Send;
     /// Deletes delivered and given-up deliveries older than `before` (Unix ms); how many.
     fn delete_finished_deliveries(
         &self,
@@ -333,6 +335,10 @@ impl AxumUsers {
 
     async fn deliver_round(&self, hooks: &Webhooks) -> Result<usize, StoreError> {
         let now = crate::audit::now_ms();
+        if let Ok(depth) = hooks.store.pending_deliveries().await {
+            // A count of rows: far below 2^52, exact as a float.
+            crate::telemetry::set_gauge("axum_users_webhook_queue_depth", depth as f64);
+        }
         let due = hooks
             .store
             .claim_due(now, now.saturating_add(LEASE_MS), BATCH)
@@ -342,11 +348,18 @@ impl AxumUsers {
             let outcome = hooks.send(&delivery).await;
             let now = crate::audit::now_ms();
             let stored = match outcome {
-                Ok(()) => hooks.store.delivered(&delivery.id, now).await,
+                Ok(()) => {
+                    crate::telemetry::count("axum_users_webhook_deliveries_total");
+                    hooks.store.delivered(&delivery.id, now).await
+                }
                 Err(error) => {
+                    crate::telemetry::count("axum_users_webhook_failures_total");
                     let attempts = delivery.attempts + 1;
                     let retry = (attempts < hooks.settings.max_attempts)
                         .then(|| now.saturating_add(hooks.backoff(delivery.attempts)));
+                    if retry.is_none() {
+                        crate::telemetry::count("axum_users_webhook_given_up_total");
+                    }
                     tracing::warn!(
                         delivery = %delivery.id,
                         attempts,

@@ -111,6 +111,17 @@ macro_rules! webhook_store {
                 Ok(())
             }
 
+            async fn pending_deliveries(&self) -> Result<u64, crate::StoreError> {
+                let count: i64 = sqlx::query_scalar(
+                    "SELECT COUNT(*) FROM auth_webhook_delivery \
+                     WHERE delivered_at IS NULL AND gave_up = FALSE",
+                )
+                .fetch_one(&self.pool)
+                .await
+                .map_err($map_err)?;
+                Ok(u64::try_from(count).unwrap_or(0))
+            }
+
             async fn delete_finished_deliveries(
                 &self,
                 before: i64,
