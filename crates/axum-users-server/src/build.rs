@@ -255,11 +255,11 @@ async fn assemble(config: &Config, serving: bool) -> anyhow::Result<(AxumUsers, 
     Ok((users, store))
 }
 
-/// The receivers of `AXUM_USERS_WEBHOOKS`, signed with `AXUM_USERS_WEBHOOK_SECRET`; `None`
+/// The receivers of `AXUM_USERS_WEBHOOK_URL`, signed with `AXUM_USERS_WEBHOOK_SECRET`; `None`
 /// without receivers.
 fn webhook_settings(config: &Config) -> anyhow::Result<Option<WebhookSettings>> {
     let entries: Vec<&str> = config
-        .webhooks
+        .webhook_url
         .split(';')
         .map(str::trim)
         .filter(|e| !e.is_empty())
@@ -286,7 +286,7 @@ fn webhook_settings(config: &Config) -> anyhow::Result<Option<WebhookSettings>> 
     for entry in entries {
         let (url, events) = entry.split_once(char::is_whitespace).unwrap_or((entry, ""));
         let endpoint = WebhookEndpoint::new(url, secret, comma_list(events))
-            .map_err(|e| anyhow::anyhow!("invalid configuration: AXUM_USERS_WEBHOOKS: {e}"))?;
+            .map_err(|e| anyhow::anyhow!("invalid configuration: AXUM_USERS_WEBHOOK_URL: {e}"))?;
         endpoints.push(endpoint);
     }
     let mut settings = WebhookSettings::new(endpoints);

@@ -62,7 +62,7 @@ pub struct Config {
     pub allowed_origins: String,
     /// Webhook receivers, `;`-separated, each a URL optionally followed by the event types it
     /// wants (comma-separated): `https://a.example/hook user.registered,login.failed`.
-    pub webhooks: String,
+    pub webhook_url: String,
     /// A receiver asked before each registration, which may refuse it.
     pub webhook_before_register: Option<String>,
     /// `true`: a before-registration receiver that fails lets registrations through (else
@@ -172,7 +172,7 @@ impl Default for Config {
             background_limit: 1024,
             metrics_bind: None,
             allowed_origins: String::new(),
-            webhooks: String::new(),
+            webhook_url: String::new(),
             webhook_secret: None,
             webhook_before_register: None,
             webhook_before_register_fail_open: false,

@@ -422,8 +422,8 @@ fn bad_configuration_fails_with_one_clear_line() {
         (&[("AXUM_USERS_RATE_LIMITS", "on"), ("AXUM_USERS_RATE_LIMIT_LOGIN", "fast")], "error: invalid configuration: AXUM_USERS_RATE_LIMIT_LOGIN must be N/SECONDS (e.g. 20/60) or off, got \"fast\"\n"),
         (&[("AXUM_USERS_WEBAUTHN_ORIGINS", "https://camelot.bt")], "error: invalid configuration: AXUM_USERS_WEBAUTHN_RP_ID / AXUM_USERS_WEBAUTHN_ORIGINS: invalid passkey relying party id \"localhost\": it must be the host of every origin or a parent domain of it (https://camelot.bt is not)\n"),
         (&[("AXUM_USERS_WEBAUTHN_RP_ID", "camelot.bt"), ("AXUM_USERS_WEBAUTHN_ORIGINS", "https://camelot.bt, camelot.bt")], "error: invalid configuration: AXUM_USERS_WEBAUTHN_RP_ID / AXUM_USERS_WEBAUTHN_ORIGINS: invalid passkey origin \"camelot.bt\": expected scheme://host[:port], e.g. https://example.com\n"),
-        (&[("AXUM_USERS_WEBHOOKS", "https://hooks.camelot.bt/auth")], "error: invalid configuration: webhooks need AXUM_USERS_WEBHOOK_SECRET (the key receivers check signatures with)\n"),
-        (&[("AXUM_USERS_WEBHOOKS", "https://hooks.camelot.bt/auth login.maybe"), ("AXUM_USERS_WEBHOOK_SECRET", "k")], "error: invalid configuration: AXUM_USERS_WEBHOOKS: unknown webhook event type \"login.maybe\"\n"),
+        (&[("AXUM_USERS_WEBHOOK_URL", "https://hooks.camelot.bt/auth")], "error: invalid configuration: webhooks need AXUM_USERS_WEBHOOK_SECRET (the key receivers check signatures with)\n"),
+        (&[("AXUM_USERS_WEBHOOK_URL", "https://hooks.camelot.bt/auth login.maybe"), ("AXUM_USERS_WEBHOOK_SECRET", "k")], "error: invalid configuration: AXUM_USERS_WEBHOOK_URL: unknown webhook event type \"login.maybe\"\n"),
         (&[("AXUM_USERS_RATE_LIMITS", "sometimes")], "error: invalid configuration: AXUM_USERS_RATE_LIMITS must be on or off, got \"sometimes\"\n"),
         (&[("AXUM_USERS_RATE_LIMITS", "on"), ("AXUM_USERS_LOGIN_BACKOFF", "5/1")], "error: invalid configuration: AXUM_USERS_LOGIN_BACKOFF must be FREE/FIRST_SECONDS/MAX_SECONDS (e.g. 5/1/900) or off, got \"5/1\"\n"),
         (&[("AXUM_USERS_RATE_LIMITS", "on"), ("AXUM_USERS_TRUSTED_PROXIES", "10.0.0.1, proxy.local")], "error: invalid configuration: AXUM_USERS_TRUSTED_PROXIES: \"proxy.local\" is not an IP address\n"),
@@ -1359,7 +1359,7 @@ async fn metrics_count_requests_on_their_own_address() {
         &[
             ("AXUM_USERS_METRICS_BIND", format!("127.0.0.1:{port}")),
             (
-                "AXUM_USERS_WEBHOOKS",
+                "AXUM_USERS_WEBHOOK_URL",
                 format!("http://127.0.0.1:{receiver}/hook user.registered"),
             ),
             ("AXUM_USERS_WEBHOOK_SECRET", "k".to_owned()),
@@ -1480,7 +1480,7 @@ async fn webhooks_are_delivered_after_a_kill_9() {
     let port = free_port();
     let envs = [
         (
-            "AXUM_USERS_WEBHOOKS",
+            "AXUM_USERS_WEBHOOK_URL",
             format!("http://127.0.0.1:{port}/hook user.registered"),
         ),
         (

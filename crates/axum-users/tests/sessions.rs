@@ -822,7 +822,9 @@ async fn expired_sessions_are_refused_and_purged(store: impl TestStore) {
                 BearerTransport::new("auth/jwt/login"),
                 JwtStrategy::new(SECRET, Some(900)),
             )
-            .refresh_tokens(Duration::from_secs(1)),
+            // Two seconds: times are whole seconds, so a one-second session can end at once
+            // when the login falls at the end of a second.
+            .refresh_tokens(Duration::from_secs(2)),
         )
         .build()
         .unwrap();
@@ -833,7 +835,7 @@ async fn expired_sessions_are_refused_and_purged(store: impl TestStore) {
     };
     let (access, refresh) = app.login("jwt", ARTHUR).await;
     let id = app.first_session(&access).await;
-    tokio::time::sleep(Duration::from_millis(2100)).await;
+    tokio::time::sleep(Duration::from_millis(3100)).await;
     assert_eq!(app.sessions(&access).await, Vec::<Value>::new());
     invalid(&app.refresh("jwt", &refresh).await);
     // The refusal ended it; a purge finds nothing left of it either way.
@@ -846,7 +848,7 @@ async fn expired_sessions_are_refused_and_purged(store: impl TestStore) {
     // One that is only expired (never presented again) is what the purge deletes.
     let (access, _) = app.login("jwt", ARTHUR).await;
     let id = app.first_session(&access).await;
-    tokio::time::sleep(Duration::from_millis(2100)).await;
+    tokio::time::sleep(Duration::from_millis(3100)).await;
     sessions
         .delete_expired_sessions(common::now_unix())
         .await
