@@ -131,6 +131,16 @@ class Server:
         return env
 
     def start(self):
+        if self.kind == "fastapi" and self.workers > 1:
+            # Each uvicorn worker creates the tables at start-up; several racing on an empty
+            # database fail ("table accesstoken already exists") and take the parent down after
+            # the first worker already answered. Made once beforehand, they all find them.
+            subprocess.run(
+                [self.options.python, "-c",
+                 "import asyncio, fastapi_app; asyncio.run(fastapi_app.create_db_and_tables())"],
+                cwd=BENCH, env=self.environment(), check=True,
+                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            )
         self.started_at = time.perf_counter()
         self.process = subprocess.Popen(
             self.command(), cwd=BENCH if self.kind == "fastapi" else self.workdir,
