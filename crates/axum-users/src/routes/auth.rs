@@ -126,6 +126,12 @@ fn credentials(form: &FormFields) -> Result<(String, String), ValidationErrors> 
     }
 }
 
+/// The address a login tried, as the audit trail keeps it: only what looks like an e-mail
+/// address (someone who typed their password into the address field must not find it there).
+fn attempted(username: &str) -> Option<&str> {
+    username.contains('@').then_some(username)
+}
+
 async fn login(users: AxumUsers, backend: &str, request: Request) -> Result<Response, ApiError> {
     let backend = users
         .backend(backend)
@@ -145,7 +151,7 @@ async fn login(users: AxumUsers, backend: &str, request: Request) -> Result<Resp
     if let Err(error) = limits.check_account(&username).await {
         if matches!(error, crate::ratelimit::LimitError::TooMany(_)) {
             let known = manager.get_by_email(&username).await?.map(|u| u.id);
-            let detail = json!({ "email": username });
+            let detail = json!({ "email": attempted(&username) });
             users
                 .record("login.locked", known, None, &parts, detail)
                 .await;
@@ -165,7 +171,7 @@ async fn login(users: AxumUsers, backend: &str, request: Request) -> Result<Resp
                     "bad_credentials",
                 ),
             };
-            let detail = json!({"email": username, "reason": reason});
+            let detail = json!({"email": attempted(&username), "reason": reason});
             users
                 .record("login.failed", known, None, &parts, detail)
                 .await;
