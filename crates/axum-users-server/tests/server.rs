@@ -1565,3 +1565,45 @@ async fn webhooks_are_delivered_after_a_kill_9() {
         assert!(body["data"]["user_id"].is_string(), "{body}");
     }
 }
+
+/// `AXUM_USERS_CONFIRM_EMAIL_CHANGES=true`: the user's own change waits for its link
+/// (`pending_email`), and the address does not switch before it.
+#[tokio::test]
+async fn confirmed_email_changes_wait_for_the_link() {
+    let server = start_in(
+        temp_dir("confirm-email"),
+        &[("AXUM_USERS_CONFIRM_EMAIL_CHANGES", "true".to_owned())],
+    )
+    .await;
+    let client = reqwest::Client::new();
+    let response = client
+        .post(format!("{}/auth/register", server.base))
+        .json(&json!({"email": "lamorak@camelot.bt", "password": "jousting-champion"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 201);
+    let token = login(&server, "lamorak@camelot.bt", "jousting-champion").await;
+    let response = client
+        .patch(format!("{}/users/me", server.base))
+        .bearer_auth(&token)
+        .json(&json!({"email": "sir.lamorak@camelot.bt"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 200);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["email"], "lamorak@camelot.bt");
+    assert_eq!(body["pending_email"], "sir.lamorak@camelot.bt");
+    let me: Value = client
+        .get(format!("{}/users/me", server.base))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(me["email"], "lamorak@camelot.bt");
+    assert_eq!(me["pending_email"], "sir.lamorak@camelot.bt");
+}
