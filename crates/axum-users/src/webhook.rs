@@ -187,6 +187,19 @@ pub struct Delivery {
     pub attempts: i64,
 }
 
+impl Delivery {
+    /// A delivery not attempted yet (for stores of your own and their tests).
+    pub fn new(id: String, endpoint: i64, user_id: Option<String>, payload: String) -> Self {
+        Self {
+            id,
+            endpoint,
+            user_id,
+            payload,
+            attempts: 0,
+        }
+    }
+}
+
 /// The delivery queue: the SQL stores keep it in `auth_webhook_delivery`.
 #[dynosaur::dynosaur(pub(crate) DynWebhookStore = dyn(box) WebhookStore)]
 pub trait WebhookStore: Send + Sync {
@@ -261,12 +274,13 @@ impl Webhooks {
             .iter()
             .enumerate()
             .filter(|(_, endpoint)| endpoint.wants(&event.kind))
-            .map(|(index, _)| Delivery {
-                id: format!("{}.{index}", event.id),
-                endpoint: i64::try_from(index).unwrap_or(i64::MAX),
-                user_id: event.user_id.map(|id| id.to_string()),
-                payload: payload.clone(),
-                attempts: 0,
+            .map(|(index, _)| {
+                Delivery::new(
+                    format!("{}.{index}", event.id),
+                    i64::try_from(index).unwrap_or(i64::MAX),
+                    event.user_id.map(|id| id.to_string()),
+                    payload.clone(),
+                )
             })
             .collect()
     }

@@ -295,9 +295,32 @@ fn endpoints_are_checked_when_configured() {
     assert_eq!(endpoint.events, ["user.registered"]);
 }
 
+/// Instances share the queue: 20 rounds of 20 concurrent claims of one due delivery, one of
+/// which gets it (the others find it leased).
+async fn a_delivery_is_claimed_once(store: impl TestStore) {
+    let now = common::now_unix() * 1000;
+    for round in 0..20 {
+        let delivery = axum_users::Delivery::new(format!("evt{round:04}.0"), 0, None, "{}".into());
+        store.enqueue(&[delivery], now).await.unwrap();
+        let claims: Vec<_> = (0..20)
+            .map(|_| {
+                let store = store.clone();
+                tokio::spawn(async move { store.claim_due(now, now + 60_000, 32).await.unwrap() })
+            })
+            .collect();
+        let mut got = Vec::new();
+        for claim in claims {
+            got.extend(claim.await.unwrap().into_iter().map(|d| d.id));
+        }
+        assert_eq!(got, [format!("evt{round:04}.0")], "round {round}");
+        store.delivered(&got[0], now).await.unwrap();
+    }
+}
+
 sql_suite!(
     signed_filtered_and_retried_in_order,
     queued_deliveries_outlive_the_process,
+    a_delivery_is_claimed_once,
 );
 
 /// The before-registration webhook: it sees the address and custom fields (never the
