@@ -516,21 +516,10 @@ fn create_superuser_refuses_bad_input() {
 /// compared with what the server prints (`…` stands for ids and tokens).
 #[tokio::test]
 async fn readme_walkthrough_works_as_written() {
-    let readme =
-        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../README.md")).unwrap();
     // Every flow block, in order, against one server.
-    let blocks: Vec<&str> = readme
-        .split("<!-- readme-flow:start -->")
-        .skip(1)
-        .filter_map(|rest| rest.split("<!-- readme-flow:end -->").next())
-        .collect();
+    let blocks = readme_blocks("flow");
     assert_eq!(blocks.len(), 2);
-    let script: String = blocks
-        .concat()
-        .lines()
-        .filter(|line| !line.starts_with("```"))
-        .collect::<Vec<_>>()
-        .join("\n");
+    let script = without_fences(&blocks.concat());
     // With the default limits on, as a newcomer runs it.
     let server = start_in(
         temp_dir("readme"),
@@ -544,13 +533,7 @@ async fn readme_walkthrough_works_as_written() {
 /// command line it shows), then its commands, answers compared as in the walkthrough.
 #[tokio::test]
 async fn readme_refresh_example_works_as_written() {
-    let readme =
-        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../README.md")).unwrap();
-    let block = readme
-        .split("<!-- readme-refresh:start -->")
-        .nth(1)
-        .and_then(|rest| rest.split("<!-- readme-refresh:end -->").next())
-        .unwrap();
+    let block = readme_blocks("refresh").remove(0);
     let mut code = block
         .split("```sh\n")
         .skip(1)
@@ -574,20 +557,36 @@ async fn readme_refresh_example_works_as_written() {
 /// authenticator app, a login answering the challenge, a recovery code completing it once.
 #[tokio::test]
 async fn readme_mfa_walkthrough_works_as_written() {
+    let script = without_fences(&readme_blocks("mfa").remove(0));
+    let server = start_in(temp_dir("readme-mfa"), &[]).await;
+    run_readme_script(&server, &script);
+}
+
+/// The README's blocks between `<!-- readme-NAME:start -->` and `<!-- readme-NAME:end -->`.
+fn readme_blocks(name: &str) -> Vec<String> {
     let readme =
         std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../README.md")).unwrap();
-    let block = readme
-        .split("<!-- readme-mfa:start -->")
-        .nth(1)
-        .and_then(|rest| rest.split("<!-- readme-mfa:end -->").next())
-        .unwrap();
-    let script: String = block
+    let (start, end) = (
+        format!("<!-- readme-{name}:start -->"),
+        format!("<!-- readme-{name}:end -->"),
+    );
+    let blocks: Vec<String> = readme
+        .split(start.as_str())
+        .skip(1)
+        .filter_map(|rest| rest.split(end.as_str()).next())
+        .map(str::to_owned)
+        .collect();
+    assert!(!blocks.is_empty(), "no {start} in the README");
+    blocks
+}
+
+/// A block's lines without its code fences.
+fn without_fences(block: &str) -> String {
+    block
         .lines()
         .filter(|line| !line.starts_with("```"))
         .collect::<Vec<_>>()
-        .join("\n");
-    let server = start_in(temp_dir("readme-mfa"), &[]).await;
-    run_readme_script(&server, &script);
+        .join("\n")
 }
 
 /// Runs README commands against `server`, each documented answer (`# ...` lines) compared with
