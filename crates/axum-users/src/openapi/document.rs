@@ -73,11 +73,12 @@ pub(super) fn operation(
     op
 }
 
-/// The document under construction: its paths, its component schemas, and the security
-/// requirement every protected operation carries (one entry per kind of backend).
+/// The document under construction: its component schemas (each operation adds those it
+/// names), and the security requirement every protected operation carries (one entry per kind
+/// of backend). Each route's operations are written by the functions below, which the route
+/// table calls where the route is declared.
 #[derive(Default)]
-pub(super) struct Document {
-    pub(super) paths: Map<String, Value>,
+pub(crate) struct Document {
     pub(super) schemas: Map<String, Value>,
     security: Vec<Value>,
 }
@@ -119,8 +120,9 @@ impl Document {
         Value::Object(op)
     }
 
-    /// `POST /auth/{backend}/login` and `/logout`.
-    pub(super) fn auth_routes(&mut self, backend: &crate::Backend) {
+    /// `POST /auth/{backend}/login`; `refresh` when it answers a refresh token too, `mfa` when
+    /// it may answer the second factor's challenge.
+    pub(crate) fn login(&mut self, backend: &crate::Backend, refresh: bool, mfa: bool) -> Value {
         let name = backend.name();
         let body_name = format!("Body_auth_{name}_login_auth_{name}_login_post");
         self.schemas.insert(body_name.clone(), json!({
@@ -145,39 +147,48 @@ impl Document {
                 code("LOGIN_USER_NOT_VERIFIED"),
             ),
         ]);
-        let (login_ok, logout_ok) = match backend.transport() {
-            // FastAPI Users' entries (its 200s are FastAPI's defaults), then the 204 the
-            // routes answer where FastAPI Users' document does not say so.
-            Transport::Bearer(_) => (
+        // FastAPI Users' entries (its 200s are FastAPI's defaults), then the 204 the routes
+        // answer where FastAPI Users' document does not say so.
+        let mut responses = match backend.transport() {
+            Transport::Bearer(_) if refresh => {
+                self.session_schemas();
+                json!({"200": {"description": "Successful Response", "content": {"application/json": {
+                    "schema": schema_ref("BearerRefreshResponse"),
+                    "example": {"access_token": BEARER_EXAMPLE, "token_type": "bearer",
+                                "refresh_token": "Wm9.0.aDk3c2Fs"}}}}})
+            }
+            Transport::Bearer(_) => {
                 json!({"200": {"description": "Successful Response", "content": {"application/json": {
                     "schema": schema_ref("BearerResponse"),
-                    "example": {"access_token": BEARER_EXAMPLE, "token_type": "bearer"}}}}}),
+                    "example": {"access_token": BEARER_EXAMPLE, "token_type": "bearer"}}}}})
+            }
+            Transport::Cookie(cookie) => {
+                let mut no_content = json!({"description": "No Content"});
+                if refresh {
+                    no_content["description"] = Value::from(format!(
+                        "Sets the auth cookie and the refresh cookie `{}`.",
+                        cookie.refresh_name()
+                    ));
+                }
                 json!({"200": {"description": "Successful Response", "content": json_content(json!({}))},
-                       "204": {"description": "No Content"}}),
-            ),
-            Transport::Cookie(_) => (
-                json!({"200": {"description": "Successful Response", "content": json_content(json!({}))},
-                       "204": {"description": "No Content"}}),
-                json!({"200": {"description": "Successful Response", "content": json_content(json!({}))},
-                       "204": {"description": "No Content"}}),
-            ),
+                       "204": no_content})
+            }
         };
-        let mut login_responses = login_ok.as_object().cloned().unwrap_or_default();
-        login_responses.insert("400".into(), login_bad);
+        responses["400"] = login_bad;
         if matches!(backend.transport(), Transport::Cookie(_)) {
-            login_responses.insert(
-                "403".into(),
-                error_response(
-                    "A login from a page of a site that is not allowed (CSRF_ORIGIN_NOT_ALLOWED).",
-                ),
+            responses["403"] = error_response(
+                "A login from a page of a site that is not allowed (CSRF_ORIGIN_NOT_ALLOWED).",
             );
         }
-        login_responses.insert("422".into(), validation_response());
+        responses["422"] = validation_response();
+        if mfa {
+            responses["401"] = self.mfa_required();
+        }
         let mut login = operation(
             &format!("auth_{name}_login_auth_{name}_login_post"),
             &format!("Auth:{}.Login", title(name)),
             &["auth"],
-            Value::Object(login_responses),
+            responses,
         );
         // As FastAPI describes it: the urlencoded form only (the route reads multipart too;
         // two content types make generated clients take the body as optional).
@@ -186,27 +197,25 @@ impl Document {
             json!({"required": true, "content": {
             "application/x-www-form-urlencoded": {"schema": schema_ref(&body_name)}}}),
         );
-        self.paths
-            .insert(format!("/auth/{name}/login"), json!({"post": login}));
-        let mut logout_responses = logout_ok.as_object().cloned().unwrap_or_default();
-        logout_responses.insert(
-            "401".into(),
-            error_response("Missing token or inactive user."),
-        );
+        Value::Object(login)
+    }
+
+    /// `POST /auth/{backend}/logout`.
+    pub(crate) fn logout(&mut self, backend: &crate::Backend) -> Value {
+        let name = backend.name();
         let logout = operation(
             &format!("auth_{name}_logout_auth_{name}_logout_post"),
             &format!("Auth:{}.Logout", title(name)),
             &["auth"],
-            Value::Object(logout_responses),
+            json!({"200": {"description": "Successful Response", "content": json_content(json!({}))},
+                   "204": {"description": "No Content"},
+                   "401": error_response("Missing token or inactive user.")}),
         );
-        self.paths.insert(
-            format!("/auth/{name}/logout"),
-            json!({"post": self.secured(logout)}),
-        );
+        self.secured(logout)
     }
 
     /// `POST /auth/register`.
-    pub(super) fn register_route(&mut self) {
+    pub(crate) fn register(&mut self) -> Value {
         let mut register = operation(
             "register_register_auth_register_post",
             "Register:Register",
@@ -224,73 +233,90 @@ impl Document {
             "requestBody".into(),
             json!({"required": true, "content": json_content(schema_ref("UserCreate"))}),
         );
-        self.paths
-            .insert("/auth/register".into(), json!({"post": register}));
+        Value::Object(register)
     }
 
-    /// The verify and reset routes: JSON bodies of embedded fields.
-    pub(super) fn account_routes(&mut self) {
-        let string_prop = |t: &str| json!({"type": "string", "title": t});
-        let email_prop = json!({"type": "string", "format": "email", "title": "Email"});
-        let account_routes = [
-            (
-                "/auth/forgot-password",
-                "reset_forgot_password_auth_forgot_password_post",
-                "Reset:Forgot Password",
-                json!({"email": email_prop}),
-                vec!["email"],
-                json!({"202": {"description": "Successful Response", "content": json_content(json!({}))}, "422": validation_response()}),
-            ),
-            (
-                "/auth/reset-password",
-                "reset_reset_password_auth_reset_password_post",
-                "Reset:Reset Password",
-                json!({"token": string_prop("Token"), "password": string_prop("Password")}),
-                vec!["token", "password"],
-                json!({"200": {"description": "Successful Response", "content": json_content(json!({}))},
-                    "400": bad_request(&[
-                        ("RESET_PASSWORD_BAD_TOKEN", "Bad or expired token.", code("RESET_PASSWORD_BAD_TOKEN")),
-                        ("RESET_PASSWORD_INVALID_PASSWORD", "Password validation failed.", code_reason("RESET_PASSWORD_INVALID_PASSWORD")),
-                    ]),
-                    "422": validation_response()}),
-            ),
-            (
-                "/auth/request-verify-token",
-                "verify_request_token_auth_request_verify_token_post",
-                "Verify:Request-Token",
-                json!({"email": email_prop}),
-                vec!["email"],
-                json!({"202": {"description": "Successful Response", "content": json_content(json!({}))}, "422": validation_response()}),
-            ),
-            (
-                "/auth/verify",
-                "verify_verify_auth_verify_post",
-                "Verify:Verify",
-                json!({"token": string_prop("Token")}),
-                vec!["token"],
-                json!({"200": {"description": "Successful Response", "content": json_content(schema_ref("UserRead"))},
-                    "400": bad_request(&[
-                        ("VERIFY_USER_BAD_TOKEN", "Bad token, not existing user or not the e-mail currently set for the user.", code("VERIFY_USER_BAD_TOKEN")),
-                        ("VERIFY_USER_ALREADY_VERIFIED", "The user is already verified.", code("VERIFY_USER_ALREADY_VERIFIED")),
-                    ]),
-                    "422": validation_response()}),
-            ),
-        ];
-        for (path, op_id, summary, properties, required, responses) in account_routes {
-            let body_name = format!("Body_{op_id}");
-            self.schemas.insert(
-                body_name.clone(),
-                json!({"type": "object", "title": body_name,
-                "properties": properties, "required": required}),
-            );
-            let mut op = operation(op_id, summary, &["auth"], responses);
-            op.insert(
-                "requestBody".into(),
-                json!({"required": true, "content": json_content(schema_ref(&body_name))}),
-            );
-            self.paths.insert(path.into(), json!({"post": op}));
-        }
-        // The verification as a link (beyond FastAPI Users): an answer for a browser.
+    /// The verify and reset routes: JSON bodies of embedded fields, named as FastAPI names
+    /// them (`Body_<operation id>`).
+    fn account_operation(
+        &mut self,
+        op_id: &str,
+        summary: &str,
+        properties: Value,
+        required: &[&str],
+        responses: Value,
+    ) -> Value {
+        let body_name = format!("Body_{op_id}");
+        self.schemas.insert(
+            body_name.clone(),
+            json!({"type": "object", "title": body_name,
+            "properties": properties, "required": required}),
+        );
+        let mut op = operation(op_id, summary, &["auth"], responses);
+        op.insert(
+            "requestBody".into(),
+            json!({"required": true, "content": json_content(schema_ref(&body_name))}),
+        );
+        Value::Object(op)
+    }
+
+    /// `POST /auth/forgot-password`.
+    pub(crate) fn forgot_password(&mut self) -> Value {
+        self.account_operation(
+            "reset_forgot_password_auth_forgot_password_post",
+            "Reset:Forgot Password",
+            json!({"email": email_property()}),
+            &["email"],
+            json!({"202": {"description": "Successful Response", "content": json_content(json!({}))}, "422": validation_response()}),
+        )
+    }
+
+    /// `POST /auth/reset-password`.
+    pub(crate) fn reset_password(&mut self) -> Value {
+        self.account_operation(
+            "reset_reset_password_auth_reset_password_post",
+            "Reset:Reset Password",
+            json!({"token": string_property("Token"), "password": string_property("Password")}),
+            &["token", "password"],
+            json!({"200": {"description": "Successful Response", "content": json_content(json!({}))},
+                "400": bad_request(&[
+                    ("RESET_PASSWORD_BAD_TOKEN", "Bad or expired token.", code("RESET_PASSWORD_BAD_TOKEN")),
+                    ("RESET_PASSWORD_INVALID_PASSWORD", "Password validation failed.", code_reason("RESET_PASSWORD_INVALID_PASSWORD")),
+                ]),
+                "422": validation_response()}),
+        )
+    }
+
+    /// `POST /auth/request-verify-token`.
+    pub(crate) fn request_verify_token(&mut self) -> Value {
+        self.account_operation(
+            "verify_request_token_auth_request_verify_token_post",
+            "Verify:Request-Token",
+            json!({"email": email_property()}),
+            &["email"],
+            json!({"202": {"description": "Successful Response", "content": json_content(json!({}))}, "422": validation_response()}),
+        )
+    }
+
+    /// `POST /auth/verify`.
+    pub(crate) fn verify(&mut self) -> Value {
+        self.account_operation(
+            "verify_verify_auth_verify_post",
+            "Verify:Verify",
+            json!({"token": string_property("Token")}),
+            &["token"],
+            json!({"200": {"description": "Successful Response", "content": json_content(schema_ref("UserRead"))},
+                "400": bad_request(&[
+                    ("VERIFY_USER_BAD_TOKEN", "Bad token, not existing user or not the e-mail currently set for the user.", code("VERIFY_USER_BAD_TOKEN")),
+                    ("VERIFY_USER_ALREADY_VERIFIED", "The user is already verified.", code("VERIFY_USER_ALREADY_VERIFIED")),
+                ]),
+                "422": validation_response()}),
+        )
+    }
+
+    /// `GET /auth/verify?token=`: the verification as a link (beyond FastAPI Users), an answer
+    /// for a browser.
+    pub(crate) fn verify_link(&mut self) -> Value {
         let html = |description: &str| json!({"description": description, "content": {"text/html": {"schema": {"type": "string"}}}});
         let mut link = operation(
             "verify_verify_link_auth_verify_get",
@@ -304,11 +330,11 @@ impl Document {
             }),
         );
         link.insert("parameters".into(), json!([{"name": "token", "in": "query", "required": true, "schema": {"type": "string", "title": "Token"}}]));
-        self.paths["/auth/verify"]["get"] = Value::Object(link);
+        Value::Object(link)
     }
 
     /// `POST /auth/logout-everywhere`.
-    pub(super) fn sessions_route(&mut self) {
+    pub(crate) fn logout_everywhere(&mut self) -> Value {
         let everywhere = operation(
             "sessions_logout_everywhere_auth_logout_everywhere_post",
             "Sessions:Logout Everywhere",
@@ -316,80 +342,71 @@ impl Document {
             json!({"204": {"description": "Every session of the user ended: JWTs minted before are refused, database and Redis tokens deleted, auth cookies cleared."},
                 "401": error_response("Missing token or inactive user.")}),
         );
-        self.paths.insert(
-            "/auth/logout-everywhere".into(),
-            json!({"post": self.secured(everywhere)}),
-        );
+        self.secured(everywhere)
     }
 
-    /// `/users/me` and `/users/{id}`.
-    pub(super) fn users_routes(&mut self) {
-        let update_bad = bad_request(&[
-            (
-                "UPDATE_USER_EMAIL_ALREADY_EXISTS",
-                "A user with this email already exists.",
-                code("UPDATE_USER_EMAIL_ALREADY_EXISTS"),
-            ),
-            (
-                "UPDATE_USER_INVALID_PASSWORD",
-                "Password validation failed.",
-                code_reason("UPDATE_USER_INVALID_PASSWORD"),
-            ),
-        ]);
-        let user_ok = json!({"description": "Successful Response", "content": json_content(schema_ref("UserRead"))});
-        let unauthorized = error_response("Missing token or inactive user.");
-        let forbidden = error_response("Not a superuser.");
-        let missing = error_response("The user does not exist.");
-        let update_body =
-            json!({"required": true, "content": json_content(schema_ref("UserUpdate"))});
-        let id_param = json!([{"name": "id", "in": "path", "required": true, "schema": {"type": "string", "title": "Id"}}]);
-
-        let me_get = operation(
+    /// `GET /users/me`.
+    pub(crate) fn current_user(&mut self) -> Value {
+        let op = operation(
             "users_current_user_users_me_get",
             "Users:Current User",
             &["users"],
-            json!({"200": user_ok, "401": unauthorized}),
+            json!({"200": user_ok(), "401": unauthorized()}),
         );
-        let mut me_patch = operation(
+        self.secured(op)
+    }
+
+    /// `PATCH /users/me`.
+    pub(crate) fn patch_current_user(&mut self) -> Value {
+        let mut op = operation(
             "users_patch_current_user_users_me_patch",
             "Users:Patch Current User",
             &["users"],
-            json!({"200": user_ok, "401": unauthorized, "400": update_bad, "422": validation_response()}),
+            json!({"200": user_ok(), "401": unauthorized(), "400": update_bad(), "422": validation_response()}),
         );
-        me_patch.insert("requestBody".into(), update_body.clone());
-        self.paths.insert(
-            "/users/me".into(),
-            json!({"get": self.secured(me_get), "patch": self.secured(me_patch)}),
-        );
+        op.insert("requestBody".into(), update_body());
+        self.secured(op)
+    }
 
-        let mut user_get = operation(
+    /// `GET /users/{id}`.
+    pub(crate) fn user(&mut self) -> Value {
+        let mut op = operation(
             "users_user_users__id__get",
             "Users:User",
             &["users"],
-            json!({"200": user_ok, "401": unauthorized, "403": forbidden, "404": missing, "422": validation_response()}),
+            json!({"200": user_ok(), "401": unauthorized(), "403": forbidden(), "404": missing(), "422": validation_response()}),
         );
-        user_get.insert("parameters".into(), id_param.clone());
-        let mut user_patch = operation(
+        op.insert("parameters".into(), id_parameter());
+        self.secured(op)
+    }
+
+    /// `PATCH /users/{id}`.
+    pub(crate) fn patch_user(&mut self) -> Value {
+        let mut op = operation(
             "users_patch_user_users__id__patch",
             "Users:Patch User",
             &["users"],
-            json!({"200": user_ok, "401": unauthorized, "403": forbidden, "404": missing, "400": update_bad, "422": validation_response()}),
+            json!({"200": user_ok(), "401": unauthorized(), "403": forbidden(), "404": missing(), "400": update_bad(), "422": validation_response()}),
         );
-        user_patch.insert("parameters".into(), id_param.clone());
-        user_patch.insert("requestBody".into(), update_body);
-        let mut user_delete = operation(
+        op.insert("parameters".into(), id_parameter());
+        op.insert("requestBody".into(), update_body());
+        self.secured(op)
+    }
+
+    /// `DELETE /users/{id}`.
+    pub(crate) fn delete_user(&mut self) -> Value {
+        let mut op = operation(
             "users_delete_user_users__id__delete",
             "Users:Delete User",
             &["users"],
-            json!({"204": {"description": "Successful Response"}, "401": unauthorized, "403": forbidden, "404": missing, "422": validation_response()}),
+            json!({"204": {"description": "Successful Response"}, "401": unauthorized(), "403": forbidden(), "404": missing(), "422": validation_response()}),
         );
-        user_delete.insert("parameters".into(), id_param);
-        self.paths.insert("/users/{id}".into(), json!({"get": self.secured(user_get), "patch": self.secured(user_patch), "delete": self.secured(user_delete)}));
-        self.list_route(unauthorized, forbidden);
+        op.insert("parameters".into(), id_parameter());
+        self.secured(op)
     }
 
     /// `GET /users` (beyond FastAPI Users): a page of users, searched and filtered.
-    fn list_route(&mut self, unauthorized: Value, forbidden: Value) {
+    pub(crate) fn list_users(&mut self) -> Value {
         use crate::routes::admin::{MAX_PAGE, MAX_SIZE};
         self.schemas.insert(
             "Page_UserRead_".into(),
@@ -412,7 +429,7 @@ impl Document {
             &["users"],
             json!({
                 "200": {"description": "Successful Response", "content": json_content(schema_ref("Page_UserRead_"))},
-                "401": unauthorized, "403": forbidden, "422": validation_response()
+                "401": unauthorized(), "403": forbidden(), "422": validation_response()
             }),
         );
         list.insert("description".into(), Value::from(
@@ -430,6 +447,11 @@ impl Document {
             {"name": "created_before", "in": "query", "required": false, "schema": {"type": "string", "format": "date-time", "title": "Created Before"}},
             {"name": "sort", "in": "query", "required": false, "schema": {"enum": ["email", "-email"], "type": "string", "default": "email", "title": "Sort"}}
         ]));
+        self.secured(list)
+    }
+
+    /// `POST /users` (beyond FastAPI Users).
+    pub(crate) fn create_user(&mut self) -> Value {
         let mut create = operation(
             "users_create_user_users_post",
             "Users:Create User",
@@ -440,7 +462,7 @@ impl Document {
                     ("REGISTER_USER_ALREADY_EXISTS", "A user with this email already exists.", code("REGISTER_USER_ALREADY_EXISTS")),
                     ("REGISTER_INVALID_PASSWORD", "Password validation failed.", code_reason("REGISTER_INVALID_PASSWORD")),
                 ]),
-                "401": unauthorized.clone(), "403": forbidden.clone(), "422": validation_response()
+                "401": unauthorized(), "403": forbidden(), "422": validation_response()
             }),
         );
         create.insert("description".into(), Value::from(
@@ -450,53 +472,68 @@ impl Document {
             "requestBody".into(),
             json!({"required": true, "content": json_content(schema_ref("UserCreateByAdmin"))}),
         );
-        self.paths.insert(
-            "/users".into(),
-            json!({"get": self.secured(list), "post": self.secured(create)}),
-        );
+        self.secured(create)
+    }
+
+    /// `POST /users/{id}/reset-password` (beyond FastAPI Users).
+    pub(crate) fn send_reset_password(&mut self) -> Value {
         let mut reset = operation(
             "users_reset_password_users__id__reset_password_post",
             "Users:Reset Password",
             &["users"],
             json!({
                 "202": {"description": "Successful Response", "content": json_content(json!({}))},
-                "401": unauthorized, "403": forbidden,
-                "404": error_response("The user does not exist."), "422": validation_response()
+                "401": unauthorized(), "403": forbidden(), "404": missing(), "422": validation_response()
             }),
         );
         reset.insert("description".into(), Value::from(
             "Superusers only. Mails the user a reset link after the answer (an inactive user gets none)."));
-        reset.insert("parameters".into(), json!([{"name": "id", "in": "path", "required": true, "schema": {"type": "string", "title": "Id"}}]));
-        self.paths.insert(
-            "/users/{id}/reset-password".into(),
-            json!({"post": self.secured(reset)}),
-        );
+        reset.insert("parameters".into(), id_parameter());
+        self.secured(reset)
     }
 
-    /// FastAPI Users' OAuth routes, one pair per provider (and the associate pair), with its
-    /// operation ids (`oauth:{provider}.{backend}.authorize` ...).
+    /// FastAPI Users' `GET /auth/{provider}/authorize` (or with `associate`,
+    /// `/auth/associate/{provider}/authorize`), with its operation ids
+    /// (`oauth:{provider}.{backend}.authorize` ...).
     #[cfg(feature = "oauth")]
-    pub(super) fn oauth_routes(
-        &mut self,
-        oauth: &crate::oauth::OAuthConfig,
-        default_backend: String,
-    ) {
+    pub(crate) fn oauth_authorize(&mut self, name: &str, backend: &str, associate: bool) -> Value {
         self.schemas.insert("OAuth2AuthorizeResponse".into(), json!({"type": "object", "title": "OAuth2AuthorizeResponse",
             "required": ["authorization_url"], "properties": {"authorization_url": {"type": "string", "title": "Authorization Url"}}}));
-        let backend = oauth.settings.backend.clone().unwrap_or(default_backend);
+        let (t, tb) = (title(name), title(backend));
+        let (op_id, summary) = if associate {
+            (
+                format!("oauth_associate_{name}_authorize_auth_associate_{name}_authorize_get"),
+                format!("Oauth-Associate:{t}.Authorize"),
+            )
+        } else {
+            (
+                format!("oauth_{name}_{backend}_authorize_auth_{name}_authorize_get"),
+                format!("Oauth:{t}.{tb}.Authorize"),
+            )
+        };
+        let mut authorize = operation(
+            &op_id,
+            &summary,
+            &["auth"],
+            json!({"200": {"description": "Successful Response", "content": json_content(schema_ref("OAuth2AuthorizeResponse"))}, "422": validation_response()}),
+        );
+        authorize.insert("parameters".into(), json!([{"name": "scopes", "in": "query", "required": false,
+            "schema": {"type": "array", "items": {"type": "string"}, "default": [], "title": "Scopes"}}]));
+        if associate {
+            self.secured(authorize)
+        } else {
+            Value::Object(authorize)
+        }
+    }
+
+    /// FastAPI Users' `GET /auth/{provider}/callback` (or with `associate`,
+    /// `/auth/associate/{provider}/callback`).
+    #[cfg(feature = "oauth")]
+    pub(crate) fn oauth_callback(&mut self, name: &str, backend: &str, associate: bool) -> Value {
         let optional = |name: &str, title: &str| {
             json!({"name": name, "in": "query", "required": false,
             "schema": {"anyOf": [{"type": "string"}, {"type": "null"}], "title": title}})
         };
-        let scopes = json!([{"name": "scopes", "in": "query", "required": false,
-            "schema": {"type": "array", "items": {"type": "string"}, "default": [], "title": "Scopes"}}]);
-        let callback_params = json!([
-            optional("code", "Code"),
-            optional("code_verifier", "Code Verifier"),
-            optional("state", "State"),
-            optional("error", "Error")
-        ]);
-        let authorize_ok = json!({"200": {"description": "Successful Response", "content": json_content(schema_ref("OAuth2AuthorizeResponse"))}, "422": validation_response()});
         let callback_bad = bad_request(&[
             (
                 "INVALID_STATE_TOKEN",
@@ -525,51 +562,102 @@ impl Document {
             ),
         ]);
         let provider_down = error_response("The OAuth provider failed (OAUTH_PROVIDER_ERROR).");
-        for provider in &oauth.providers {
-            let name = provider.name();
-            let (t, tb) = (title(name), title(&backend));
-            let mut authorize = operation(
-                &format!("oauth_{name}_{backend}_authorize_auth_{name}_authorize_get"),
-                &format!("Oauth:{t}.{tb}.Authorize"),
-                &["auth"],
-                authorize_ok.clone(),
-            );
-            authorize.insert("parameters".into(), scopes.clone());
-            self.paths
-                .insert(format!("/auth/{name}/authorize"), json!({"get": authorize}));
-            let mut callback = operation(
-                &format!("oauth_{name}_{backend}_callback_auth_{name}_callback_get"),
-                &format!("Oauth:{t}.{tb}.Callback"),
-                &["auth"],
-                json!({"200": {"description": "Successful Response", "content": json_content(json!({}))},
-                    "400": callback_bad.clone(), "422": validation_response(), "502": provider_down.clone()}),
-            );
-            callback.insert("parameters".into(), callback_params.clone());
-            self.paths
-                .insert(format!("/auth/{name}/callback"), json!({"get": callback}));
-            let mut associate = operation(
-                &format!("oauth_associate_{name}_authorize_auth_associate_{name}_authorize_get"),
-                &format!("Oauth-Associate:{t}.Authorize"),
-                &["auth"],
-                authorize_ok.clone(),
-            );
-            associate.insert("parameters".into(), scopes.clone());
-            self.paths.insert(
-                format!("/auth/associate/{name}/authorize"),
-                json!({"get": self.secured(associate)}),
-            );
-            let mut associate_callback = operation(
-                &format!("oauth_associate_{name}_callback_auth_associate_{name}_callback_get"),
-                &format!("Oauth-Associate:{t}.Callback"),
-                &["auth"],
-                json!({"200": {"description": "Successful Response", "content": json_content(schema_ref("UserRead"))},
-                    "400": callback_bad.clone(), "422": validation_response(), "502": provider_down.clone()}),
-            );
-            associate_callback.insert("parameters".into(), callback_params.clone());
-            self.paths.insert(
-                format!("/auth/associate/{name}/callback"),
-                json!({"get": self.secured(associate_callback)}),
-            );
+        let (t, tb) = (title(name), title(backend));
+        let (op_id, summary, ok) = if associate {
+            (
+                format!("oauth_associate_{name}_callback_auth_associate_{name}_callback_get"),
+                format!("Oauth-Associate:{t}.Callback"),
+                json_content(schema_ref("UserRead")),
+            )
+        } else {
+            (
+                format!("oauth_{name}_{backend}_callback_auth_{name}_callback_get"),
+                format!("Oauth:{t}.{tb}.Callback"),
+                json_content(json!({})),
+            )
+        };
+        let mut callback = operation(
+            &op_id,
+            &summary,
+            &["auth"],
+            json!({"200": {"description": "Successful Response", "content": ok},
+                "400": callback_bad, "422": validation_response(), "502": provider_down}),
+        );
+        callback.insert(
+            "parameters".into(),
+            json!([
+                optional("code", "Code"),
+                optional("code_verifier", "Code Verifier"),
+                optional("state", "State"),
+                optional("error", "Error")
+            ]),
+        );
+        if associate {
+            self.secured(callback)
+        } else {
+            Value::Object(callback)
         }
     }
+}
+
+fn email_property() -> Value {
+    json!({"type": "string", "format": "email", "title": "Email"})
+}
+
+fn string_property(title: &str) -> Value {
+    json!({"type": "string", "title": title})
+}
+
+pub(super) fn unauthorized() -> Value {
+    error_response("Missing token or inactive user.")
+}
+
+pub(super) fn forbidden() -> Value {
+    error_response("Not a superuser.")
+}
+
+pub(super) fn missing() -> Value {
+    error_response("The user does not exist.")
+}
+
+pub(super) fn id_parameter() -> Value {
+    json!([{"name": "id", "in": "path", "required": true, "schema": {"type": "string", "title": "Id"}}])
+}
+
+fn user_ok() -> Value {
+    json!({"description": "Successful Response", "content": json_content(schema_ref("UserRead"))})
+}
+
+fn update_body() -> Value {
+    json!({"required": true, "content": json_content(schema_ref("UserUpdate"))})
+}
+
+fn update_bad() -> Value {
+    bad_request(&[
+        (
+            "UPDATE_USER_EMAIL_ALREADY_EXISTS",
+            "A user with this email already exists.",
+            code("UPDATE_USER_EMAIL_ALREADY_EXISTS"),
+        ),
+        (
+            "UPDATE_USER_INVALID_PASSWORD",
+            "Password validation failed.",
+            code_reason("UPDATE_USER_INVALID_PASSWORD"),
+        ),
+    ])
+}
+
+/// An error answer that may carry any of these codes.
+pub(super) fn code_error(codes: &str) -> Value {
+    error_response(&format!("One of: {codes}."))
+}
+
+/// A required JSON body of this schema.
+pub(super) fn body(schema: &str) -> Value {
+    json!({"required": true, "content": json_content(schema_ref(schema))})
+}
+
+/// A JSON answer of this schema.
+pub(super) fn ok(schema: &str, description: &str) -> Value {
+    json!({"description": description, "content": json_content(schema_ref(schema))})
 }

@@ -3,12 +3,13 @@
 use serde_json::{json, Value};
 
 use super::document::{
-    error_response, json_content, operation, schema_ref, validation_response, Document,
+    error_response, forbidden, id_parameter, json_content, operation, schema_ref, unauthorized,
+    validation_response, Document,
 };
 
 impl Document {
-    /// `/users/me/events`, `/users/{id}/events`, `/events`.
-    pub(super) fn event_routes(&mut self) {
+    /// The schemas the event routes name.
+    fn event_schemas(&mut self) {
         let nullable =
             |title: &str| json!({"anyOf": [{"type": "string"}, {"type": "null"}], "title": title});
         let types: Vec<Value> = crate::audit::EVENT_TYPES
@@ -32,53 +33,69 @@ impl Document {
             "properties": {"items": {"type": "array", "items": schema_ref("AuditEvent"), "title": "Items"},
                            "next_cursor": {"anyOf": [{"type": "string"}, {"type": "null"}], "title": "Next Cursor",
                                            "description": "Pass as `cursor` for the next (older) page; null on the last."}}}));
-        let parameters = json!([
-            {"name": "type", "in": "query", "required": false, "style": "form", "explode": true,
-             "schema": {"type": "array", "items": {"type": "string", "enum": types.clone()}, "title": "Type"},
-             "description": "Event types: the parameter repeated (or comma-separated)."},
-            {"name": "since", "in": "query", "required": false, "schema": {"type": "string", "format": "date-time", "title": "Since"}},
-            {"name": "until", "in": "query", "required": false, "schema": {"type": "string", "format": "date-time", "title": "Until"}},
-            {"name": "limit", "in": "query", "required": false, "schema": {"type": "integer", "minimum": 1, "maximum": 100, "default": 50, "title": "Limit"}},
-            {"name": "cursor", "in": "query", "required": false,
-             "schema": {"type": "string", "pattern": "^([0-9]{1,18}\\.[0-9a-f]{1,64})?$", "title": "Cursor"}},
-        ]);
-        let ok = json!({"description": "Events, newest first.", "content": json_content(schema_ref("AuditEventPage"))});
-        let unauthorized = error_response("Missing token or inactive user.");
-        let forbidden = error_response("Not a superuser.");
+    }
 
+    /// `GET /users/me/events`.
+    pub(crate) fn my_events(&mut self) -> Value {
+        self.event_schemas();
         let mut own = operation(
             "users_my_events_users_me_events_get",
             "Users:My Events",
             &["users"],
-            json!({"200": ok.clone(), "401": unauthorized.clone(), "422": validation_response()}),
+            json!({"200": events_ok(), "401": unauthorized(), "422": validation_response()}),
         );
-        own.insert("parameters".into(), parameters.clone());
-        self.paths
-            .insert("/users/me/events".into(), json!({"get": self.secured(own)}));
+        own.insert("parameters".into(), parameters());
+        self.secured(own)
+    }
+
+    /// A superuser's `GET /users/{id}/events`.
+    pub(crate) fn user_events(&mut self) -> Value {
+        self.event_schemas();
         let mut of_user = operation(
             "users_user_events_users__id__events_get",
             "Users:User Events",
             &["users"],
-            json!({"200": ok.clone(), "401": unauthorized.clone(), "403": forbidden.clone(),
+            json!({"200": events_ok(), "401": unauthorized(), "403": forbidden(),
                    "404": error_response("Not an id."), "422": validation_response()}),
         );
-        let mut with_id = vec![
-            json!({"name": "id", "in": "path", "required": true, "schema": {"type": "string", "title": "Id"}}),
-        ];
-        with_id.extend(parameters.as_array().cloned().unwrap_or_default());
+        let mut with_id = id_parameter().as_array().cloned().unwrap_or_default();
+        with_id.extend(parameters().as_array().cloned().unwrap_or_default());
         of_user.insert("parameters".into(), Value::Array(with_id));
-        self.paths.insert(
-            "/users/{id}/events".into(),
-            json!({"get": self.secured(of_user)}),
-        );
+        self.secured(of_user)
+    }
+
+    /// A superuser's `GET /events`.
+    pub(crate) fn all_events(&mut self) -> Value {
+        self.event_schemas();
         let mut all = operation(
             "events_events_get",
             "Events",
             &["users"],
-            json!({"200": ok, "401": unauthorized, "403": forbidden, "422": validation_response()}),
+            json!({"200": events_ok(), "401": unauthorized(), "403": forbidden(), "422": validation_response()}),
         );
-        all.insert("parameters".into(), parameters);
-        self.paths
-            .insert("/events".into(), json!({"get": self.secured(all)}));
+        all.insert("parameters".into(), parameters());
+        self.secured(all)
     }
+}
+
+fn events_ok() -> Value {
+    json!({"description": "Events, newest first.", "content": json_content(schema_ref("AuditEventPage"))})
+}
+
+/// The filters and paging of every event list.
+fn parameters() -> Value {
+    let types: Vec<Value> = crate::audit::EVENT_TYPES
+        .iter()
+        .map(|t| Value::from(*t))
+        .collect();
+    json!([
+        {"name": "type", "in": "query", "required": false, "style": "form", "explode": true,
+         "schema": {"type": "array", "items": {"type": "string", "enum": types}, "title": "Type"},
+         "description": "Event types: the parameter repeated (or comma-separated)."},
+        {"name": "since", "in": "query", "required": false, "schema": {"type": "string", "format": "date-time", "title": "Since"}},
+        {"name": "until", "in": "query", "required": false, "schema": {"type": "string", "format": "date-time", "title": "Until"}},
+        {"name": "limit", "in": "query", "required": false, "schema": {"type": "integer", "minimum": 1, "maximum": 100, "default": 50, "title": "Limit"}},
+        {"name": "cursor", "in": "query", "required": false,
+         "schema": {"type": "string", "pattern": "^([0-9]{1,18}\\.[0-9a-f]{1,64})?$", "title": "Cursor"}},
+    ])
 }

@@ -3,11 +3,14 @@
 
 use serde_json::{json, Value};
 
-use super::document::{error_response, json_content, operation, schema_ref, Document};
+use super::document::{
+    body, code_error, forbidden, id_parameter, json_content, missing, ok, operation, schema_ref,
+    unauthorized, validation_response, Document,
+};
 
 impl Document {
-    /// `/auth/mfa...`, `/users/{id}/mfa`, and `401 LOGIN_MFA_REQUIRED` on the logins.
-    pub(super) fn mfa_routes(&mut self) {
+    /// The schemas the second factor's routes name.
+    fn mfa_schemas(&mut self) {
         let string = |title: &str| json!({"type": "string", "title": title});
         self.schemas.insert("MfaStatus".into(), json!({
             "type": "object", "title": "MfaStatus", "required": ["totp_enabled", "recovery_codes_left"],
@@ -39,71 +42,88 @@ impl Document {
             "type": "object", "title": "MfaRequired", "required": ["detail", "mfa_token"],
             "properties": {"detail": {"type": "string", "enum": ["LOGIN_MFA_REQUIRED"], "title": "Detail"},
                            "mfa_token": string("Mfa Token")}}));
+    }
 
-        let unauthorized = error_response("Missing token or inactive user.");
-        let code_error = |codes: &str| error_response(&format!("One of: {codes}."));
-        let body =
-            |schema: &str| json!({"required": true, "content": json_content(schema_ref(schema))});
-        let ok = |schema: &str, description: &str| json!({"description": description, "content": json_content(schema_ref(schema))});
+    /// The challenge every login may answer for a user with a second factor.
+    pub(super) fn mfa_required(&mut self) -> Value {
+        self.mfa_schemas();
+        json!({"description": "The user has a second factor: complete the login at /auth/mfa/verify.",
+            "content": json_content(schema_ref("MfaRequired"))})
+    }
 
+    /// `GET /auth/mfa`.
+    pub(crate) fn mfa_status(&mut self) -> Value {
+        self.mfa_schemas();
         let status = operation(
             "mfa_status_auth_mfa_get",
             "Mfa:Status",
             &["auth"],
-            json!({"200": ok("MfaStatus", "Successful Response"), "401": unauthorized}),
+            json!({"200": ok("MfaStatus", "Successful Response"), "401": unauthorized()}),
         );
-        self.paths
-            .insert("/auth/mfa".into(), json!({"get": self.secured(status)}));
+        self.secured(status)
+    }
+
+    /// `POST /auth/mfa/totp/setup`.
+    pub(crate) fn totp_setup(&mut self) -> Value {
+        self.mfa_schemas();
         let setup = operation(
             "mfa_totp_setup_auth_mfa_totp_setup_post",
             "Mfa:Totp Setup",
             &["auth"],
             json!({"200": ok("TotpSetup", "A new secret, in force once `enable` confirms it with a code."),
-                   "400": code_error("MFA_ALREADY_ENABLED"), "401": unauthorized}),
+                   "400": code_error("MFA_ALREADY_ENABLED"), "401": unauthorized()}),
         );
-        self.paths.insert(
-            "/auth/mfa/totp/setup".into(),
-            json!({"post": self.secured(setup)}),
-        );
+        self.secured(setup)
+    }
+
+    /// `POST /auth/mfa/totp/enable`.
+    pub(crate) fn totp_enable(&mut self) -> Value {
+        self.mfa_schemas();
         let mut enable = operation(
             "mfa_totp_enable_auth_mfa_totp_enable_post",
             "Mfa:Totp Enable",
             &["auth"],
             json!({"200": ok("RecoveryCodes", "TOTP is on; the recovery codes, shown once."),
                    "400": code_error("MFA_NOT_SET_UP, MFA_ALREADY_ENABLED, MFA_INVALID_CODE"),
-                   "401": unauthorized, "422": super::document::validation_response()}),
+                   "401": unauthorized(), "422": validation_response()}),
         );
         enable.insert("requestBody".into(), body("TotpCode"));
-        self.paths.insert(
-            "/auth/mfa/totp/enable".into(),
-            json!({"post": self.secured(enable)}),
-        );
+        self.secured(enable)
+    }
+
+    /// `POST /auth/mfa/totp/disable`.
+    pub(crate) fn totp_disable(&mut self) -> Value {
+        self.mfa_schemas();
         let mut disable = operation(
             "mfa_totp_disable_auth_mfa_totp_disable_post",
             "Mfa:Totp Disable",
             &["auth"],
             json!({"204": {"description": "TOTP is off, its recovery codes void."},
                    "400": code_error("MFA_NOT_ENABLED, MFA_INVALID_CODE"),
-                   "401": unauthorized, "422": super::document::validation_response()}),
+                   "401": unauthorized(), "422": validation_response()}),
         );
         disable.insert("requestBody".into(), body("MfaProof"));
-        self.paths.insert(
-            "/auth/mfa/totp/disable".into(),
-            json!({"post": self.secured(disable)}),
-        );
+        self.secured(disable)
+    }
+
+    /// `POST /auth/mfa/recovery-codes`.
+    pub(crate) fn recovery_codes(&mut self) -> Value {
+        self.mfa_schemas();
         let mut regenerate = operation(
             "mfa_recovery_codes_auth_mfa_recovery_codes_post",
             "Mfa:Recovery Codes",
             &["auth"],
             json!({"200": ok("RecoveryCodes", "New recovery codes, shown once; the old ones are void."),
                    "400": code_error("MFA_NOT_ENABLED, MFA_INVALID_CODE"),
-                   "401": unauthorized, "422": super::document::validation_response()}),
+                   "401": unauthorized(), "422": validation_response()}),
         );
         regenerate.insert("requestBody".into(), body("MfaProof"));
-        self.paths.insert(
-            "/auth/mfa/recovery-codes".into(),
-            json!({"post": self.secured(regenerate)}),
-        );
+        self.secured(regenerate)
+    }
+
+    /// `POST /auth/mfa/verify`: the login challenge's completion.
+    pub(crate) fn mfa_verify(&mut self) -> Value {
+        self.mfa_schemas();
         let mut verify = operation(
             "mfa_verify_auth_mfa_verify_post",
             "Mfa:Verify",
@@ -112,40 +132,25 @@ impl Document {
                            "content": json_content(schema_ref("BearerResponse"))},
                    "204": {"description": "A cookie backend's login: the auth cookie is set."},
                    "400": code_error("MFA_TOKEN_INVALID, MFA_INVALID_CODE"),
-                   "422": super::document::validation_response()}),
+                   "422": validation_response()}),
         );
         verify.insert("description".into(), Value::from(
             "Completes a login that answered LOGIN_MFA_REQUIRED, through the same backend. Each \
              code works once; five wrong codes end the token (log in again)."));
         verify.insert("requestBody".into(), body("MfaVerify"));
-        self.paths
-            .insert("/auth/mfa/verify".into(), json!({"post": verify}));
+        Value::Object(verify)
+    }
+
+    /// A superuser's `DELETE /users/{id}/mfa`.
+    pub(crate) fn reset_user_mfa(&mut self) -> Value {
         let mut reset = operation(
             "users_reset_user_mfa_users__id__mfa_delete",
             "Users:Reset User Mfa",
             &["users"],
             json!({"204": {"description": "The user's second factor is removed."},
-                   "401": unauthorized, "403": error_response("Not a superuser."),
-                   "404": error_response("The user does not exist.")}),
+                   "401": unauthorized(), "403": forbidden(), "404": missing()}),
         );
-        reset.insert("parameters".into(), json!([{"name": "id", "in": "path", "required": true, "schema": {"type": "string", "title": "Id"}}]));
-        self.paths.insert(
-            "/users/{id}/mfa".into(),
-            json!({"delete": self.secured(reset)}),
-        );
-
-        // Every login may answer the challenge.
-        let required = json!({"description": "The user has a second factor: complete the login at /auth/mfa/verify.",
-            "content": json_content(schema_ref("MfaRequired"))});
-        for (path, item) in self.paths.iter_mut() {
-            if path.ends_with("/login") {
-                if let Some(responses) = item
-                    .pointer_mut("/post/responses")
-                    .and_then(Value::as_object_mut)
-                {
-                    responses.insert("401".into(), required.clone());
-                }
-            }
-        }
+        reset.insert("parameters".into(), id_parameter());
+        self.secured(reset)
     }
 }

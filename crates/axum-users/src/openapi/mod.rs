@@ -12,43 +12,34 @@ mod mfa;
 mod passkeys;
 mod sessions;
 
-use document::{error_response, field_schema, schema_ref, Document};
+pub(crate) use document::Document;
+use document::{error_response, field_schema, schema_ref};
+
+use crate::routes::table::Endpoint;
 
 impl AxumUsers {
     /// The OpenAPI document for the conventional layout of [`AxumUsers::router`]:
     /// `/auth/register`, `/auth/{backend}/login|logout`, the verify and reset routes under
     /// `/auth`, `/users/...`.
     pub fn openapi(&self) -> Value {
+        self.document(&self.api_endpoints())
+    }
+
+    /// The document of these endpoints: each operation as its route declares it, with the
+    /// answers every route may give beyond FastAPI Users' own.
+    pub(crate) fn document(&self, endpoints: &[Endpoint]) -> Value {
         let mut doc = Document::default();
         let schemes = doc.security_schemes(self.backends());
-        for backend in self.backends() {
-            doc.auth_routes(backend);
-            if backend.refresh_lifetime().is_some() && self.sessions().is_some() {
-                doc.refresh_route(backend);
+        let mut paths = Map::new();
+        for endpoint in endpoints {
+            for (method, operation) in &endpoint.operations {
+                let mut op = operation(&mut doc);
+                add_protection_responses(method, &mut op, endpoint.limited);
+                let item = paths
+                    .entry(endpoint.route.path.clone())
+                    .or_insert_with(|| Value::Object(Map::new()));
+                item[method.as_str().to_ascii_lowercase()] = op;
             }
-        }
-        doc.register_route();
-        doc.account_routes();
-        doc.sessions_route();
-        if self.sessions().is_some() {
-            doc.session_routes();
-        }
-        doc.users_routes();
-        if self.mfa().is_some() {
-            doc.mfa_routes();
-        }
-        if self.audit().is_some() {
-            doc.event_routes();
-        }
-        #[cfg(feature = "passkeys")]
-        if self.passkeys().is_some() {
-            let names: Vec<&str> = self.backends().iter().map(|b| b.name()).collect();
-            doc.passkey_routes(&names);
-        }
-        #[cfg(feature = "oauth")]
-        if let Some(oauth) = self.oauth() {
-            let default_backend = self.backends().first().map(|b| b.name().to_owned());
-            doc.oauth_routes(oauth, default_backend.unwrap_or_default());
         }
         self.user_schemas(&mut doc.schemas);
         // `POST /users` takes `UserCreate` with the password optional.
@@ -60,11 +51,10 @@ impl AxumUsers {
         by_admin["properties"]["password"] =
             json!({"anyOf": [{"type": "string"}, {"type": "null"}], "title": "Password"});
         doc.schemas.insert("UserCreateByAdmin".into(), by_admin);
-        add_protection_responses(&mut doc.paths);
         json!({
             "openapi": "3.1.0",
             "info": {"title": self.openapi_title(), "version": "0.1.0"},
-            "paths": doc.paths,
+            "paths": paths,
             "components": {"schemas": doc.schemas, "securitySchemes": schemes}
         })
     }
@@ -196,9 +186,6 @@ impl AxumUsers {
     }
 }
 
-/// The answers every route may give beyond FastAPI Users' own, appended after them: an
-/// oversized (413) or too slow (408) body, a rate limit (429), a cross-site cookie request
-/// (403), an unreachable database or Redis (503).
 /// utoipa writes a schema of any type (FastAPI's `{}`) without `type`, but reads one only with
 /// `"type": null`: mark every typeless schema so (it is written back without `type`).
 #[cfg(feature = "utoipa")]
@@ -238,73 +225,50 @@ fn mark_typeless(value: &mut Value, is_schema: bool) {
     }
 }
 
-fn add_protection_responses(paths: &mut Map<String, Value>) {
+/// The answers every route may give beyond FastAPI Users' own, appended after them: an
+/// oversized (413) or too slow (408) body, a rate limit (429, on `limited` routes), a
+/// cross-site cookie request (403), an unreachable database or Redis (503).
+fn add_protection_responses(method: &http::Method, op: &mut Value, limited: bool) {
     let retry_after = json!({"Retry-After": {"description": "Seconds to wait before trying again.", "schema": {"type": "integer"}}});
-    let limited = |path: &str| {
-        path.ends_with("/login")
-            || [
-                "/auth/register",
-                "/auth/forgot-password",
-                "/auth/request-verify-token",
-                "/auth/reset-password",
-                "/auth/verify",
-                "/auth/mfa/verify",
-                "/auth/mfa/totp/enable",
-                "/auth/mfa/totp/disable",
-                "/auth/mfa/recovery-codes",
-                "/auth/passkeys/register/begin",
-                "/auth/passkeys/register/finish",
-                "/auth/passkeys/login/begin",
-                "/auth/passkeys/login/finish",
-            ]
-            .contains(&path)
+    let Some(op) = op.as_object_mut() else {
+        return;
     };
-    for (path, item) in paths.iter_mut() {
-        let Some(item) = item.as_object_mut() else {
-            continue;
-        };
-        for (method, op) in item.iter_mut() {
-            let Some(op) = op.as_object_mut() else {
-                continue;
-            };
-            let has_body = op.contains_key("requestBody");
-            let secured = op.contains_key("security");
-            let Some(responses) = op.get_mut("responses").and_then(Value::as_object_mut) else {
-                continue;
-            };
-            if secured && method != "get" && !responses.contains_key("403") {
-                responses.insert(
-                    "403".into(),
-                    error_response("A cookie-authenticated request from a site that is not allowed (CSRF_ORIGIN_NOT_ALLOWED)."),
-                );
-            }
-            if has_body && !responses.contains_key("400") {
-                responses.insert(
-                    "400".into(),
-                    error_response("The body is not UTF-8, or nested too deeply (There was an error parsing the body)."),
-                );
-            }
-            if has_body {
-                responses.insert(
-                    "408".into(),
-                    error_response("The request body did not arrive in time."),
-                );
-                responses.insert(
-                    "413".into(),
-                    error_response("The request body is over 64 KiB."),
-                );
-            }
-            if limited(path) {
-                let mut too_many = error_response("Too many requests (TOO_MANY_REQUESTS).");
-                too_many["headers"] = retry_after.clone();
-                responses.insert("429".into(), too_many);
-            }
-            let mut unavailable =
-                error_response("The database or Redis cannot be reached (SERVICE_UNAVAILABLE).");
-            unavailable["headers"] = json!({"Retry-After": retry_after["Retry-After"].clone()});
-            responses.insert("503".into(), unavailable);
-        }
+    let has_body = op.contains_key("requestBody");
+    let secured = op.contains_key("security");
+    let Some(responses) = op.get_mut("responses").and_then(Value::as_object_mut) else {
+        return;
+    };
+    if secured && method != http::Method::GET && !responses.contains_key("403") {
+        responses.insert(
+            "403".into(),
+            error_response("A cookie-authenticated request from a site that is not allowed (CSRF_ORIGIN_NOT_ALLOWED)."),
+        );
     }
+    if has_body && !responses.contains_key("400") {
+        responses.insert(
+            "400".into(),
+            error_response("The body is not UTF-8, or nested too deeply (There was an error parsing the body)."),
+        );
+    }
+    if has_body {
+        responses.insert(
+            "408".into(),
+            error_response("The request body did not arrive in time."),
+        );
+        responses.insert(
+            "413".into(),
+            error_response("The request body is over 64 KiB."),
+        );
+    }
+    if limited {
+        let mut too_many = error_response("Too many requests (TOO_MANY_REQUESTS).");
+        too_many["headers"] = retry_after.clone();
+        responses.insert("429".into(), too_many);
+    }
+    let mut unavailable =
+        error_response("The database or Redis cannot be reached (SERVICE_UNAVAILABLE).");
+    unavailable["headers"] = retry_after;
+    responses.insert("503".into(), unavailable);
 }
 
 /// The example token of FastAPI Users' document.

@@ -4,7 +4,10 @@
 
 use serde_json::{json, Value};
 
-use super::document::{error_response, json_content, operation, schema_ref, Document};
+use super::document::{
+    error_response, forbidden, id_parameter, json_content, missing, operation, schema_ref,
+    unauthorized, Document,
+};
 use super::title;
 use crate::transport::Transport;
 
@@ -14,7 +17,7 @@ const REFRESH_INVALID: &str = "A refresh token that is malformed, forged, expire
 
 impl Document {
     /// The schemas the session routes name.
-    fn session_schemas(&mut self) {
+    pub(super) fn session_schemas(&mut self) {
         self.schemas.insert(
             "BearerRefreshResponse".into(),
             json!({
@@ -58,21 +61,13 @@ impl Document {
                             "description": "Whether the request was made with this session's token."}}}));
     }
 
-    /// `POST /auth/{backend}/refresh`, and the refresh token in the login's answer.
-    pub(super) fn refresh_route(&mut self, backend: &crate::Backend) {
+    /// `POST /auth/{backend}/refresh` (the login's answer carries the refresh token:
+    /// [`Document::login`]).
+    pub(crate) fn refresh(&mut self, backend: &crate::Backend) -> Value {
         self.session_schemas();
         let name = backend.name();
-        let path = format!("/auth/{name}/login");
         let mut refresh = match backend.transport() {
             Transport::Bearer(_) => {
-                if let Some(ok) = self
-                    .paths
-                    .get_mut(&path)
-                    .and_then(|p| p.pointer_mut("/post/responses/200/content/application~1json"))
-                {
-                    ok["schema"] = schema_ref("BearerRefreshResponse");
-                    ok["example"]["refresh_token"] = Value::from("Wm9.0.aDk3c2Fs");
-                }
                 let mut op = operation(
                     &format!("auth_{name}_refresh_auth_{name}_refresh_post"),
                     &format!("Auth:{}.Refresh", title(name)),
@@ -87,108 +82,109 @@ impl Document {
                 op.insert("requestBody".into(), json!({"required": true, "content": json_content(schema_ref("RefreshRequest"))}));
                 op
             }
-            Transport::Cookie(cookie) => {
-                if let Some(ok) = self
-                    .paths
-                    .get_mut(&path)
-                    .and_then(|p| p.pointer_mut("/post/responses/204"))
-                {
-                    ok["description"] = Value::from(format!(
-                        "Sets the auth cookie and the refresh cookie `{}`.",
-                        cookie.refresh_name()
-                    ));
-                }
-                operation(
-                    &format!("auth_{name}_refresh_auth_{name}_refresh_post"),
-                    &format!("Auth:{}.Refresh", title(name)),
-                    &["auth"],
-                    json!({
-                        "204": {"description": format!("Reads the refresh cookie `{}`; sets both cookies anew.", cookie.refresh_name())},
-                        "401": error_response(REFRESH_INVALID),
-                        "403": error_response("A refresh from a page of a site that is not allowed (CSRF_ORIGIN_NOT_ALLOWED).")
-                    }),
-                )
-            }
+            Transport::Cookie(cookie) => operation(
+                &format!("auth_{name}_refresh_auth_{name}_refresh_post"),
+                &format!("Auth:{}.Refresh", title(name)),
+                &["auth"],
+                json!({
+                    "204": {"description": format!("Reads the refresh cookie `{}`; sets both cookies anew.", cookie.refresh_name())},
+                    "401": error_response(REFRESH_INVALID),
+                    "403": error_response("A refresh from a page of a site that is not allowed (CSRF_ORIGIN_NOT_ALLOWED).")
+                }),
+            ),
         };
         refresh.insert("description".into(), Value::from(
             "Trades a refresh token for a new access token and a new refresh token. Each refresh \
              token works once; presenting one that was already rotated ends its session, except \
              within a few seconds of the rotation, when a retried request gets the same answer."));
-        self.paths
-            .insert(format!("/auth/{name}/refresh"), json!({"post": refresh}));
+        Value::Object(refresh)
     }
 
-    /// `/auth/sessions`, `/auth/sessions/{id}` and a superuser's `/users/{id}/sessions...`.
-    pub(super) fn session_routes(&mut self) {
+    /// `GET /auth/sessions`.
+    pub(crate) fn list_sessions(&mut self) -> Value {
         self.session_schemas();
-        let unauthorized = error_response("Missing token or inactive user.");
-        let forbidden = error_response("Not a superuser.");
-        let list_ok = json!({"description": "The live sessions, most recently used first.",
-            "content": json_content(json!({"type": "array", "items": schema_ref("SessionRead"), "title": "Response"}))});
-        let ended = json!({"description": "Ended: its refresh token and its database or Redis token are revoked; a JWT lives out its lifetime."});
-        let id_param = |name: &str, title: &str| json!({"name": name, "in": "path", "required": true, "schema": {"type": "string", "title": title}});
-
         let list = operation(
             "sessions_list_sessions_auth_sessions_get",
             "Sessions:List Sessions",
             &["auth"],
-            json!({"200": list_ok, "401": unauthorized}),
+            json!({"200": sessions_ok(), "401": unauthorized()}),
         );
+        self.secured(list)
+    }
+
+    /// `DELETE /auth/sessions`.
+    pub(crate) fn end_other_sessions(&mut self) -> Value {
         let others = operation(
             "sessions_end_other_sessions_auth_sessions_delete",
             "Sessions:End Other Sessions",
             &["auth"],
-            json!({"204": {"description": "Every session of the user but the one making the request ended."}, "401": unauthorized}),
+            json!({"204": {"description": "Every session of the user but the one making the request ended."}, "401": unauthorized()}),
         );
-        self.paths.insert(
-            "/auth/sessions".into(),
-            json!({"get": self.secured(list), "delete": self.secured(others)}),
-        );
+        self.secured(others)
+    }
+
+    /// `DELETE /auth/sessions/{id}`.
+    pub(crate) fn end_session(&mut self) -> Value {
         let mut one = operation(
             "sessions_end_session_auth_sessions__id__delete",
             "Sessions:End Session",
             &["auth"],
-            json!({"204": ended, "401": unauthorized, "404": error_response("No such session of the user.")}),
+            json!({"204": ended(), "401": unauthorized(), "404": error_response("No such session of the user.")}),
         );
-        one.insert("parameters".into(), json!([id_param("id", "Id")]));
-        self.paths.insert(
-            "/auth/sessions/{id}".into(),
-            json!({"delete": self.secured(one)}),
-        );
+        one.insert("parameters".into(), id_parameter());
+        self.secured(one)
+    }
 
-        let missing = error_response("The user does not exist.");
+    /// A superuser's `GET /users/{id}/sessions`.
+    pub(crate) fn list_user_sessions(&mut self) -> Value {
+        self.session_schemas();
         let mut list = operation(
             "users_list_user_sessions_users__id__sessions_get",
             "Users:List User Sessions",
             &["users"],
-            json!({"200": list_ok, "401": unauthorized, "403": forbidden, "404": missing}),
+            json!({"200": sessions_ok(), "401": unauthorized(), "403": forbidden(), "404": missing()}),
         );
-        list.insert("parameters".into(), json!([id_param("id", "Id")]));
+        list.insert("parameters".into(), id_parameter());
+        self.secured(list)
+    }
+
+    /// A superuser's `DELETE /users/{id}/sessions`.
+    pub(crate) fn end_user_sessions(&mut self) -> Value {
         let mut all = operation(
             "users_end_user_sessions_users__id__sessions_delete",
             "Users:End User Sessions",
             &["users"],
             json!({"204": {"description": "Every session of the user ended, as their own \"log out everywhere\": JWTs too."},
-                   "401": unauthorized, "403": forbidden, "404": missing}),
+                   "401": unauthorized(), "403": forbidden(), "404": missing()}),
         );
-        all.insert("parameters".into(), json!([id_param("id", "Id")]));
-        self.paths.insert(
-            "/users/{id}/sessions".into(),
-            json!({"get": self.secured(list), "delete": self.secured(all)}),
-        );
+        all.insert("parameters".into(), id_parameter());
+        self.secured(all)
+    }
+
+    /// A superuser's `DELETE /users/{id}/sessions/{session_id}`.
+    pub(crate) fn end_user_session(&mut self) -> Value {
         let mut one = operation(
             "users_end_user_session_users__id__sessions__session_id__delete",
             "Users:End User Session",
             &["users"],
-            json!({"204": ended, "401": unauthorized, "403": forbidden, "404": error_response("No such user, or no such session of theirs.")}),
+            json!({"204": ended(), "401": unauthorized(), "403": forbidden(), "404": error_response("No such user, or no such session of theirs.")}),
         );
         one.insert(
             "parameters".into(),
-            json!([id_param("id", "Id"), id_param("session_id", "Session Id")]),
+            json!([
+                {"name": "id", "in": "path", "required": true, "schema": {"type": "string", "title": "Id"}},
+                {"name": "session_id", "in": "path", "required": true, "schema": {"type": "string", "title": "Session Id"}}
+            ]),
         );
-        self.paths.insert(
-            "/users/{id}/sessions/{session_id}".into(),
-            json!({"delete": self.secured(one)}),
-        );
+        self.secured(one)
     }
+}
+
+fn sessions_ok() -> Value {
+    json!({"description": "The live sessions, most recently used first.",
+        "content": json_content(json!({"type": "array", "items": schema_ref("SessionRead"), "title": "Response"}))})
+}
+
+fn ended() -> Value {
+    json!({"description": "Ended: its refresh token and its database or Redis token are revoked; a JWT lives out its lifetime."})
 }

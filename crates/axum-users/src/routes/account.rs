@@ -8,10 +8,9 @@
 use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::response::{IntoResponse as _, Response};
-use axum::routing::post;
 use axum::Router;
 use http::request::Parts;
-use http::{Method, StatusCode};
+use http::StatusCode;
 use serde_json::Value;
 
 use super::table::Endpoint;
@@ -32,16 +31,13 @@ impl AxumUsers {
 
     pub(crate) fn verify_endpoints(&self) -> Vec<Endpoint> {
         vec![
-            Endpoint::new(
-                "/auth/request-verify-token",
-                &[Method::POST],
-                post(request_verify_token),
-            ),
-            Endpoint::new(
-                "/auth/verify",
-                &[Method::GET, Method::POST],
-                post(verify).get(verify_link),
-            ),
+            Endpoint::at("/auth/request-verify-token")
+                .post(request_verify_token, |doc| doc.request_verify_token())
+                .limited(),
+            Endpoint::at("/auth/verify")
+                .post(verify, |doc| doc.verify())
+                .get(verify_link, |doc| doc.verify_link())
+                .limited(),
         ]
     }
 
@@ -52,16 +48,12 @@ impl AxumUsers {
 
     pub(crate) fn reset_password_endpoints(&self) -> Vec<Endpoint> {
         vec![
-            Endpoint::new(
-                "/auth/forgot-password",
-                &[Method::POST],
-                post(forgot_password),
-            ),
-            Endpoint::new(
-                "/auth/reset-password",
-                &[Method::POST],
-                post(reset_password),
-            ),
+            Endpoint::at("/auth/forgot-password")
+                .post(forgot_password, |doc| doc.forgot_password())
+                .limited(),
+            Endpoint::at("/auth/reset-password")
+                .post(reset_password, |doc| doc.reset_password())
+                .limited(),
         ]
     }
 

@@ -2,9 +2,8 @@
 
 use axum::extract::{Request, State};
 use axum::response::{IntoResponse, Response};
-use axum::routing::post;
 use axum::Router;
-use http::{header, HeaderValue, Method, StatusCode};
+use http::{header, HeaderValue, StatusCode};
 use serde_json::{json, Value};
 
 use super::body::read_body;
@@ -27,30 +26,31 @@ impl AxumUsers {
         Some(self.mount(&format!("/auth/{backend}"), self.auth_endpoints(backend)))
     }
 
-    pub(crate) fn auth_endpoints(&self, backend: &str) -> Vec<Endpoint> {
-        let login_name = backend.to_owned();
-        let logout_name = backend.to_owned();
+    pub(crate) fn auth_endpoints(&self, name: &str) -> Vec<Endpoint> {
+        let Some(backend) = self.backend(name).cloned() else {
+            return Vec::new();
+        };
+        let (login_name, logout_name) = (name.to_owned(), name.to_owned());
+        let refresh = backend.refresh.is_some() && self.sessions().is_some();
+        let mfa = self.mfa().is_some();
+        let documented = backend.clone();
         let mut endpoints = vec![
-            Endpoint::new(
-                format!("/auth/{backend}/login"),
-                &[Method::POST],
-                post(
+            Endpoint::at(format!("/auth/{name}/login"))
+                .post(
                     move |State(users): State<AxumUsers>, request: Request| async move {
                         login(users, &login_name, request).await
                     },
-                ),
-            ),
-            Endpoint::new(
-                format!("/auth/{backend}/logout"),
-                &[Method::POST],
-                post(
-                    move |State(users): State<AxumUsers>, request: Request| async move {
-                        logout(users, &logout_name, request).await
-                    },
-                ),
+                    move |doc| doc.login(&documented, refresh, mfa),
+                )
+                .limited(),
+            Endpoint::at(format!("/auth/{name}/logout")).post(
+                move |State(users): State<AxumUsers>, request: Request| async move {
+                    logout(users, &logout_name, request).await
+                },
+                move |doc| doc.logout(&backend),
             ),
         ];
-        if let Some(backend) = self.backend(backend) {
+        if let Some(backend) = self.backend(name) {
             endpoints.extend(self.refresh_endpoints(backend));
         }
         endpoints

@@ -17,7 +17,7 @@ pub(crate) fn docs_endpoints(openapi: Value) -> Vec<Endpoint> {
         .unwrap_or("axum-users")
         .to_owned();
     let body = std::sync::Arc::new(openapi);
-    let document = Endpoint::new(
+    let document = Endpoint::undocumented(
         "/openapi.json",
         &[Method::GET],
         get(
@@ -42,8 +42,7 @@ pub(crate) fn docs_endpoints(openapi: Value) -> Vec<Endpoint> {
                 }
             },
         ),
-    )
-    .undocumented();
+    );
     #[cfg(feature = "swagger-ui")]
     let pages = swagger_ui::endpoints(&title);
     #[cfg(not(feature = "swagger-ui"))]
@@ -77,14 +76,14 @@ mod swagger_ui {
         let page = Html(page(title));
         let redoc = Html(redoc_page(title));
         let get_only = &[Method::GET];
-        [
-            Endpoint::new("/docs", get_only, get(move || async move { page.clone() })),
-            Endpoint::new(
+        vec![
+            Endpoint::undocumented("/docs", get_only, get(move || async move { page.clone() })),
+            Endpoint::undocumented(
                 "/redoc",
                 get_only,
                 get(move || async move { redoc.clone() }),
             ),
-            Endpoint::new(
+            Endpoint::undocumented(
                 "/redoc/redoc.standalone.js",
                 get_only,
                 get(|| async {
@@ -97,12 +96,12 @@ mod swagger_ui {
                     )
                 }),
             ),
-            Endpoint::new(
+            Endpoint::undocumented(
                 "/docs/oauth2-redirect",
                 get_only,
                 get(|| async { asset("oauth2-redirect.html") }),
             ),
-            Endpoint::new(
+            Endpoint::undocumented(
                 "/docs/{file}",
                 get_only,
                 get(|Path(file): Path<String>| async move {
@@ -114,9 +113,6 @@ mod swagger_ui {
                 }),
             ),
         ]
-        .into_iter()
-        .map(Endpoint::undocumented)
-        .collect()
     }
 
     /// Redoc's standalone bundle (`assets/redoc`, MIT), as FastAPI's page loads it from a CDN.

@@ -5,9 +5,8 @@
 use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, Request, State};
 use axum::response::Response;
-use axum::routing::get;
 use http::request::Parts;
-use http::{header, Method, StatusCode};
+use http::{header, StatusCode};
 use serde_json::{json, Value};
 
 use super::table::Endpoint;
@@ -116,8 +115,8 @@ impl AxumUsers {
             return Vec::new();
         }
         vec![
-            Endpoint::new("/users/me/events", &[Method::GET], get(own_events)),
-            Endpoint::new("/users/{id}/events", &[Method::GET], get(user_events)),
+            Endpoint::at("/users/me/events").get(own_events, |doc| doc.my_events()),
+            Endpoint::at("/users/{id}/events").get(user_events, |doc| doc.user_events()),
         ]
     }
 
@@ -126,7 +125,7 @@ impl AxumUsers {
         if self.audit().is_none() {
             return Vec::new();
         }
-        vec![Endpoint::new("/events", &[Method::GET], get(all_events))]
+        vec![Endpoint::at("/events").get(all_events, |doc| doc.all_events())]
     }
 }
 

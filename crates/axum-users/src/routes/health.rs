@@ -16,8 +16,8 @@ use crate::{ApiError, AxumUsers};
 impl AxumUsers {
     pub(crate) fn health_endpoints(&self) -> Vec<Endpoint> {
         vec![
-            Endpoint::new("/health", &[Method::GET], get(health)).undocumented(),
-            Endpoint::new("/ready", &[Method::GET], get(ready)).undocumented(),
+            Endpoint::undocumented("/health", &[Method::GET], get(health)),
+            Endpoint::undocumented("/ready", &[Method::GET], get(ready)),
         ]
     }
 

@@ -6,9 +6,8 @@
 use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, Request, State};
 use axum::response::{IntoResponse as _, Response};
-use axum::routing::{delete, get, post};
 use http::request::Parts;
-use http::{header, HeaderValue, Method, StatusCode};
+use http::{header, HeaderValue, StatusCode};
 use serde_json::{json, Value};
 
 use super::body::string_fields;
@@ -53,16 +52,20 @@ impl AxumUsers {
             return Vec::new();
         }
         vec![
-            Endpoint::new("/auth/mfa", &[Method::GET], get(status)),
-            Endpoint::new("/auth/mfa/totp/setup", &[Method::POST], post(setup)),
-            Endpoint::new("/auth/mfa/totp/enable", &[Method::POST], post(enable)),
-            Endpoint::new("/auth/mfa/totp/disable", &[Method::POST], post(disable)),
-            Endpoint::new(
-                "/auth/mfa/recovery-codes",
-                &[Method::POST],
-                post(regenerate),
-            ),
-            Endpoint::new("/auth/mfa/verify", &[Method::POST], post(verify)),
+            Endpoint::at("/auth/mfa").get(status, |doc| doc.mfa_status()),
+            Endpoint::at("/auth/mfa/totp/setup").post(setup, |doc| doc.totp_setup()),
+            Endpoint::at("/auth/mfa/totp/enable")
+                .post(enable, |doc| doc.totp_enable())
+                .limited(),
+            Endpoint::at("/auth/mfa/totp/disable")
+                .post(disable, |doc| doc.totp_disable())
+                .limited(),
+            Endpoint::at("/auth/mfa/recovery-codes")
+                .post(regenerate, |doc| doc.recovery_codes())
+                .limited(),
+            Endpoint::at("/auth/mfa/verify")
+                .post(verify, |doc| doc.mfa_verify())
+                .limited(),
         ]
     }
 
@@ -71,11 +74,7 @@ impl AxumUsers {
         if self.mfa().is_none() {
             return Vec::new();
         }
-        vec![Endpoint::new(
-            "/users/{id}/mfa",
-            &[Method::DELETE],
-            delete(reset_user_mfa),
-        )]
+        vec![Endpoint::at("/users/{id}/mfa").delete(reset_user_mfa, |doc| doc.reset_user_mfa())]
     }
 
     /// For a user with a second factor on: the challenge (`401 LOGIN_MFA_REQUIRED` with its

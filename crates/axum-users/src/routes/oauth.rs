@@ -14,10 +14,9 @@
 
 use axum::extract::{OriginalUri, Request, State};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
 use axum::Router;
 use http::request::Parts;
-use http::{header, HeaderValue, Method, StatusCode};
+use http::{header, HeaderValue, StatusCode};
 use serde_json::{json, Map, Value};
 
 use super::table::Endpoint;
@@ -67,28 +66,30 @@ impl AxumUsers {
     pub(crate) fn provider_endpoints(&self, provider: &str, associate: bool) -> Vec<Endpoint> {
         let prefix = provider_prefix(provider, associate);
         let (a, c) = (provider.to_owned(), provider.to_owned());
+        let (da, dc) = (provider.to_owned(), provider.to_owned());
+        // The backend the provider signs in through names its operations.
+        let backend = self
+            .oauth()
+            .and_then(|o| o.settings.backend.clone())
+            .or_else(|| self.backends().first().map(|b| b.name.clone()))
+            .unwrap_or_default();
+        let callback_backend = backend.clone();
         vec![
-            Endpoint::new(
-                format!("{prefix}/authorize"),
-                &[Method::GET],
-                get(
-                    move |State(users): State<AxumUsers>, request: Request| async move {
-                        authorize(users, &a, request, associate).await
-                    },
-                ),
+            Endpoint::at(format!("{prefix}/authorize")).get(
+                move |State(users): State<AxumUsers>, request: Request| async move {
+                    authorize(users, &a, request, associate).await
+                },
+                move |doc| doc.oauth_authorize(&da, &backend, associate),
             ),
-            Endpoint::new(
-                format!("{prefix}/callback"),
-                &[Method::GET],
-                get(
-                    move |State(users): State<AxumUsers>, request: Request| async move {
-                        if associate {
-                            associate_callback(users, &c, request).await
-                        } else {
-                            callback(users, &c, request).await
-                        }
-                    },
-                ),
+            Endpoint::at(format!("{prefix}/callback")).get(
+                move |State(users): State<AxumUsers>, request: Request| async move {
+                    if associate {
+                        associate_callback(users, &c, request).await
+                    } else {
+                        callback(users, &c, request).await
+                    }
+                },
+                move |doc| doc.oauth_callback(&dc, &callback_backend, associate),
             ),
         ]
     }

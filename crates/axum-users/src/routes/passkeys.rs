@@ -10,8 +10,7 @@
 use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, Request, State};
 use axum::response::{IntoResponse as _, Response};
-use axum::routing::{get, patch, post};
-use http::{Method, StatusCode};
+use http::StatusCode;
 use serde_json::{json, Map, Value};
 use webauthn_rs::prelude::{
     DiscoverableAuthentication, Passkey, PasskeyRegistration, PublicKeyCredential,
@@ -51,33 +50,24 @@ impl AxumUsers {
         if self.passkeys().is_none() {
             return Vec::new();
         }
+        let backends: Vec<String> = self.backends().iter().map(|b| b.name.clone()).collect();
         vec![
-            Endpoint::new("/auth/passkeys", &[Method::GET], get(list)),
-            Endpoint::new(
-                "/auth/passkeys/{id}",
-                &[Method::PATCH, Method::DELETE],
-                patch(rename).delete(remove),
-            ),
-            Endpoint::new(
-                "/auth/passkeys/register/begin",
-                &[Method::POST],
-                post(register_begin),
-            ),
-            Endpoint::new(
-                "/auth/passkeys/register/finish",
-                &[Method::POST],
-                post(register_finish),
-            ),
-            Endpoint::new(
-                "/auth/passkeys/login/begin",
-                &[Method::POST],
-                post(login_begin),
-            ),
-            Endpoint::new(
-                "/auth/passkeys/login/finish",
-                &[Method::POST],
-                post(login_finish),
-            ),
+            Endpoint::at("/auth/passkeys").get(list, |doc| doc.passkeys_list()),
+            Endpoint::at("/auth/passkeys/{id}")
+                .patch(rename, |doc| doc.passkey_rename())
+                .delete(remove, |doc| doc.passkey_delete()),
+            Endpoint::at("/auth/passkeys/register/begin")
+                .post(register_begin, |doc| doc.passkey_register_begin())
+                .limited(),
+            Endpoint::at("/auth/passkeys/register/finish")
+                .post(register_finish, |doc| doc.passkey_register_finish())
+                .limited(),
+            Endpoint::at("/auth/passkeys/login/begin")
+                .post(login_begin, |doc| doc.passkey_login_begin())
+                .limited(),
+            Endpoint::at("/auth/passkeys/login/finish")
+                .post(login_finish, move |doc| doc.passkey_login_finish(&backends))
+                .limited(),
         ]
     }
 }

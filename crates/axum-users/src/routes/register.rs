@@ -2,9 +2,8 @@
 
 use axum::extract::{Request, State};
 use axum::response::Response;
-use axum::routing::post;
 use axum::Router;
-use http::{Method, StatusCode};
+use http::StatusCode;
 
 use super::table::Endpoint;
 
@@ -25,11 +24,9 @@ impl AxumUsers {
     }
 
     pub(crate) fn register_endpoints(&self) -> Vec<Endpoint> {
-        vec![Endpoint::new(
-            "/auth/register",
-            &[Method::POST],
-            post(register),
-        )]
+        vec![Endpoint::at("/auth/register")
+            .post(register, |doc| doc.register())
+            .limited()]
     }
 }
 

@@ -6,9 +6,8 @@
 use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, Request, State};
 use axum::response::{IntoResponse as _, Response};
-use axum::routing::{delete, get, post};
 use http::request::Parts;
-use http::{header, HeaderValue, Method, StatusCode};
+use http::{header, HeaderValue, StatusCode};
 use serde_json::{json, Value};
 
 use super::table::Endpoint;
@@ -52,22 +51,20 @@ impl AxumUsers {
     }
 
     pub(crate) fn sessions_endpoints(&self) -> Vec<Endpoint> {
-        let mut endpoints = vec![Endpoint::new(
-            "/auth/logout-everywhere",
-            &[Method::POST],
-            post(super::auth::logout_everywhere),
-        )];
+        let mut endpoints = vec![Endpoint::at("/auth/logout-everywhere")
+            .post(super::auth::logout_everywhere, |doc| {
+                doc.logout_everywhere()
+            })];
         if self.sessions().is_some() {
-            endpoints.push(Endpoint::new(
-                "/auth/sessions",
-                &[Method::GET, Method::DELETE],
-                get(own_sessions).delete(end_other_sessions),
-            ));
-            endpoints.push(Endpoint::new(
-                "/auth/sessions/{id}",
-                &[Method::DELETE],
-                delete(end_own_session),
-            ));
+            endpoints.push(
+                Endpoint::at("/auth/sessions")
+                    .get(own_sessions, |doc| doc.list_sessions())
+                    .delete(end_other_sessions, |doc| doc.end_other_sessions()),
+            );
+            endpoints.push(
+                Endpoint::at("/auth/sessions/{id}")
+                    .delete(end_own_session, |doc| doc.end_session()),
+            );
         }
         endpoints
     }
@@ -79,16 +76,11 @@ impl AxumUsers {
             return Vec::new();
         }
         vec![
-            Endpoint::new(
-                "/users/{id}/sessions",
-                &[Method::GET, Method::DELETE],
-                get(user_sessions).delete(end_user_sessions),
-            ),
-            Endpoint::new(
-                "/users/{id}/sessions/{session_id}",
-                &[Method::DELETE],
-                delete(end_user_session),
-            ),
+            Endpoint::at("/users/{id}/sessions")
+                .get(user_sessions, |doc| doc.list_user_sessions())
+                .delete(end_user_sessions, |doc| doc.end_user_sessions()),
+            Endpoint::at("/users/{id}/sessions/{session_id}")
+                .delete(end_user_session, |doc| doc.end_user_session()),
         ]
     }
 
@@ -98,15 +90,15 @@ impl AxumUsers {
             return Vec::new();
         }
         let name = backend.name.clone();
-        vec![Endpoint::new(
-            format!("/auth/{}/refresh", backend.name),
-            &[Method::POST],
-            post(
+        let documented = backend.clone();
+        vec![
+            Endpoint::at(format!("/auth/{}/refresh", backend.name)).post(
                 move |State(users): State<AxumUsers>, request: Request| async move {
                     refresh(users, &name, request).await
                 },
+                move |doc| doc.refresh(&documented),
             ),
-        )]
+        ]
     }
 
     /// Signs `user` in through `backend` once their credentials were checked: the access

@@ -1,10 +1,16 @@
-//! The route table: every route [`AxumUsers::router`] serves, declared once, with its handler
-//! ([`Endpoint`]). The routers are made from it, and so are the server's 404/405 and
-//! trailing-slash answers; a test holds the OpenAPI document to it.
+//! The route table: every route [`AxumUsers::router`] serves, declared once ([`Endpoint`]):
+//! its path, and per method the handler and the OpenAPI operation. The routers, the OpenAPI
+//! document and the server's 404/405 and trailing-slash answers are all made from it, so a new
+//! route is declared in one place.
 
+use std::sync::Arc;
+
+use axum::handler::Handler;
 use axum::routing::MethodRouter;
 use http::Method;
+use serde_json::Value;
 
+use crate::openapi::Document;
 use crate::AxumUsers;
 
 /// One route of [`AxumUsers::router`]: its path at FastAPI Users' conventional prefix (`{id}`
@@ -54,30 +60,95 @@ impl Route {
     }
 }
 
-/// A route as it is declared, once: its [`Route`] (path at the conventional prefix, methods)
-/// next to the handler that serves it. [`AxumUsers::router`], the routers of each concern and
-/// [`AxumUsers::routes`] are all made from these.
+/// An operation of the OpenAPI document, written when the document is (the routers never
+/// call it). It may add the component schemas it names to the [`Document`].
+pub(crate) type Operation = Arc<dyn Fn(&mut Document) -> Value + Send + Sync>;
+
+/// A route as it is declared, once: its [`Route`] (path at the conventional prefix, methods),
+/// and for each method the handler that serves it and its OpenAPI operation.
+/// [`AxumUsers::router`], the routers of each concern, [`AxumUsers::routes`] and
+/// [`AxumUsers::openapi`] are all made from these.
 pub(crate) struct Endpoint {
     pub(crate) route: Route,
     handler: MethodRouter<AxumUsers>,
+    /// The document's operation of each method, in the order declared.
+    pub(crate) operations: Vec<(Method, Operation)>,
+    /// Whether a rate limit guards it (the document lists its 429).
+    pub(crate) limited: bool,
+}
+
+macro_rules! method {
+    ($name:ident, $method:ident) => {
+        #[doc = concat!("Serves `", stringify!($method), "` with `handler`, documented by `operation`.")]
+        pub(crate) fn $name<H, T>(
+            mut self,
+            handler: H,
+            operation: impl Fn(&mut Document) -> Value + Send + Sync + 'static,
+        ) -> Self
+        where
+            H: Handler<T, AxumUsers>,
+            T: 'static,
+        {
+            self.handler = self.handler.$name(handler);
+            self.documents(Method::$method, operation)
+        }
+    };
 }
 
 impl Endpoint {
-    pub(crate) fn new(
+    /// A documented route at `path`, its methods added by [`Self::get`], [`Self::post`] ...
+    pub(crate) fn at(path: impl Into<String>) -> Self {
+        Self {
+            route: Route::new(path, &[]),
+            handler: MethodRouter::new(),
+            operations: Vec::new(),
+            limited: false,
+        }
+    }
+
+    method!(get, GET);
+    method!(post, POST);
+    method!(patch, PATCH);
+    method!(delete, DELETE);
+
+    /// One handler for every method (it answers the methods it does not serve itself); the
+    /// methods it serves are those [`Self::documents`] adds.
+    pub(crate) fn any(mut self, handler: MethodRouter<AxumUsers>) -> Self {
+        self.handler = handler;
+        self
+    }
+
+    /// Adds `method`, documented by `operation` (served by the handler given to [`Self::any`],
+    /// or by the typed methods above).
+    pub(crate) fn documents(
+        mut self,
+        method: Method,
+        operation: impl Fn(&mut Document) -> Value + Send + Sync + 'static,
+    ) -> Self {
+        self.route.methods.push(method.clone());
+        self.operations.push((method, Arc::new(operation)));
+        self
+    }
+
+    /// A rate limit guards this route.
+    pub(crate) fn limited(mut self) -> Self {
+        self.limited = true;
+        self
+    }
+
+    /// A route outside the document (the docs pages themselves, as in FastAPI; the health
+    /// checks).
+    pub(crate) fn undocumented(
         path: impl Into<String>,
         methods: &[Method],
         handler: MethodRouter<AxumUsers>,
     ) -> Self {
         Self {
-            route: Route::new(path, methods),
+            route: Route::new(path, methods).undocumented(),
             handler,
+            operations: Vec::new(),
+            limited: false,
         }
-    }
-
-    /// Served, and not in the OpenAPI document (the docs pages themselves, as in FastAPI).
-    pub(crate) fn undocumented(mut self) -> Self {
-        self.route = self.route.undocumented();
-        self
     }
 }
 
@@ -97,12 +168,22 @@ impl AxumUsers {
             .clone()
     }
 
-    /// Every endpoint, concern by concern.
+    /// Every endpoint: those of the document, then the document's own and the docs pages.
     pub(crate) fn endpoints(&self) -> Vec<Endpoint> {
-        let mut endpoints = self.register_endpoints();
+        let mut endpoints = self.api_endpoints();
+        let document = self.document(&endpoints);
+        endpoints.extend(super::docs::docs_endpoints(document));
+        endpoints
+    }
+
+    /// Every endpoint but the document's own and the docs pages, concern by concern.
+    pub(crate) fn api_endpoints(&self) -> Vec<Endpoint> {
+        // FastAPI Users' order first (as its document lists them).
+        let mut endpoints = Vec::new();
         for backend in self.backends() {
             endpoints.extend(self.auth_endpoints(backend.name()));
         }
+        endpoints.extend(self.register_endpoints());
         endpoints.extend(self.reset_password_endpoints());
         endpoints.extend(self.verify_endpoints());
         endpoints.extend(self.sessions_endpoints());
@@ -121,7 +202,6 @@ impl AxumUsers {
             }
         }
         endpoints.extend(self.health_endpoints());
-        endpoints.extend(super::docs::docs_endpoints(self.openapi()));
         endpoints
     }
 

@@ -3,7 +3,7 @@
 use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, Request, State};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{any, get};
+use axum::routing::any;
 use axum::Router;
 use http::request::Parts;
 use http::{Method, StatusCode};
@@ -35,23 +35,18 @@ impl AxumUsers {
 
     pub(crate) fn users_endpoints(&self) -> Vec<Endpoint> {
         vec![
-            Endpoint::new(
-                "/users",
-                &[Method::GET, Method::POST],
-                get(super::admin::list_users).post(super::admin::create_user),
-            ),
-            Endpoint::new(
-                "/users/{id}/reset-password",
-                &[Method::POST],
-                axum::routing::post(super::admin::send_reset_password),
-            ),
+            Endpoint::at("/users")
+                .get(super::admin::list_users, |doc| doc.list_users())
+                .post(super::admin::create_user, |doc| doc.create_user()),
+            Endpoint::at("/users/{id}/reset-password")
+                .post(super::admin::send_reset_password, |doc| {
+                    doc.send_reset_password()
+                }),
             // One handler for every method, so that a 405 lists the methods of /me alone, as
             // documented: FastAPI has no DELETE /me, the request reaches DELETE /{id} with id
             // "me" (and answers like it).
-            Endpoint::new(
-                "/users/me",
-                &[Method::GET, Method::PATCH],
-                any(
+            Endpoint::at("/users/me")
+                .any(any(
                     |State(users): State<AxumUsers>, request: Request| async move {
                         match *request.method() {
                             Method::GET | Method::HEAD => me(State(users), request).await,
@@ -60,20 +55,21 @@ impl AxumUsers {
                             _ => Ok(me_method_not_allowed()),
                         }
                     },
-                ),
-            ),
-            Endpoint::new(
-                "/users/{id}",
-                &[Method::GET, Method::PATCH, Method::DELETE],
-                get(get_user).patch(patch_user).delete(
+                ))
+                .documents(Method::GET, |doc| doc.current_user())
+                .documents(Method::PATCH, |doc| doc.patch_current_user()),
+            Endpoint::at("/users/{id}")
+                .get(get_user, |doc| doc.user())
+                .patch(patch_user, |doc| doc.patch_user())
+                .delete(
                     |State(users): State<AxumUsers>,
                      path: Result<Path<String>, PathRejection>,
                      request: Request| async move {
                         let id = path.ok().map(|Path(id)| id);
                         delete_user(users, id.as_deref(), request).await
                     },
+                    |doc| doc.delete_user(),
                 ),
-            ),
         ]
     }
 
