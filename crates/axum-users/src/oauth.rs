@@ -8,6 +8,15 @@ use base64::Engine as _;
 use serde_json::Value;
 use tokio::sync::OnceCell;
 
+use openidconnect::core::{
+    CoreGenderClaim, CoreIdTokenVerifier, CoreJsonWebKeySet, CoreJweContentEncryptionAlgorithm,
+    CoreJwsSigningAlgorithm, CoreProviderMetadata,
+};
+use openidconnect::{
+    AccessToken, AccessTokenHash, AdditionalClaims, ClaimsVerificationError, ClientId, IdToken,
+    IssuerUrl, Nonce, SignatureVerificationError,
+};
+
 use crate::jwt::now_unix;
 
 /// What went wrong talking to a provider. The routes answer `502 {"detail":"OAUTH_PROVIDER_ERROR"}`
@@ -99,7 +108,7 @@ struct Inner {
     config: Config,
     discovered: OnceCell<Endpoints>,
     /// The provider's keys, with when they were fetched.
-    keys: tokio::sync::RwLock<Option<(jsonwebtoken::jwk::JwkSet, std::time::Instant)>>,
+    keys: tokio::sync::RwLock<Option<(CoreJsonWebKeySet, std::time::Instant)>>,
     http: reqwest::Client,
 }
 
@@ -304,18 +313,33 @@ impl OAuthProvider {
             .discovered
             .get_or_try_init(|| async {
                 let url = format!("{issuer}/.well-known/openid-configuration");
-                let doc = self.get_json(&url, None).await?;
-                let text = |key: &str| doc.get(key).and_then(Value::as_str).map(str::to_owned);
+                let mut document = self.get_json(&url, None).await?;
+                // Discovery requires these three; nothing here reads them, and httpx-oauth (so
+                // FastAPI Users) signs in through providers that leave them out: the defaults
+                // the specification implies stand in.
+                if let Some(fields) = document.as_object_mut() {
+                    for (field, default) in [
+                        ("response_types_supported", "code"),
+                        ("subject_types_supported", "public"),
+                        ("id_token_signing_alg_values_supported", "RS256"),
+                    ] {
+                        fields
+                            .entry(field)
+                            .or_insert_with(|| Value::from(vec![default]));
+                    }
+                }
+                let metadata: CoreProviderMetadata = serde_json::from_value(document)
+                    .map_err(|e| self.error(format!("discovery: {e}")))?;
                 Ok(Endpoints {
-                    authorize: text("authorization_endpoint")
-                        .ok_or_else(|| self.error("discovery: no authorization_endpoint"))?,
-                    token: text("token_endpoint")
-                        .ok_or_else(|| self.error("discovery: no token_endpoint"))?,
-                    userinfo: text("userinfo_endpoint"),
-                    issuer: Some(text("issuer").unwrap_or(issuer.clone())),
-                    jwks: Some(
-                        text("jwks_uri").ok_or_else(|| self.error("discovery: no jwks_uri"))?,
-                    ),
+                    authorize: metadata.authorization_endpoint().as_str().to_owned(),
+                    token: metadata
+                        .token_endpoint()
+                        .ok_or_else(|| self.error("discovery: no token_endpoint"))?
+                        .as_str()
+                        .to_owned(),
+                    userinfo: metadata.userinfo_endpoint().map(|u| u.as_str().to_owned()),
+                    issuer: Some(metadata.issuer().as_str().to_owned()),
+                    jwks: Some(metadata.jwks_uri().as_str().to_owned()),
                 })
             })
             .await
@@ -514,17 +538,12 @@ impl OAuthProvider {
         let claims = self
             .verify_id_token(endpoints, id_token, &tokens.access_token, nonce)
             .await?;
-        let account_id = claims
-            .get("sub")
-            .and_then(Value::as_str)
+        let account_id = Some(claims.subject().as_str())
             .filter(|s| !s.is_empty())
             .ok_or_else(|| self.error("id_token: no sub"))?
             .to_owned();
-        let mut email = claims
-            .get("email")
-            .and_then(Value::as_str)
-            .map(str::to_owned);
-        let mut verified = claims.get("email_verified").map(truthy);
+        let mut email = claims.email().map(|e| e.as_str().to_owned());
+        let mut verified = claims.email_verified();
         if email.is_none() {
             if let Some(url) = &endpoints.userinfo {
                 let info = self.get_json(url, Some(&tokens.access_token)).await?;
@@ -542,134 +561,187 @@ impl OAuthProvider {
         })
     }
 
+    /// The ID token's claims, checked by openidconnect's verifier (OpenID Connect Core
+    /// 3.1.3.7): the signature by one of the provider's keys under an asymmetric algorithm
+    /// (never `none`, never HS* with a public key; without `kid`, the one key that fits),
+    /// issuer, audience, expiry (60 s of leeway), `nonce`; then `azp` and `at_hash`, which it
+    /// leaves to its caller. A `kid` the cached key set does not hold fetches the set again
+    /// (a rotation at the provider), at most once per [`JWKS_REFETCH_INTERVAL`] whatever tokens
+    /// arrive, so that forged `kid`s cannot make us hammer the provider.
     async fn verify_id_token(
         &self,
         endpoints: &Endpoints,
         id_token: &str,
         access_token: &str,
         nonce: &str,
-    ) -> Result<serde_json::Map<String, Value>, ProviderError> {
-        use jsonwebtoken::{Algorithm, DecodingKey, Validation};
-        let header = jsonwebtoken::decode_header(id_token)
+    ) -> Result<ProviderIdTokenClaims, ProviderError> {
+        let token: ProviderIdToken = id_token
+            .parse()
             .map_err(|e| self.error(format!("id_token: {e}")))?;
-        // Only the providers' public-key algorithms: never `none`, never HS* with a public key.
-        let allowed = [
-            Algorithm::RS256,
-            Algorithm::RS384,
-            Algorithm::RS512,
-            Algorithm::PS256,
-            Algorithm::PS384,
-            Algorithm::PS512,
-            Algorithm::ES256,
-            Algorithm::ES384,
-            Algorithm::EdDSA,
-        ];
-        if !allowed.contains(&header.alg) {
-            return Err(self.error(format!("id_token: algorithm {:?} refused", header.alg)));
-        }
-        let key = self.signing_key(endpoints, header.kid.as_deref()).await?;
-        let key = DecodingKey::from_jwk(&key).map_err(|e| self.error(format!("jwk: {e}")))?;
-        let mut validation = Validation::new(header.alg);
-        validation.set_audience(&[&self.config().client_id]);
-        validation.leeway = 60;
-        validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
-        let data =
-            jsonwebtoken::decode::<serde_json::Map<String, Value>>(id_token, &key, &validation)
-                .map_err(|e| self.error(format!("id_token: {e}")))?;
-        let claims = data.claims;
-        let issuer = endpoints.issuer.clone().unwrap_or_default();
-        let iss = claims.get("iss").and_then(Value::as_str).unwrap_or("");
-        // Microsoft's multi-tenant issuer names the tenant as `{tenantid}`.
-        let tid = claims.get("tid").and_then(Value::as_str).unwrap_or("");
-        if iss != issuer && iss != issuer.replace("{tenantid}", tid) {
-            return Err(self.error("id_token: wrong issuer"));
-        }
-        if claims.get("nonce").and_then(Value::as_str) != Some(nonce) {
-            return Err(self.error("id_token: wrong nonce"));
-        }
-        check_azp(&claims, &self.config().client_id).map_err(|e| self.error(e))?;
-        if let Some(claimed) = claims.get("at_hash") {
-            let expected = access_token_hash(header.alg, access_token);
-            if expected.as_deref() != claimed.as_str() {
-                return Err(self.error("id_token: at_hash is not the access token's"));
+        let keys = self.key_set(endpoints, false).await?;
+        match self.check_id_token(endpoints, &token, keys, access_token, nonce) {
+            Err(IdTokenRefusal::NoMatchingKey) => {
+                let keys = self.key_set(endpoints, true).await?;
+                self.check_id_token(endpoints, &token, keys, access_token, nonce)
             }
+            checked => checked,
         }
-        Ok(claims)
+        .map_err(|refusal| self.error(format!("id_token: {refusal}")))
     }
 
-    /// The key that signed an ID token. The key set is fetched once and kept; a `kid` it does
-    /// not hold (a rotation at the provider) fetches it again, at most once per
-    /// [`JWKS_REFETCH_INTERVAL`] whatever tokens arrive, so that forged `kid`s cannot make us
-    /// hammer the provider. A token without `kid` is accepted only from a provider with a
-    /// single key.
-    async fn signing_key(
+    fn check_id_token(
         &self,
         endpoints: &Endpoints,
-        kid: Option<&str>,
-    ) -> Result<jsonwebtoken::jwk::Jwk, ProviderError> {
-        if let Some((set, _)) = &*self.inner.keys.read().await {
-            if let Some(key) = pick_key(set, kid) {
-                return Ok(key);
+        token: &ProviderIdToken,
+        keys: CoreJsonWebKeySet,
+        access_token: &str,
+        nonce: &str,
+    ) -> Result<ProviderIdTokenClaims, IdTokenRefusal> {
+        let issuer = endpoints.issuer.clone().unwrap_or_default();
+        // Microsoft's multi-tenant issuer names the tenant as `{tenantid}`: compared below,
+        // with the token's `tid`.
+        let templated = issuer.contains("{tenantid}");
+        let issuer_url =
+            IssuerUrl::new(issuer.clone()).map_err(|e| IdTokenRefusal::Other(e.to_string()))?;
+        let client_id = &self.config().client_id;
+        let verifier = CoreIdTokenVerifier::new_public_client(
+            ClientId::new(client_id.clone()),
+            issuer_url,
+            keys,
+        )
+        .set_allowed_algs(ID_TOKEN_ALGORITHMS)
+        .require_issuer_match(!templated)
+        // Several audiences are fine when `azp` names this client (checked below).
+        .set_other_audience_verifier_fn(|_| true)
+        .set_time_fn(|| chrono::DateTime::from(std::time::SystemTime::now() - ID_TOKEN_LEEWAY));
+        let claims = token
+            .claims(&verifier, &Nonce::new(nonce.to_owned()))
+            .map_err(|error| match error {
+                ClaimsVerificationError::SignatureVerification(
+                    SignatureVerificationError::NoMatchingKey,
+                ) => IdTokenRefusal::NoMatchingKey,
+                ClaimsVerificationError::SignatureVerification(why) => {
+                    IdTokenRefusal::Other(format!("signature: {why}"))
+                }
+                other => IdTokenRefusal::Other(other.to_string()),
+            })?;
+        if templated {
+            let iss = claims.issuer().as_str();
+            let tid = claims.additional_claims().tid.as_deref().unwrap_or("");
+            if iss != issuer && iss != issuer.replace("{tenantid}", tid) {
+                return Err(IdTokenRefusal::Other("wrong issuer".into()));
             }
         }
-        // One fetch at a time; whoever waited finds the fresh set.
+        check_azp(
+            claims.audiences().len(),
+            claims.authorized_party().map(|azp| azp.as_str()),
+            client_id,
+        )
+        .map_err(IdTokenRefusal::Other)?;
+        if let Some(claimed) = claims.access_token_hash() {
+            let other = |e: &dyn std::fmt::Display| IdTokenRefusal::Other(e.to_string());
+            let alg = token.signing_alg().map_err(|e| other(&e))?;
+            let key = token.signing_key(&verifier).map_err(|e| other(&e))?;
+            let expected =
+                AccessTokenHash::from_token(&AccessToken::new(access_token.to_owned()), alg, key)
+                    .map_err(|e| other(&e))?;
+            if expected != *claimed {
+                return Err(IdTokenRefusal::Other(
+                    "at_hash is not the access token's".into(),
+                ));
+            }
+        }
+        Ok(claims.clone())
+    }
+
+    /// The provider's key set: the cached one, or (none cached yet, or `unknown_kid` and the
+    /// last fetch is older than [`JWKS_REFETCH_INTERVAL`]) fetched anew. One fetch at a time;
+    /// whoever waited finds the fresh set.
+    async fn key_set(
+        &self,
+        endpoints: &Endpoints,
+        unknown_kid: bool,
+    ) -> Result<CoreJsonWebKeySet, ProviderError> {
+        if !unknown_kid {
+            if let Some((set, _)) = &*self.inner.keys.read().await {
+                return Ok(set.clone());
+            }
+        }
         let mut cached = self.inner.keys.write().await;
-        let stale = cached
-            .as_ref()
-            .is_none_or(|(_, fetched)| fetched.elapsed() >= JWKS_REFETCH_INTERVAL);
-        if stale {
+        let due = match cached.as_ref() {
+            None => true,
+            Some((_, fetched)) => unknown_kid && fetched.elapsed() >= JWKS_REFETCH_INTERVAL,
+        };
+        if due {
             let jwks_uri = endpoints.jwks.clone().unwrap_or_default();
-            let set: jsonwebtoken::jwk::JwkSet =
+            let set: CoreJsonWebKeySet =
                 serde_json::from_value(self.get_json(&jwks_uri, None).await?)
                     .map_err(|e| self.error(format!("jwks: {e}")))?;
             *cached = Some((set, std::time::Instant::now()));
         }
         cached
             .as_ref()
-            .and_then(|(set, _)| pick_key(set, kid))
-            .ok_or_else(|| self.error("id_token: signed with an unknown key"))
+            .map(|(set, _)| set.clone())
+            .ok_or_else(|| self.error("jwks: no key set"))
     }
 }
+
+/// The claims of a provider's ID token, with Microsoft's `tid` (its tenant).
+type ProviderIdTokenClaims = openidconnect::IdTokenClaims<TenantClaim, CoreGenderClaim>;
+
+type ProviderIdToken = IdToken<
+    TenantClaim,
+    CoreGenderClaim,
+    CoreJweContentEncryptionAlgorithm,
+    CoreJwsSigningAlgorithm,
+>;
+
+/// Microsoft's `tid` claim: the tenant its multi-tenant issuer URL leaves as `{tenantid}`.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+struct TenantClaim {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    tid: Option<String>,
+}
+
+impl AdditionalClaims for TenantClaim {}
+
+/// Why an ID token was refused: no key of the set fits (perhaps a rotation: fetch the set
+/// again), or anything else.
+#[derive(Debug, thiserror::Error)]
+enum IdTokenRefusal {
+    #[error("signed with an unknown key")]
+    NoMatchingKey,
+    #[error("{0}")]
+    Other(String),
+}
+
+/// The providers' public-key algorithms: never `none`, never HS* (whose key would be public).
+const ID_TOKEN_ALGORITHMS: [CoreJwsSigningAlgorithm; 9] = [
+    CoreJwsSigningAlgorithm::RsaSsaPkcs1V15Sha256,
+    CoreJwsSigningAlgorithm::RsaSsaPkcs1V15Sha384,
+    CoreJwsSigningAlgorithm::RsaSsaPkcs1V15Sha512,
+    CoreJwsSigningAlgorithm::RsaSsaPssSha256,
+    CoreJwsSigningAlgorithm::RsaSsaPssSha384,
+    CoreJwsSigningAlgorithm::RsaSsaPssSha512,
+    CoreJwsSigningAlgorithm::EcdsaP256Sha256,
+    CoreJwsSigningAlgorithm::EcdsaP384Sha384,
+    CoreJwsSigningAlgorithm::EdDsa,
+];
+
+/// How far past `exp` an ID token is still taken (clocks differ).
+const ID_TOKEN_LEEWAY: Duration = Duration::from_secs(60);
 
 /// The shortest time between two fetches of a provider's key set.
 const JWKS_REFETCH_INTERVAL: Duration = Duration::from_secs(60);
 
-/// The key a token's `kid` names; without `kid`, the only key of a one-key set.
-fn pick_key(set: &jsonwebtoken::jwk::JwkSet, kid: Option<&str>) -> Option<jsonwebtoken::jwk::Jwk> {
-    match kid {
-        Some(kid) => set.find(kid).cloned(),
-        None if set.keys.len() == 1 => set.keys.first().cloned(),
-        None => None,
-    }
-}
-
 /// OpenID Connect Core 3.1.3.7: a token for several audiences names the one it was issued to
-/// in `azp`, and an `azp` must be this client.
-fn check_azp(claims: &serde_json::Map<String, Value>, client_id: &str) -> Result<(), String> {
-    let audiences = match claims.get("aud") {
-        Some(Value::Array(list)) => list.len(),
-        Some(_) => 1,
-        None => 0,
-    };
-    match claims.get("azp").and_then(Value::as_str) {
-        Some(azp) if azp != client_id => Err(format!("id_token: issued to another client ({azp})")),
-        None if audiences > 1 => Err("id_token: several audiences and no azp".into()),
+/// in `azp`, and an `azp` must be this client (openidconnect leaves this to its caller).
+fn check_azp(audiences: usize, azp: Option<&str>, client_id: &str) -> Result<(), String> {
+    match azp {
+        Some(azp) if azp != client_id => Err(format!("issued to another client ({azp})")),
+        None if audiences > 1 => Err("several audiences and no azp".into()),
         _ => Ok(()),
     }
-}
-
-/// OpenID Connect Core 3.1.3.6 / 3.2.2.9: `at_hash` is the left half of the access token's hash
-/// under the hash of the ID token's algorithm, base64url-encoded.
-fn access_token_hash(alg: jsonwebtoken::Algorithm, access_token: &str) -> Option<String> {
-    use jsonwebtoken::Algorithm::{EdDSA, ES256, ES384, PS256, PS384, PS512, RS256, RS384, RS512};
-    use sha2::Digest as _;
-    let digest = match alg {
-        RS256 | PS256 | ES256 => sha2::Sha256::digest(access_token).to_vec(),
-        RS384 | PS384 | ES384 => sha2::Sha384::digest(access_token).to_vec(),
-        RS512 | PS512 | EdDSA => sha2::Sha512::digest(access_token).to_vec(),
-        _ => return None,
-    };
-    Some(URL_SAFE_NO_PAD.encode(&digest[..digest.len() / 2]))
 }
 
 fn truthy(value: &Value) -> bool {
@@ -709,56 +781,214 @@ mod tests {
     use super::*;
 
     #[test]
-    fn at_hash_is_the_left_half_of_the_access_tokens_hash() {
-        // OpenID Connect Core 1.0, appendix A.3 (RS256).
-        assert_eq!(
-            access_token_hash(
-                jsonwebtoken::Algorithm::RS256,
-                "jHkWEdUXMU1BwAsC4vtUsZwnNvTIxEl0z9K3vx5KF0Y"
-            )
-            .as_deref(),
-            Some("77QmUPtjPfzWtF2AnpK9RQ")
-        );
-        assert_eq!(access_token_hash(jsonwebtoken::Algorithm::HS256, "x"), None);
-    }
-
-    #[test]
     fn azp_names_this_client_when_there_are_several_audiences() {
-        let claims = |v: Value| v.as_object().cloned().unwrap();
-        assert!(check_azp(&claims(serde_json::json!({"aud": "me"})), "me").is_ok());
-        assert!(check_azp(&claims(serde_json::json!({"aud": ["me"]})), "me").is_ok());
-        assert!(check_azp(
-            &claims(serde_json::json!({"aud": ["me", "you"], "azp": "me"})),
-            "me"
-        )
-        .is_ok());
+        assert!(check_azp(1, None, "me").is_ok());
+        assert!(check_azp(2, Some("me"), "me").is_ok());
         assert_eq!(
-            check_azp(&claims(serde_json::json!({"aud": ["me", "you"]})), "me"),
-            Err("id_token: several audiences and no azp".into())
+            check_azp(2, None, "me"),
+            Err("several audiences and no azp".into())
         );
         assert_eq!(
-            check_azp(
-                &claims(serde_json::json!({"aud": ["me", "you"], "azp": "you"})),
-                "me"
-            ),
-            Err("id_token: issued to another client (you)".into())
+            check_azp(2, Some("you"), "me"),
+            Err("issued to another client (you)".into())
+        );
+        assert_eq!(
+            check_azp(1, Some("you"), "me"),
+            Err("issued to another client (you)".into())
         );
     }
 
-    #[test]
-    fn a_token_without_kid_needs_a_single_key() {
-        let key = |kid: &str| serde_json::json!({"kty": "oct", "k": "c2VjcmV0", "kid": kid, "alg": "HS256"});
-        let one: jsonwebtoken::jwk::JwkSet =
-            serde_json::from_value(serde_json::json!({"keys": [key("a")]})).unwrap();
-        let two: jsonwebtoken::jwk::JwkSet =
-            serde_json::from_value(serde_json::json!({"keys": [key("a"), key("b")]})).unwrap();
-        assert!(pick_key(&one, None).is_some());
-        assert!(pick_key(&two, None).is_none());
-        assert_eq!(
-            pick_key(&two, Some("b")).and_then(|k| k.common.key_id),
-            Some("b".into())
-        );
-        assert!(pick_key(&two, Some("c")).is_none());
+    /// openidconnect's verifier as configured here, on ES256 ID tokens signed in the test.
+    mod id_tokens {
+        use super::*;
+        use p256::ecdsa::signature::Signer as _;
+        use p256::ecdsa::{Signature, SigningKey};
+        use serde_json::json;
+        use sha2::Digest as _;
+
+        const ISSUER: &str = "https://login.example.com/v2.0";
+        const TENANTS: &str = "https://login.example.com/{tenantid}/v2.0";
+
+        fn key(seed: u8) -> SigningKey {
+            SigningKey::from_slice(&[seed; 32]).unwrap()
+        }
+
+        fn jwk(key: &SigningKey, kid: &str) -> Value {
+            let point = key.verifying_key().to_sec1_bytes();
+            json!({"kty": "EC", "crv": "P-256", "use": "sig", "alg": "ES256", "kid": kid,
+                   "x": URL_SAFE_NO_PAD.encode(&point[1..33]),
+                   "y": URL_SAFE_NO_PAD.encode(&point[33..65])})
+        }
+
+        fn sign(key: &SigningKey, header: Value, claims: &Value) -> String {
+            let input = format!(
+                "{}.{}",
+                URL_SAFE_NO_PAD.encode(header.to_string()),
+                URL_SAFE_NO_PAD.encode(claims.to_string())
+            );
+            let signature: Signature = key.sign(input.as_bytes());
+            format!("{input}.{}", URL_SAFE_NO_PAD.encode(signature.to_bytes()))
+        }
+
+        fn claims() -> Value {
+            let now = now_unix();
+            json!({"iss": ISSUER, "aud": "client", "sub": "account-1", "exp": now + 300,
+                   "iat": now, "nonce": "nonce-1", "email": "kay@camelot.bt",
+                   "email_verified": "true"})
+        }
+
+        fn check(
+            token: &str,
+            keys: &[Value],
+            issuer: &str,
+        ) -> Result<ProviderIdTokenClaims, IdTokenRefusal> {
+            let provider = OAuthProvider::oidc("test", issuer, "client", "secret");
+            let endpoints = Endpoints {
+                authorize: format!("{issuer}/authorize"),
+                token: format!("{issuer}/token"),
+                userinfo: None,
+                issuer: Some(issuer.to_owned()),
+                jwks: None,
+            };
+            let token: ProviderIdToken = token.parse().unwrap();
+            let keys = serde_json::from_value(json!({ "keys": keys })).unwrap();
+            provider.check_id_token(&endpoints, &token, keys, "access-1", "nonce-1")
+        }
+
+        fn refused(result: Result<ProviderIdTokenClaims, IdTokenRefusal>) -> String {
+            match result {
+                Err(IdTokenRefusal::Other(why)) => why,
+                other => panic!("{other:?}"),
+            }
+        }
+
+        #[test]
+        fn a_good_token_gives_its_claims() {
+            let (a, b) = (key(1), key(2));
+            let token = sign(&a, json!({"alg": "ES256", "kid": "a"}), &claims());
+            let claims = check(&token, &[jwk(&a, "a"), jwk(&b, "b")], ISSUER).unwrap();
+            assert_eq!(claims.subject().as_str(), "account-1");
+            assert_eq!(claims.email().map(|e| e.as_str()), Some("kay@camelot.bt"));
+            // A provider writing the boolean as a string.
+            assert_eq!(claims.email_verified(), Some(true));
+        }
+
+        #[test]
+        fn keys_are_chosen_by_kid_or_by_being_the_only_one() {
+            let (a, b) = (key(1), key(2));
+            let no_kid = sign(&a, json!({"alg": "ES256"}), &claims());
+            assert!(check(&no_kid, &[jwk(&a, "a")], ISSUER).is_ok());
+            let why = refused(check(&no_kid, &[jwk(&a, "a"), jwk(&b, "b")], ISSUER));
+            assert!(why.contains("eligible"), "{why}");
+            // A kid the set does not hold: the caller fetches the set again.
+            let rotated = sign(&a, json!({"alg": "ES256", "kid": "c"}), &claims());
+            assert!(matches!(
+                check(&rotated, &[jwk(&a, "a")], ISSUER),
+                Err(IdTokenRefusal::NoMatchingKey)
+            ));
+            // Another key under the kid: a forgery.
+            let forged = sign(&b, json!({"alg": "ES256", "kid": "a"}), &claims());
+            assert!(refused(check(&forged, &[jwk(&a, "a")], ISSUER)).contains("signature"));
+        }
+
+        #[test]
+        fn symmetric_and_unsigned_tokens_are_refused() {
+            let a = key(1);
+            let body = URL_SAFE_NO_PAD.encode(claims().to_string());
+            for alg in ["HS256", "none"] {
+                let header = URL_SAFE_NO_PAD.encode(json!({"alg": alg}).to_string());
+                let token = format!("{header}.{body}.c2lnbmF0dXJl");
+                let why = refused(check(&token, &[jwk(&a, "a")], ISSUER));
+                assert!(why.starts_with("signature: "), "{alg}: {why}");
+            }
+        }
+
+        #[test]
+        fn claims_are_checked() {
+            let a = key(1);
+            let keys = [jwk(&a, "a")];
+            let header = || json!({"alg": "ES256", "kid": "a"});
+            let with = |change: &dyn Fn(&mut Value)| {
+                let mut claims = claims();
+                change(&mut claims);
+                sign(&a, header(), &claims)
+            };
+            let now = now_unix();
+            // 30 s past expiry is within the leeway; 120 s is not.
+            assert!(check(&with(&|c| c["exp"] = json!(now - 30)), &keys, ISSUER).is_ok());
+            assert!(refused(check(
+                &with(&|c| c["exp"] = json!(now - 120)),
+                &keys,
+                ISSUER
+            ))
+            .contains("expired"));
+            assert!(refused(check(
+                &with(&|c| c["nonce"] = json!("forged")),
+                &keys,
+                ISSUER
+            ))
+            .contains("nonce"));
+            assert!(refused(check(
+                &with(&|c| c["aud"] = json!("another")),
+                &keys,
+                ISSUER
+            ))
+            .contains("audience"));
+            assert!(refused(check(
+                &with(&|c| c["iss"] = json!("https://evil.example")),
+                &keys,
+                ISSUER
+            ))
+            .contains("issuer"));
+            // Several audiences: fine when azp names this client.
+            let several = |azp: Option<&str>| {
+                with(&|c| {
+                    c["aud"] = json!(["client", "another"]);
+                    if let Some(azp) = azp {
+                        c["azp"] = json!(azp);
+                    }
+                })
+            };
+            assert!(check(&several(Some("client")), &keys, ISSUER).is_ok());
+            assert_eq!(
+                refused(check(&several(None), &keys, ISSUER)),
+                "several audiences and no azp"
+            );
+            assert_eq!(
+                refused(check(&several(Some("another")), &keys, ISSUER)),
+                "issued to another client (another)"
+            );
+            // at_hash: the left half of SHA-256 of the access token (ES256).
+            let digest = sha2::Sha256::digest(b"access-1");
+            let at_hash = URL_SAFE_NO_PAD.encode(&digest[..16]);
+            assert!(check(&with(&|c| c["at_hash"] = json!(at_hash)), &keys, ISSUER).is_ok());
+            assert_eq!(
+                refused(check(
+                    &with(&|c| c["at_hash"] = json!("AAAAAAAAAAAAAAAAAAAAAA")),
+                    &keys,
+                    ISSUER
+                )),
+                "at_hash is not the access token's"
+            );
+        }
+
+        #[test]
+        fn a_multi_tenant_issuer_takes_the_tokens_tenant() {
+            let a = key(1);
+            let keys = [jwk(&a, "a")];
+            let tenant = |iss: &str, tid: &str| {
+                let mut claims = claims();
+                claims["iss"] = json!(iss);
+                claims["tid"] = json!(tid);
+                sign(&a, json!({"alg": "ES256", "kid": "a"}), &claims)
+            };
+            let iss = "https://login.example.com/tenant-1/v2.0";
+            assert!(check(&tenant(iss, "tenant-1"), &keys, TENANTS).is_ok());
+            assert_eq!(
+                refused(check(&tenant(iss, "tenant-2"), &keys, TENANTS)),
+                "wrong issuer"
+            );
+        }
     }
 
     #[test]
