@@ -1,7 +1,7 @@
 //! The benchmark harness (`bench/run`) in smoke mode: every scenario for one second against this
 //! build's binaries, FastAPI Users and the ceiling, so that the harness never rots. The figures
 //! of a debug build mean nothing; only that every scenario runs and answers correctly.
-//! Needs wrk, Redis and a Python with bench/requirements.txt (all set up by .ci/run).
+//! Needs wrk, Redis, valgrind and a Python with bench/requirements.txt (all set up by .ci/run).
 
 use std::io::Write as _;
 use std::path::Path;
@@ -10,16 +10,17 @@ use std::process::Command;
 #[test]
 fn bench_harness_runs_every_scenario() {
     let python = std::env::var("AXUM_USERS_TEST_PYTHON").ok();
-    let wrk = Command::new("wrk").arg("--version").output().is_ok();
+    let wrk = Command::new("wrk").arg("--version").output().is_ok()
+        && Command::new("valgrind").arg("--version").output().is_ok();
     let redis = std::env::var_os("TEST_REDIS_URL").is_some();
     let (Some(python), true, true) = (python, wrk, redis) else {
         assert!(
             std::env::var_os("CI").is_none(),
-            "CI must run the benchmark smoke test: .ci/run installs wrk and sets AXUM_USERS_TEST_PYTHON and TEST_REDIS_URL"
+            "CI must run the benchmark smoke test: .ci/run installs wrk and valgrind and sets AXUM_USERS_TEST_PYTHON and TEST_REDIS_URL"
         );
         let _ = writeln!(
             std::io::stderr(),
-            "skipped: benchmark smoke test (needs wrk, AXUM_USERS_TEST_PYTHON and TEST_REDIS_URL; .ci/run has them)"
+            "skipped: benchmark smoke test (needs wrk, valgrind, AXUM_USERS_TEST_PYTHON and TEST_REDIS_URL; .ci/run has them)"
         );
         return;
     };
@@ -54,10 +55,28 @@ fn bench_harness_runs_every_scenario() {
         "## 5. GET /users/me during a login storm",
         "## 6. Cold start",
         "## 7. POST /auth/jwt/refresh",
+        "## 8. Instructions per GET /users/me, JWT (callgrind)",
     ] {
         assert!(report.contains(heading), "{heading} missing from\n{report}");
     }
     assert!(report.contains("| ceiling (bare axum, user in memory) |"));
+    // Instructions per request: counted, not timed, so they mean something on any machine
+    // (for this debug build). Shown outside the test's captured output.
+    let stdout = String::from_utf8_lossy(&run.stdout);
+    let counted: Vec<&str> = stdout
+        .lines()
+        .filter(|l| l.contains("8. Instructions"))
+        .collect();
+    assert_eq!(counted.len(), 2, "{stdout}");
+    for line in counted {
+        let instructions: f64 = line
+            .rsplit("instructions ")
+            .next()
+            .and_then(|n| n.trim().parse().ok())
+            .unwrap_or_else(|| panic!("{line}"));
+        assert!(instructions > 1000.0, "{line}");
+        let _ = writeln!(std::io::stderr(), "bench smoke (debug build):{line}");
+    }
     assert!(report.contains("| FastAPI Users, 1 worker |"));
     // Our server answered every request of every scenario correctly (the "bad" column is 0).
     let ours: Vec<&str> = report
