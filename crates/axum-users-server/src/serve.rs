@@ -9,7 +9,9 @@ use axum::extract::Request;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::Router;
 use axum_users::AxumUsers;
-use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::request_id::{
+    MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer,
+};
 use tower_http::trace::TraceLayer;
 
 use crate::build::build_to_serve;
@@ -35,7 +37,25 @@ pub fn router(users: &AxumUsers) -> Router {
     router
         .layer(TraceLayer::new_for_http())
         .layer(PropagateRequestIdLayer::x_request_id())
-        .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+        .layer(SetRequestIdLayer::x_request_id(RandomRequestId))
+}
+
+/// A random (version 4) UUID per request, as tower-http's `MakeRequestUuid`, drawn from the
+/// thread's seeded generator instead of one `getrandom` system call per request.
+#[derive(Clone, Copy)]
+struct RandomRequestId;
+
+impl MakeRequestId for RandomRequestId {
+    fn make_request_id<B>(&mut self, _: &axum::http::Request<B>) -> Option<RequestId> {
+        let mut bytes = [0u8; 16];
+        rand::fill(&mut bytes);
+        let id = uuid::Builder::from_random_bytes(bytes).into_uuid();
+        let mut text = uuid::Uuid::encode_buffer();
+        let id = id.hyphenated().encode_lower(&mut text);
+        axum::http::HeaderValue::from_str(id)
+            .ok()
+            .map(RequestId::new)
+    }
 }
 
 /// `/users/me/` → 307 to `http://host/users/me`, as Starlette does when the other form is a

@@ -1606,3 +1606,39 @@ async fn confirmed_email_changes_wait_for_the_link() {
     assert_eq!(me["email"], "lamorak@camelot.bt");
     assert_eq!(me["pending_email"], "sir.lamorak@camelot.bt");
 }
+
+/// Every answer carries an `X-Request-Id`: the client's own, echoed, or a new random UUID
+/// (version 4), a different one each time.
+#[tokio::test]
+async fn answers_carry_a_request_id() {
+    let server = start_in(temp_dir("request-id"), &[]).await;
+    let client = reqwest::Client::new();
+    let id_of = |response: &reqwest::Response| {
+        response
+            .headers()
+            .get("x-request-id")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+    };
+    let mut seen = std::collections::HashSet::new();
+    for _ in 0..20 {
+        let response = client
+            .get(format!("{}/health", server.base))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200);
+        let id = id_of(&response).expect("an X-Request-Id");
+        let parsed = uuid::Uuid::parse_str(&id).unwrap();
+        assert_eq!(parsed.get_version_num(), 4, "{id}");
+        assert_eq!(parsed.hyphenated().to_string(), id);
+        assert!(seen.insert(id), "a request id came twice");
+    }
+    let response = client
+        .get(format!("{}/health", server.base))
+        .header("x-request-id", "from-the-proxy-42")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(id_of(&response).as_deref(), Some("from-the-proxy-42"));
+}

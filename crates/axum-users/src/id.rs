@@ -131,6 +131,11 @@ impl<'de> serde::Deserialize<'de> for UserId {
 
 /// Python's `uuid.UUID(str)`.
 fn parse_uuid(value: &str) -> Option<Uuid> {
+    // The forms the uuid crate reads (hyphenated, simple, braced, URN) are all Python's too and
+    // mean the same there: most ids take this path, with nothing allocated.
+    if let Ok(id) = Uuid::try_parse(value) {
+        return Some(id);
+    }
     let stripped = value.replace("urn:", "").replace("uuid:", "");
     let hex: String = stripped
         .trim_matches(|c| c == '{' || c == '}')

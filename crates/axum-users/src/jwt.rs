@@ -135,45 +135,56 @@ impl JwtKeys {
 
     /// Verifies a token and returns its claims. `audience`: the token's `aud` must contain one.
     pub fn decode(&self, token: &str, audience: &[&str]) -> Result<Map<String, Value>, JwtError> {
-        // PyJWT >= 2.12 refuses a token whose header names critical extensions it does not know;
-        // it knows none.
-        let header_b64 = token.split('.').next().ok_or(JwtError::Invalid)?;
-        let header: Map<String, Value> = URL_SAFE_NO_PAD
-            .decode(header_b64)
-            .ok()
-            .and_then(|bytes| serde_json::from_slice(&bytes).ok())
-            .ok_or(JwtError::Invalid)?;
-        if header.contains_key("crit") {
-            return Err(JwtError::Invalid);
-        }
+        let claims: Map<String, Value> = self.decode_with(token, &self.validation(audience))?;
+        let whole = |name: &str| claims.get(name).map(|value| value.as_i64());
+        check_times(whole("exp"), whole("nbf"), whole("iat"))?;
+        Ok(claims)
+    }
+
+    /// What [`Self::decode`] checks the signature, algorithm and audience with: build it once
+    /// for tokens read again and again, and give it to [`Self::decode_with`].
+    pub(crate) fn validation(&self, audience: &[&str]) -> Validation {
         let mut validation = Validation::new(self.algorithm);
         validation.leeway = 0;
         validation.required_spec_claims = ["aud".to_owned()].into_iter().collect();
         validation.set_audience(audience);
-        let data = jsonwebtoken::decode::<Map<String, Value>>(token, &self.decoding, &validation)
-            .map_err(|e| match e.kind() {
-            jsonwebtoken::errors::ErrorKind::ExpiredSignature => JwtError::Expired,
-            _ => JwtError::Invalid,
-        })?;
-        let claims = data.claims;
-        // PyJWT compares whole-second claims with the current time to the microsecond, leeway
-        // 0: a token whose `exp` is this second has expired, one whose `nbf` or `iat` is later
-        // than now is not valid yet.
-        let now = now_precise();
-        let whole = |name: &str| claims.get(name).map(|value| value.as_i64());
-        match whole("exp") {
-            Some(Some(exp)) if (exp as f64) <= now => return Err(JwtError::Expired),
-            Some(None) => return Err(JwtError::Invalid),
-            _ => {}
+        validation
+    }
+
+    /// The claims as `T`, the signature, algorithm, audience and a present `exp` checked
+    /// (`nbf`, `iat` and PyJWT's whole-second rule are the caller's: [`check_times`]), and no
+    /// `crit` in the header (PyJWT >= 2.12 refuses a token whose header names critical
+    /// extensions it does not know; it knows none).
+    pub(crate) fn decode_with<T: serde::de::DeserializeOwned>(
+        &self,
+        token: &str,
+        validation: &Validation,
+    ) -> Result<T, JwtError> {
+        /// The header's `crit`, present (even `null`) or not; nothing else is kept.
+        #[derive(serde::Deserialize)]
+        struct Critical {
+            #[serde(default, deserialize_with = "present")]
+            crit: Option<serde::de::IgnoredAny>,
         }
-        for name in ["nbf", "iat"] {
-            match whole(name) {
-                Some(Some(at)) if (at as f64) > now => return Err(JwtError::Invalid),
-                Some(None) => return Err(JwtError::Invalid),
-                _ => {}
+        let header_b64 = token.split('.').next().ok_or(JwtError::Invalid)?;
+        let header = URL_SAFE_NO_PAD
+            .decode(header_b64)
+            .map_err(|_| JwtError::Invalid)?;
+        // A `crit` member is spelt `crit` or with a `\u` escape: a header with neither cannot
+        // hold one (jsonwebtoken parses it whole below), so only those are parsed here.
+        if header.windows(4).any(|w| w == b"crit") || header.contains(&b'\\') {
+            let parsed: Critical =
+                serde_json::from_slice(&header).map_err(|_| JwtError::Invalid)?;
+            if parsed.crit.is_some() {
+                return Err(JwtError::Invalid);
             }
         }
-        Ok(claims)
+        jsonwebtoken::decode::<T>(token, &self.decoding, validation)
+            .map(|data| data.claims)
+            .map_err(|e| match e.kind() {
+                jsonwebtoken::errors::ErrorKind::ExpiredSignature => JwtError::Expired,
+                _ => JwtError::Invalid,
+            })
     }
 }
 
@@ -187,6 +198,41 @@ fn now_precise() -> f64 {
 /// Seconds since the Unix epoch, as PyJWT writes `exp` (whole seconds).
 pub fn now_unix() -> i64 {
     i64::try_from(jsonwebtoken::get_current_timestamp()).unwrap_or(i64::MAX)
+}
+
+/// PyJWT compares whole-second claims with the current time to the microsecond, leeway 0: a
+/// token whose `exp` is this second has expired, one whose `nbf` or `iat` is later than now is
+/// not valid yet. Each claim: absent (`None`), a whole number (`Some(Some(_))`) or anything
+/// else (`Some(None)`, refused).
+pub(crate) fn check_times(
+    exp: Option<Option<i64>>,
+    nbf: Option<Option<i64>>,
+    iat: Option<Option<i64>>,
+) -> Result<(), JwtError> {
+    let now = now_precise();
+    match exp {
+        Some(Some(exp)) if (exp as f64) <= now => return Err(JwtError::Expired),
+        Some(None) => return Err(JwtError::Invalid),
+        _ => {}
+    }
+    for claim in [nbf, iat] {
+        match claim {
+            Some(Some(at)) if (at as f64) > now => return Err(JwtError::Invalid),
+            Some(None) => return Err(JwtError::Invalid),
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+/// For `#[serde(default, deserialize_with = "present")]`: a member that is there, even as
+/// `null`, is `Some`; only a missing one is `None`.
+pub(crate) fn present<'de, D, T>(deserializer: D) -> Result<Option<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: serde::Deserialize<'de>,
+{
+    T::deserialize(deserializer).map(Some)
 }
 
 #[cfg(test)]

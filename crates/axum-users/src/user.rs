@@ -63,6 +63,15 @@ impl User {
         }
     }
 
+    /// [`Self::to_read`] written straight to JSON, with `pending_email` when given: the answer
+    /// of `GET /users/me`, built without an intermediate map.
+    pub(crate) fn read_view<'a>(&'a self, pending_email: Option<&'a str>) -> UserReadView<'a> {
+        UserReadView {
+            user: self,
+            pending_email,
+        }
+    }
+
     /// The public view every route returns (`UserRead`): base keys first, then custom fields.
     /// Never contains the password hash.
     ///
@@ -466,5 +475,33 @@ impl std::fmt::Debug for UserUpdate {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let keys: Vec<&String> = self.raw.keys().collect();
         f.debug_struct("UserUpdate").field("keys", &keys).finish()
+    }
+}
+
+/// A user as FastAPI Users' `UserRead` shows it (the keys of [`User::to_read`], in its order),
+/// serialised without building a map.
+pub(crate) struct UserReadView<'a> {
+    user: &'a User,
+    pending_email: Option<&'a str>,
+}
+
+impl serde::Serialize for UserReadView<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap as _;
+        let user = self.user;
+        let extra = usize::from(self.pending_email.is_some());
+        let mut map = serializer.serialize_map(Some(5 + user.fields.len() + extra))?;
+        map.serialize_entry("id", &user.id)?;
+        map.serialize_entry("email", &user.email)?;
+        map.serialize_entry("is_active", &user.is_active)?;
+        map.serialize_entry("is_superuser", &user.is_superuser)?;
+        map.serialize_entry("is_verified", &user.is_verified)?;
+        for (key, value) in &user.fields {
+            map.serialize_entry(key, value)?;
+        }
+        if let Some(pending) = self.pending_email {
+            map.serialize_entry("pending_email", pending)?;
+        }
+        map.end()
     }
 }

@@ -560,6 +560,12 @@ async fn time_claims_as_pyjwt_reads_them() {
         json!({"nbf": now + 60}),
         json!({"iat": now + 60}),
         json!({"nbf": "soon"}),
+        // Present but null is not absent; a version or a subject of the wrong kind is no token.
+        json!({"exp": null}),
+        json!({"iat": null}),
+        json!({"ver": null}),
+        json!({"ver": 1.5}),
+        json!({"sub": 7, "ver": 0}),
     ] {
         let reply = app.get("/users/me", Some(&token(refused.clone()))).await;
         assert_eq!(reply.status, StatusCode::UNAUTHORIZED, "{refused}");
@@ -630,6 +636,11 @@ async fn forged_jwts_are_refused() {
         // A critical extension nobody here understands, even with the right key.
         signed(
             json!({"alg": "HS256", "typ": "JWT", "crit": ["exp-override"], "exp-override": true}),
+            common::SECRET,
+        ),
+        // `crit` present at all, even null, as PyJWT reads it.
+        signed(
+            json!({"alg": "HS256", "typ": "JWT", "crit": null}),
             common::SECRET,
         ),
     ];

@@ -32,7 +32,7 @@ pub(crate) fn docs_endpoints(openapi: Value) -> Vec<Endpoint> {
                         .strip_suffix(uri.path())
                         .filter(|prefix| !prefix.is_empty());
                     match prefix {
-                        None => crate::json::json_response(http::StatusCode::OK, &body),
+                        None => crate::json::json_response(http::StatusCode::OK, &*body),
                         Some(prefix) => {
                             let mut document = (*body).clone();
                             document["servers"] = serde_json::json!([{ "url": prefix }]);

@@ -36,7 +36,9 @@ impl AxumUsers {
     pub(crate) fn users_endpoints(&self) -> Vec<Endpoint> {
         vec![
             Endpoint::at("/users")
-                .get(super::admin::list_users, |doc| doc.list_users())
+                .get(super::admin::list_users, |doc| {
+                    doc.list_users(super::admin::MAX_PAGE, super::admin::MAX_SIZE)
+                })
                 .post(super::admin::create_user, |doc| doc.create_user()),
             Endpoint::at("/users/{id}/reset-password")
                 .post(super::admin::send_reset_password, |doc| {
@@ -126,7 +128,7 @@ async fn me(State(users): State<AxumUsers>, request: Request) -> Result<Response
     let pending = users.manager().pending_email(&user).await?;
     Ok(json_response(
         StatusCode::OK,
-        &read_with_pending(&user, pending),
+        &user.read_view(pending.as_deref()),
     ))
 }
 

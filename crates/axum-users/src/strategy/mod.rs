@@ -145,6 +145,9 @@ pub struct JwtStrategy {
     previous: Vec<Arc<JwtKeys>>,
     lifetime_seconds: Option<u64>,
     audience: Vec<String>,
+    /// Each accepted key with what its tokens are read with, built once (the current key
+    /// first): reading a token allocates no validation settings.
+    readers: Arc<Vec<(Arc<JwtKeys>, jsonwebtoken::Validation)>>,
 }
 
 impl JwtStrategy {
@@ -160,7 +163,19 @@ impl JwtStrategy {
             previous: Vec::new(),
             lifetime_seconds: lifetime_seconds.filter(|&s| s > 0),
             audience: vec![AUTH_AUDIENCE.to_owned()],
+            readers: Arc::default(),
         }
+        .with_readers()
+    }
+
+    fn with_readers(mut self) -> Self {
+        let audience: Vec<&str> = self.audience.iter().map(String::as_str).collect();
+        let readers = std::iter::once(&self.keys)
+            .chain(&self.previous)
+            .map(|keys| (keys.clone(), keys.validation(&audience)))
+            .collect();
+        self.readers = Arc::new(readers);
+        self
     }
 
     /// Also accepts tokens signed with `keys` (a key rotation: sign with the new key, keep
@@ -168,14 +183,14 @@ impl JwtStrategy {
     #[must_use]
     pub fn also_accept(mut self, keys: JwtKeys) -> Self {
         self.previous.push(Arc::new(keys));
-        self
+        self.with_readers()
     }
 
     /// Replaces the audience list (written as-is; any one of them is accepted on read).
     #[must_use]
     pub fn audience(mut self, audience: Vec<String>) -> Self {
         self.audience = audience;
-        self
+        self.with_readers()
     }
 }
 
@@ -191,21 +206,38 @@ impl Strategy for JwtStrategy {
     }
 
     async fn read_subject(&self, token: &str) -> Result<Option<TokenSubject>, StrategyError> {
-        let audience: Vec<&str> = self.audience.iter().map(String::as_str).collect();
-        let Some(claims) = std::iter::once(&self.keys)
-            .chain(&self.previous)
-            .find_map(|keys| keys.decode(token, &audience).ok())
-        else {
+        /// The claims an auth token is read for; the others are skipped without being kept.
+        #[derive(serde::Deserialize)]
+        struct AuthClaims {
+            #[serde(default, deserialize_with = "crate::jwt::present")]
+            sub: Option<Value>,
+            #[serde(default, deserialize_with = "crate::jwt::present")]
+            ver: Option<Value>,
+            #[serde(default, deserialize_with = "crate::jwt::present")]
+            exp: Option<Value>,
+            #[serde(default, deserialize_with = "crate::jwt::present")]
+            nbf: Option<Value>,
+            #[serde(default, deserialize_with = "crate::jwt::present")]
+            iat: Option<Value>,
+        }
+        let Some(claims) = self.readers.iter().find_map(|(keys, validation)| {
+            let claims: AuthClaims = keys.decode_with(token, validation).ok()?;
+            let whole = |claim: &Option<Value>| claim.as_ref().map(Value::as_i64);
+            crate::jwt::check_times(whole(&claims.exp), whole(&claims.nbf), whole(&claims.iat))
+                .ok()?;
+            Some(claims)
+        }) else {
             return Ok(None);
         };
         let Some(user_id) = claims
-            .get("sub")
+            .sub
+            .as_ref()
             .and_then(Value::as_str)
             .and_then(UserId::parse_any)
         else {
             return Ok(None);
         };
-        let token_version = match claims.get("ver") {
+        let token_version = match claims.ver {
             None => 0,
             Some(version) => match version.as_i64() {
                 Some(version) => version,
