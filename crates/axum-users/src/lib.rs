@@ -38,6 +38,7 @@ mod routes;
 mod session;
 mod state;
 mod store;
+mod store_error;
 mod strategy;
 mod telemetry;
 mod tokens;

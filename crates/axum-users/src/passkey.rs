@@ -14,7 +14,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use webauthn_rs::prelude::{Url, Uuid, Webauthn, WebauthnBuilder};
 
-use crate::store::StoreError;
+use crate::store_error::StoreError;
 use crate::UserId;
 
 /// `400`: the passkey's answer did not verify (wrong origin, challenge, signature, no user

@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use crate::store::StoreError;
+use crate::store_error::StoreError;
 use crate::UserId;
 
 /// One login of a user, as the store keeps it. `Debug` never shows its tokens.

@@ -405,9 +405,9 @@ impl Document {
         self.secured(op)
     }
 
-    /// `GET /users` (beyond FastAPI Users): a page of users, searched and filtered.
-    pub(crate) fn list_users(&mut self) -> Value {
-        use crate::routes::admin::{MAX_PAGE, MAX_SIZE};
+    /// `GET /users` (beyond FastAPI Users): a page of users, searched and filtered, pages up to
+    /// `max_page` of up to `max_size` users.
+    pub(crate) fn list_users(&mut self, max_page: u64, max_size: u64) -> Value {
         self.schemas.insert(
             "Page_UserRead_".into(),
             json!({
@@ -436,8 +436,8 @@ impl Document {
             "Superusers only. Users ordered by e-mail; `email` matches a part of the address in \
              any letter case; each custom field of the schema filters by equality when given."));
         list.insert("parameters".into(), json!([
-            {"name": "page", "in": "query", "required": false, "schema": {"type": "integer", "minimum": 1, "maximum": MAX_PAGE, "default": 1, "title": "Page"}},
-            {"name": "size", "in": "query", "required": false, "schema": {"type": "integer", "minimum": 1, "maximum": MAX_SIZE, "default": 50, "title": "Size"}},
+            {"name": "page", "in": "query", "required": false, "schema": {"type": "integer", "minimum": 1, "maximum": max_page, "default": 1, "title": "Page"}},
+            {"name": "size", "in": "query", "required": false, "schema": {"type": "integer", "minimum": 1, "maximum": max_size, "default": 50, "title": "Size"}},
             {"name": "email", "in": "query", "required": false, "schema": {"anyOf": [{"type": "string", "maxLength": 320}, {"type": "null"}]}},
             flag("is_active"),
             flag("is_verified"),

@@ -15,31 +15,33 @@ mod sessions;
 pub(crate) use document::Document;
 use document::{error_response, field_schema, schema_ref};
 
-use crate::routes::table::Endpoint;
+/// An operation of the OpenAPI document, written when the document is (the routers never
+/// call it). It may add the component schemas it names to the [`Document`].
+pub(crate) type Operation = std::sync::Arc<dyn Fn(&mut Document) -> Value + Send + Sync>;
+
+/// One operation of the route table: its path, method, how it is written, and whether a rate
+/// limit guards it.
+pub(crate) struct Declared<'a> {
+    pub(crate) path: &'a str,
+    pub(crate) method: &'a http::Method,
+    pub(crate) operation: &'a Operation,
+    pub(crate) limited: bool,
+}
 
 impl AxumUsers {
-    /// The OpenAPI document for the conventional layout of [`AxumUsers::router`]:
-    /// `/auth/register`, `/auth/{backend}/login|logout`, the verify and reset routes under
-    /// `/auth`, `/users/...`.
-    pub fn openapi(&self) -> Value {
-        self.document(&self.api_endpoints())
-    }
-
-    /// The document of these endpoints: each operation as its route declares it, with the
-    /// answers every route may give beyond FastAPI Users' own.
-    pub(crate) fn document(&self, endpoints: &[Endpoint]) -> Value {
+    /// The document of the route table's operations (see [`AxumUsers::openapi`]), each as its
+    /// route declares it, with the answers every route may give beyond FastAPI Users' own.
+    pub(crate) fn document<'a>(&self, operations: impl IntoIterator<Item = Declared<'a>>) -> Value {
         let mut doc = Document::default();
         let schemes = doc.security_schemes(self.backends());
         let mut paths = Map::new();
-        for endpoint in endpoints {
-            for (method, operation) in &endpoint.operations {
-                let mut op = operation(&mut doc);
-                add_protection_responses(method, &mut op, endpoint.limited);
-                let item = paths
-                    .entry(endpoint.route.path.clone())
-                    .or_insert_with(|| Value::Object(Map::new()));
-                item[method.as_str().to_ascii_lowercase()] = op;
-            }
+        for declared in operations {
+            let mut op = (declared.operation)(&mut doc);
+            add_protection_responses(declared.method, &mut op, declared.limited);
+            let item = paths
+                .entry(declared.path.to_owned())
+                .or_insert_with(|| Value::Object(Map::new()));
+            item[declared.method.as_str().to_ascii_lowercase()] = op;
         }
         self.user_schemas(&mut doc.schemas);
         // `POST /users` takes `UserCreate` with the password optional.

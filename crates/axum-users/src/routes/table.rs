@@ -10,7 +10,7 @@ use axum::routing::MethodRouter;
 use http::Method;
 use serde_json::Value;
 
-use crate::openapi::Document;
+use crate::openapi::{Declared, Document, Operation};
 use crate::AxumUsers;
 
 /// One route of [`AxumUsers::router`]: its path at FastAPI Users' conventional prefix (`{id}`
@@ -59,10 +59,6 @@ impl Route {
         }
     }
 }
-
-/// An operation of the OpenAPI document, written when the document is (the routers never
-/// call it). It may add the component schemas it names to the [`Document`].
-pub(crate) type Operation = Arc<dyn Fn(&mut Document) -> Value + Send + Sync>;
 
 /// A route as it is declared, once: its [`Route`] (path at the conventional prefix, methods),
 /// and for each method the handler that serves it and its OpenAPI operation.
@@ -153,6 +149,28 @@ impl Endpoint {
 }
 
 impl AxumUsers {
+    /// The OpenAPI document for the conventional layout of [`AxumUsers::router`]:
+    /// `/auth/register`, `/auth/{backend}/login|logout`, the verify and reset routes under
+    /// `/auth`, `/users/...`.
+    pub fn openapi(&self) -> Value {
+        self.document_of(&self.api_endpoints())
+    }
+
+    /// The document of these endpoints' operations.
+    pub(crate) fn document_of(&self, endpoints: &[Endpoint]) -> Value {
+        self.document(endpoints.iter().flat_map(|endpoint| {
+            endpoint
+                .operations
+                .iter()
+                .map(move |(method, operation)| Declared {
+                    path: &endpoint.route.path,
+                    method,
+                    operation,
+                    limited: endpoint.limited,
+                })
+        }))
+    }
+
     /// Every route of [`AxumUsers::router`], for the backends and OAuth providers configured,
     /// in the order the document lists them.
     ///
@@ -171,7 +189,7 @@ impl AxumUsers {
     /// Every endpoint: those of the document, then the document's own and the docs pages.
     pub(crate) fn endpoints(&self) -> Vec<Endpoint> {
         let mut endpoints = self.api_endpoints();
-        let document = self.document(&endpoints);
+        let document = self.document_of(&endpoints);
         endpoints.extend(super::docs::docs_endpoints(document));
         endpoints
     }

@@ -37,24 +37,7 @@ mod postgres;
 #[cfg(feature = "postgres")]
 pub use postgres::PostgresStore;
 
-/// A store failure.
-#[derive(Debug, Clone, thiserror::Error)]
-#[non_exhaustive]
-pub enum StoreError {
-    /// A unique constraint (the e-mail) was violated.
-    #[error("a user with this e-mail already exists")]
-    Conflict,
-    /// The database cannot be reached or is overloaded: the request answers 503.
-    #[error("database unavailable: {0}")]
-    Unavailable(String),
-    /// Any other failure.
-    #[error("database error: {0}")]
-    Other(String),
-    /// The store does not implement this operation (a store of the application's own that
-    /// left out an optional one, such as [`UserStore::list`]): the request answers 501.
-    #[error("the store does not support {0}")]
-    Unsupported(&'static str),
-}
+pub use crate::store_error::StoreError;
 
 /// Which users [`UserStore::list`] answers, and which page of them: the conditions set all hold,
 /// ordered by e-mail (then id).
