@@ -165,8 +165,6 @@ class Server:
             if status in (200, 401):
                 return self
             if self.process.poll() is not None:
-                if self.kind in PEERS:
-                    sys.exit(f"{self.kind} exited at start (code {self.process.returncode})")
                 sys.exit(f"{self.kind} exited at start (code {self.process.returncode})")
             time.sleep(0.01)
         sys.exit(f"{self.kind} did not start")
